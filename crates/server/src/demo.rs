@@ -1,0 +1,121 @@
+//! Demo mode's seeded data: a few people with cases in every status, so a new user can see
+//! "Min sida" without any real data. Only ever called in `--demo`.
+
+use sqlx::SqlitePool;
+
+struct DemoCase {
+    reference: &'static str,
+    kind: &'static str,
+    status: &'static str,
+    opened_on: &'static str,
+    updated_on: &'static str,
+    events: &'static [(&'static str, &'static str, &'static str, &'static str)],
+}
+
+struct DemoPerson {
+    given_name: &'static str,
+    surname: &'static str,
+    cases: &'static [DemoCase],
+}
+
+const PEOPLE: &[DemoPerson] = &[
+    DemoPerson {
+        given_name: "Amira",
+        surname: "Demosson",
+        cases: &[
+            DemoCase {
+                reference: "2026-104512",
+                kind: "work_permit",
+                status: "waiting_for_applicant",
+                opened_on: "2026-08-14",
+                updated_on: "2026-11-02",
+                events: &[
+                    (
+                        "document_request",
+                        "2026-11-02",
+                        "Skicka in en kopia av ditt anställningsavtal senast den 30 november.",
+                        "Send a copy of your employment contract by 30 November.",
+                    ),
+                    (
+                        "message",
+                        "2026-09-20",
+                        "Vi har tagit emot din ansökan och börjat handlägga den.",
+                        "We have received your application and started processing it.",
+                    ),
+                ],
+            },
+            DemoCase {
+                reference: "2025-087321",
+                kind: "residence_permit_family",
+                status: "decided",
+                opened_on: "2025-03-01",
+                updated_on: "2025-10-15",
+                events: &[(
+                    "decision",
+                    "2025-10-15",
+                    "Beslut: uppehållstillstånd beviljat till och med 2027-10-14.",
+                    "Decision: residence permit granted until 2027-10-14.",
+                )],
+            },
+        ],
+    },
+    DemoPerson {
+        given_name: "Erik",
+        surname: "Provsson",
+        cases: &[DemoCase {
+            reference: "2026-200731",
+            kind: "citizenship",
+            status: "in_progress",
+            opened_on: "2026-02-10",
+            updated_on: "2026-10-01",
+            events: &[(
+                "message",
+                "2026-10-01",
+                "Din ansökan väntar på yttrande från Säkerhetspolisen.",
+                "Your application is waiting for a statement from the Security Service.",
+            )],
+        }],
+    },
+];
+
+/// Seeds the demo people and their cases. Idempotent per database: run once at demo start.
+pub async fn seed(pool: &SqlitePool) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    for person in PEOPLE {
+        let person_id: i64 = sqlx::query_scalar(
+            "INSERT INTO people (given_name, surname) VALUES (?, ?) RETURNING id",
+        )
+        .bind(person.given_name)
+        .bind(person.surname)
+        .fetch_one(&mut *tx)
+        .await?;
+        for case in person.cases {
+            let case_id: i64 = sqlx::query_scalar(
+                "INSERT INTO cases (person_id, reference, kind, status, opened_on, updated_on)
+                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(person_id)
+            .bind(case.reference)
+            .bind(case.kind)
+            .bind(case.status)
+            .bind(case.opened_on)
+            .bind(case.updated_on)
+            .fetch_one(&mut *tx)
+            .await?;
+            for (kind, occurred_on, text_sv, text_en) in case.events {
+                sqlx::query(
+                    "INSERT INTO case_events (case_id, kind, occurred_on, text_sv, text_en)
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(case_id)
+                .bind(kind)
+                .bind(occurred_on)
+                .bind(text_sv)
+                .bind(text_en)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    tx.commit().await
+}

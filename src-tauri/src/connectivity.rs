@@ -1,0 +1,133 @@
+//! Whether the backend can be reached, and when to ask again. `Reachability` is pure (it takes
+//! outcomes and answers with delays), so its schedule is tested without a network or a clock;
+//! `watch` is the thin loop that feeds it health checks and reports changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{watch, Notify};
+
+use crate::api::ApiClient;
+use crate::error::AppError;
+
+/// How often a reachable backend is checked again.
+pub const HEALTHY_INTERVAL: Duration = Duration::from_secs(10);
+/// The first retry after a failure; it doubles up to `MAX_RETRY`.
+pub const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait between retries, so recovery is noticed within a few seconds.
+pub const MAX_RETRY: Duration = Duration::from_secs(4);
+
+/// What the UI is told: `backend-status` events and the `backend_status` command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum BackendStatus {
+    /// Not checked yet.
+    Checking,
+    Reachable,
+    /// `code` is the error code the UI localizes; `retry_in_ms` when it will try again by itself.
+    Unreachable {
+        code: String,
+        retry_in_ms: u64,
+    },
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Reachability {
+    consecutive_failures: u32,
+}
+
+impl Reachability {
+    /// Records a check's outcome; answers the status to show and the delay to the next check.
+    pub fn record(&mut self, outcome: Result<(), &AppError>) -> (BackendStatus, Duration) {
+        match outcome {
+            Ok(()) => {
+                self.consecutive_failures = 0;
+                (BackendStatus::Reachable, HEALTHY_INTERVAL)
+            }
+            Err(error) => {
+                let delay = retry_delay(self.consecutive_failures);
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                let status = BackendStatus::Unreachable {
+                    code: error.code().to_owned(),
+                    retry_in_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                };
+                (status, delay)
+            }
+        }
+    }
+}
+
+fn retry_delay(previous_failures: u32) -> Duration {
+    let factor = 1u32 << previous_failures.min(8);
+    FIRST_RETRY.saturating_mul(factor).min(MAX_RETRY)
+}
+
+/// Checks the backend forever: at start, on schedule, and whenever `check_now` is notified.
+/// Every status goes into `status`; the caller forwards changes to the UI.
+pub async fn watch(
+    client: ApiClient,
+    status: watch::Sender<BackendStatus>,
+    check_now: Arc<Notify>,
+) {
+    let mut reachability = Reachability::default();
+    loop {
+        let outcome = client.health().await;
+        if let Err(error) = &outcome {
+            tracing::warn!(code = error.code(), error = %error, "backend check failed");
+        }
+        let (next, delay) = reachability.record(outcome.as_ref().map(|_| ()));
+        status.send_if_modified(|current| {
+            let changed = *current != next;
+            *current = next;
+            changed
+        });
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = check_now.notified() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreachable() -> AppError {
+        AppError::BackendUnavailable { status: 502 }
+    }
+
+    #[test]
+    fn retries_back_off_up_to_a_few_seconds_then_stay_there() {
+        let mut reachability = Reachability::default();
+        let delays: Vec<u64> = (0..6)
+            .map(|_| reachability.record(Err(&unreachable())).1.as_secs())
+            .collect();
+        assert_eq!(delays, vec![1, 2, 4, 4, 4, 4]);
+    }
+
+    #[test]
+    fn success_resets_the_backoff() {
+        let mut reachability = Reachability::default();
+        for _ in 0..5 {
+            reachability.record(Err(&unreachable()));
+        }
+        let (status, delay) = reachability.record(Ok(()));
+        assert_eq!(status, BackendStatus::Reachable);
+        assert_eq!(delay, HEALTHY_INTERVAL);
+        assert_eq!(reachability.record(Err(&unreachable())).1, FIRST_RETRY);
+    }
+
+    #[test]
+    fn unreachable_status_carries_the_code_and_the_retry() {
+        let mut reachability = Reachability::default();
+        let (status, _) = reachability.record(Err(&unreachable()));
+        assert_eq!(
+            status,
+            BackendStatus::Unreachable {
+                code: "backend_unavailable".into(),
+                retry_in_ms: 1000
+            }
+        );
+    }
+}

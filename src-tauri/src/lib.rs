@@ -1,0 +1,104 @@
+//! The Legitimera desktop app: wires Tauri to the modules that do the work. Nothing here knows
+//! about HTTP or timers; those modules know nothing about Tauri.
+
+mod api;
+mod commands;
+pub mod config;
+mod connectivity;
+pub mod error;
+pub mod locale;
+mod logging;
+
+use std::sync::Arc;
+
+use tauri::{Emitter, Manager};
+use tokio::sync::{watch, Notify};
+
+use crate::api::ApiClient;
+use crate::config::{BackendUrl, BACKEND_URL_ENV};
+use crate::connectivity::BackendStatus;
+
+/// Events the UI listens to, named after what the user sees.
+pub mod events {
+    pub const BACKEND_STATUS: &str = "backend-status";
+}
+
+#[derive(Debug)]
+pub struct AppState {
+    api: ApiClient,
+    backend_status: watch::Receiver<BackendStatus>,
+    check_backend_now: Arc<Notify>,
+}
+
+pub fn run() {
+    let backend = match BackendUrl::from_args_and_env(
+        std::env::args(),
+        std::env::var(BACKEND_URL_ENV).ok(),
+    ) {
+        Ok(url) => url,
+        Err(error) => {
+            eprintln!("legitimera: {error}");
+            std::process::exit(2);
+        }
+    };
+    let api = match ApiClient::new(backend) {
+        Ok(api) => api,
+        Err(error) => {
+            eprintln!("legitimera: {error}");
+            std::process::exit(1);
+        }
+    };
+
+    let result = tauri::Builder::default()
+        // First, so a second launch hands over before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .setup(move |app| {
+            let log_dir = app.path().app_log_dir()?;
+            if let Some(guard) = logging::init(&log_dir) {
+                app.manage(guard);
+            }
+            tracing::info!(
+                version = env!("CARGO_PKG_VERSION"),
+                backend = api.base().as_str(),
+                "starting"
+            );
+
+            let (status_tx, status_rx) = watch::channel(BackendStatus::Checking);
+            let check_now = Arc::new(Notify::new());
+            tauri::async_runtime::spawn(connectivity::watch(
+                api.clone(),
+                status_tx,
+                check_now.clone(),
+            ));
+            let handle = app.handle().clone();
+            let mut changes = status_rx.clone();
+            tauri::async_runtime::spawn(async move {
+                while changes.changed().await.is_ok() {
+                    let status = changes.borrow_and_update().clone();
+                    let _ = handle.emit(events::BACKEND_STATUS, status);
+                }
+            });
+            app.manage(AppState {
+                api: api.clone(),
+                backend_status: status_rx,
+                check_backend_now: check_now,
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::backend_status,
+            commands::retry_backend,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(error) = result {
+        eprintln!("legitimera: {error}");
+        std::process::exit(1);
+    }
+}

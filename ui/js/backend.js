@@ -1,0 +1,40 @@
+// Shows whether the service can be reached. Rust checks and retries by itself; this only shows
+// the state (`backend-status` events) and lets the user ask for a check now.
+
+import { invoke, listen } from './tauri.js';
+import { t, errorMessage, onLanguageChange } from './i18n.js';
+
+let status = { state: 'checking' };
+let wasUnreachable = false;
+
+function render() {
+  const banner = document.getElementById('backend-banner');
+  const unreachable = status.state === 'unreachable';
+  banner.hidden = !unreachable;
+  document.body.dataset.backend = status.state;
+  if (unreachable) {
+    document.getElementById('backend-banner-body').textContent = errorMessage(status);
+  }
+}
+
+function update(next) {
+  status = next;
+  const announcer = document.getElementById('announcer');
+  if (status.state === 'unreachable') {
+    wasUnreachable = true;
+  } else if (status.state === 'reachable' && wasUnreachable) {
+    wasUnreachable = false;
+    announcer.textContent = t('status.restored');
+  }
+  render();
+}
+
+export async function init() {
+  await listen('backend-status', update);
+  update(await invoke('backend_status'));
+  onLanguageChange(render);
+  document.getElementById('backend-retry').addEventListener('click', async () => {
+    document.getElementById('announcer').textContent = t('status.checking');
+    await invoke('retry_backend');
+  });
+}

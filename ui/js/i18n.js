@@ -1,0 +1,77 @@
+// Every visible string comes from ui/i18n/<lang>.json. Elements say what they show with
+// data-i18n="key" (text) and data-i18n-attr="attr:key;attr:key" (attributes).
+// A missing key shows as the raw key and is recorded, so tests catch it.
+
+export const LANGUAGES = ['sv', 'en'];
+const catalogs = {};
+let current = 'sv';
+const missing = new Set();
+const listeners = [];
+
+async function load(lang) {
+  if (!catalogs[lang]) {
+    const response = await fetch(`i18n/${lang}.json`);
+    catalogs[lang] = await response.json();
+  }
+  return catalogs[lang];
+}
+
+function lookup(catalog, key) {
+  return key.split('.').reduce((node, part) => (node && typeof node === 'object' ? node[part] : undefined), catalog);
+}
+
+/** The translation of `key`, with `{name}` placeholders filled from `params`. */
+export function t(key, params = {}) {
+  const value = lookup(catalogs[current], key);
+  if (typeof value !== 'string') {
+    missing.add(key);
+    console.error(`i18n: missing key ${key} (${current})`);
+    return key;
+  }
+  return value.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+/** Fills every data-i18n element below `root`. */
+export function apply(root = document) {
+  for (const element of root.querySelectorAll('[data-i18n]')) {
+    element.textContent = t(element.dataset.i18n);
+  }
+  for (const element of root.querySelectorAll('[data-i18n-attr]')) {
+    for (const pair of element.dataset.i18nAttr.split(';')) {
+      const [attribute, key] = pair.split(':');
+      element.setAttribute(attribute.trim(), t(key.trim()));
+    }
+  }
+}
+
+export function language() {
+  return current;
+}
+
+/** Switches the whole UI, and the document's lang attribute, to `lang`. */
+export async function setLanguage(lang) {
+  const chosen = LANGUAGES.includes(lang) ? lang : 'sv';
+  await load(chosen);
+  current = chosen;
+  document.documentElement.lang = chosen;
+  document.title = t('app.name');
+  apply();
+  for (const listener of listeners) listener(chosen);
+}
+
+/** Runs `listener(lang)` after every language change (for text set from code). */
+export function onLanguageChange(listener) {
+  listeners.push(listener);
+}
+
+/** Keys that were asked for and not found: for tests and diagnostics. */
+export function missingKeys() {
+  return [...missing];
+}
+
+/** A localized sentence for an error `{code}`: `error.<code>`, else the generic one. */
+export function errorMessage(error) {
+  const code = error && error.code;
+  if (code && typeof lookup(catalogs[current], `error.${code}`) === 'string') return t(`error.${code}`);
+  return t('error.unknown');
+}

@@ -1,0 +1,68 @@
+// One view at a time. Routes are the views' data-view names; the browser history is not used,
+// so "back" means the chooser (or where the user came from), never a previous session's page.
+
+const stack = [];
+const enterHooks = new Map();
+const leaveHooks = new Map();
+
+function views() {
+  return document.querySelectorAll('[data-view]');
+}
+
+export function current() {
+  return stack[stack.length - 1] || 'chooser';
+}
+
+/** Runs `hook()` whenever `view` is shown (after it is visible). */
+export function onEnter(view, hook) {
+  enterHooks.set(view, hook);
+}
+
+/** Runs `hook()` whenever `view` is left. */
+export function onLeave(view, hook) {
+  leaveHooks.set(view, hook);
+}
+
+function show(view) {
+  const previous = document.querySelector('[data-view]:not([hidden])');
+  const previousName = previous && previous.dataset.view;
+  if (previousName && previousName !== view && leaveHooks.has(previousName)) leaveHooks.get(previousName)();
+  for (const section of views()) section.hidden = section.dataset.view !== view;
+  document.body.dataset.currentView = view;
+  const heading = document.querySelector(`[data-view="${view}"] h1`);
+  // Focus moves to the new view's heading so keyboard and screen-reader users start there.
+  if (heading) heading.focus();
+  if (enterHooks.has(view)) enterHooks.get(view)();
+}
+
+/** Opens `view` on top of the current one. */
+export function go(view) {
+  if (current() === view) return;
+  stack.push(view);
+  show(view);
+}
+
+/** Returns to the view before this one (the chooser at the bottom). */
+export function back() {
+  stack.pop();
+  show(current());
+}
+
+/** Forgets the history and shows the chooser (after logout, expiry, errors). */
+export function home() {
+  stack.length = 0;
+  show('chooser');
+}
+
+export function init() {
+  document.addEventListener('click', (event) => {
+    const target = event.target.closest('[data-route], [data-back]');
+    if (!target) return;
+    if (target.hasAttribute('data-back')) back();
+    else go(target.dataset.route);
+  });
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && current() !== 'chooser') back();
+  });
+  home();
+}
