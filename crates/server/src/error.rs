@@ -60,10 +60,7 @@ impl IntoResponse for ApiError {
             // The source chain may name tables or files, never personal data.
             tracing::error!(code = self.code(), error = ?self, "request failed");
         }
-        let body = ErrorBody {
-            code: self.code().to_owned(),
-            message: self.to_string(),
-        };
+        let body = ErrorBody::new(self.code(), self.to_string());
         (status, Json(body)).into_response()
     }
 }
