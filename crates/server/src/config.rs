@@ -3,11 +3,18 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use legitimera_protocol::SecretString;
 use serde::Deserialize;
+use url::Url;
 
 /// The address the server listens on when nothing else is said.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+/// A session ends after this long without activity (AAL2: 30 minutes). Also the maximum.
+pub const MAX_IDLE_TIMEOUT_SECONDS: u64 = 30 * 60;
+/// A session ends this long after login, whatever happens (AAL2: 12 hours). Also the maximum.
+pub const MAX_ABSOLUTE_TIMEOUT_SECONDS: u64 = 12 * 60 * 60;
 
 /// What the config file may contain. Unknown keys are an error so a typo is not silently ignored.
 #[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
@@ -17,6 +24,39 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Seconds; at most [`MAX_IDLE_TIMEOUT_SECONDS`].
+    pub idle_timeout: Option<u64>,
+    /// Seconds; at most [`MAX_ABSOLUTE_TIMEOUT_SECONDS`].
+    pub absolute_timeout: Option<u64>,
+    #[serde(default)]
+    pub smtp: SmtpFile,
+    #[serde(default)]
+    pub sms: SmsFile,
+}
+
+/// `[smtp]` in the config file: the mail server codes and notices are sent through.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFile {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub security: Option<SmtpSecurity>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// The sender, e.g. `Myndigheten <no-reply@example.se>`.
+    pub from: Option<String>,
+}
+
+/// `[sms]` in the config file: an HTTP gateway taking a form POST of `from`, `to`, `message`
+/// with basic auth (the style of Swedish gateways such as 46elks).
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SmsFile {
+    pub url: Option<Url>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// The sender name or number shown on the phone (gateways allow up to 11 letters).
+    pub from: Option<String>,
 }
 
 impl FileConfig {
@@ -38,7 +78,63 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub idle_timeout: Option<u64>,
+    pub absolute_timeout: Option<u64>,
+    pub smtp: SmtpFile,
+    pub sms: SmsFile,
     pub demo: bool,
+}
+
+/// How the SMTP connection is protected. `none` is for local test sinks only.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (required), usually port 587.
+    Starttls,
+    /// TLS from the first byte, usually port 465.
+    Tls,
+    /// No encryption: a mail sink on this machine.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub credentials: Option<(String, SecretString)>,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sms {
+    pub url: Url,
+    pub credentials: Option<(String, SecretString)>,
+    pub from: String,
+}
+
+/// Where codes and notices go: the configured mail server and SMS gateway, or in demo mode the
+/// demo outbox (`GET /demo/outbox`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Real { smtp: Box<Smtp>, sms: Box<Sms> },
+    DemoOutbox,
+}
+
+/// The session limits the server enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub idle: Duration,
+    pub absolute: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            idle: Duration::from_secs(MAX_IDLE_TIMEOUT_SECONDS),
+            absolute: Duration::from_secs(MAX_ABSOLUTE_TIMEOUT_SECONDS),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +156,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database: Database,
     pub tls: Option<Tls>,
+    pub timeouts: Timeouts,
+    pub delivery: Delivery,
     pub demo: bool,
 }
 
@@ -72,6 +170,20 @@ pub enum ConfigError {
     DemoNotLoopback(SocketAddr),
     #[error("no database: give --database-url (or LEGITIMERA_DATABASE_URL, or database_url in the config file), or run with --demo")]
     NoDatabase,
+    #[error("idle_timeout must be 1 to {MAX_IDLE_TIMEOUT_SECONDS} seconds (30 minutes), not {0}")]
+    IdleTimeout(u64),
+    #[error(
+        "absolute_timeout must be 1 to {MAX_ABSOLUTE_TIMEOUT_SECONDS} seconds (12 hours), not {0}"
+    )]
+    AbsoluteTimeout(u64),
+    #[error("no mail server: give [smtp] host and from in the config file (or --smtp-host and --smtp-from), or run with --demo")]
+    NoSmtp,
+    #[error("no SMS gateway: give [sms] url and from in the config file (or --sms-url and --sms-from), or run with --demo")]
+    NoSms,
+    #[error("SMTP username and password go together")]
+    SmtpCredentialsHalf,
+    #[error("SMS gateway username and password go together")]
+    SmsCredentialsHalf,
 }
 
 impl Config {
@@ -94,13 +206,91 @@ impl Config {
         if over.demo && !listen.ip().is_loopback() {
             return Err(ConfigError::DemoNotLoopback(listen));
         }
+        let timeouts = Timeouts {
+            idle: limited(
+                over.idle_timeout.or(file.idle_timeout),
+                MAX_IDLE_TIMEOUT_SECONDS,
+                ConfigError::IdleTimeout,
+            )?,
+            absolute: limited(
+                over.absolute_timeout.or(file.absolute_timeout),
+                MAX_ABSOLUTE_TIMEOUT_SECONDS,
+                ConfigError::AbsoluteTimeout,
+            )?,
+        };
+        let delivery = if over.demo {
+            Delivery::DemoOutbox
+        } else {
+            Delivery::Real {
+                smtp: Box::new(resolve_smtp(over.smtp, file.smtp)?),
+                sms: Box::new(resolve_sms(over.sms, file.sms)?),
+            }
+        };
         Ok(Config {
             listen,
             database,
             tls,
+            timeouts,
+            delivery,
             demo: over.demo,
         })
     }
+}
+
+/// A limit in seconds: the maximum when not given; refused when zero or above the maximum.
+fn limited(
+    seconds: Option<u64>,
+    max: u64,
+    error: fn(u64) -> ConfigError,
+) -> Result<Duration, ConfigError> {
+    match seconds.unwrap_or(max) {
+        0 => Err(error(0)),
+        s if s > max => Err(error(s)),
+        s => Ok(Duration::from_secs(s)),
+    }
+}
+
+fn resolve_smtp(over: SmtpFile, file: SmtpFile) -> Result<Smtp, ConfigError> {
+    let security = over
+        .security
+        .or(file.security)
+        .unwrap_or(SmtpSecurity::Starttls);
+    let credentials = match (
+        over.username.or(file.username),
+        over.password.or(file.password),
+    ) {
+        (Some(user), Some(password)) => Some((user, password)),
+        (None, None) => None,
+        _ => return Err(ConfigError::SmtpCredentialsHalf),
+    };
+    let default_port = match security {
+        SmtpSecurity::Starttls => 587,
+        SmtpSecurity::Tls => 465,
+        SmtpSecurity::None => 25,
+    };
+    Ok(Smtp {
+        host: over.host.or(file.host).ok_or(ConfigError::NoSmtp)?,
+        port: over.port.or(file.port).unwrap_or(default_port),
+        security,
+        credentials,
+        from: over.from.or(file.from).ok_or(ConfigError::NoSmtp)?,
+    })
+}
+
+fn resolve_sms(over: SmsFile, file: SmsFile) -> Result<Sms, ConfigError> {
+    let credentials = match (
+        over.username.or(file.username),
+        over.password.or(file.password),
+    ) {
+        (Some(user), Some(password)) => Some((user, password)),
+        (None, None) => None,
+        _ => return Err(ConfigError::SmsCredentialsHalf),
+    };
+    Ok(Sms {
+        url: over.url.or(file.url).ok_or(ConfigError::NoSms)?,
+        credentials,
+        from: over.from.or(file.from).ok_or(ConfigError::NoSms)?,
+    })
 }
 
 fn default_listen() -> SocketAddr {
@@ -136,6 +326,7 @@ mod tests {
                 .unwrap();
         let over = Overrides {
             listen: Some("127.0.0.1:9100".parse().unwrap()),
+            demo: true,
             ..Default::default()
         };
         let config = Config::resolve(file, over).unwrap();
@@ -190,5 +381,114 @@ mod tests {
             Config::resolve(FileConfig::default(), Overrides::default()),
             Err(ConfigError::NoDatabase)
         );
+    }
+
+    fn demo() -> Overrides {
+        Overrides {
+            demo: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn timeouts_default_to_30_minutes_and_12_hours() {
+        let config = Config::resolve(FileConfig::default(), demo()).unwrap();
+        assert_eq!(config.timeouts.idle, Duration::from_secs(1800));
+        assert_eq!(config.timeouts.absolute, Duration::from_secs(43200));
+    }
+
+    #[test]
+    fn shorter_timeouts_are_taken_from_file_and_command_line() {
+        let file = FileConfig::parse("idle_timeout = 60\nabsolute_timeout = 600\n").unwrap();
+        let over = Overrides {
+            idle_timeout: Some(30),
+            ..demo()
+        };
+        let config = Config::resolve(file, over).unwrap();
+        assert_eq!(config.timeouts.idle, Duration::from_secs(30));
+        assert_eq!(config.timeouts.absolute, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn no_setting_makes_a_session_last_longer() {
+        let file = FileConfig::parse("idle_timeout = 1801").unwrap();
+        assert_eq!(
+            Config::resolve(file, demo()),
+            Err(ConfigError::IdleTimeout(1801))
+        );
+        let over = Overrides {
+            absolute_timeout: Some(43201),
+            ..demo()
+        };
+        assert_eq!(
+            Config::resolve(FileConfig::default(), over),
+            Err(ConfigError::AbsoluteTimeout(43201))
+        );
+        let zero = Overrides {
+            idle_timeout: Some(0),
+            ..demo()
+        };
+        assert_eq!(
+            Config::resolve(FileConfig::default(), zero),
+            Err(ConfigError::IdleTimeout(0))
+        );
+    }
+
+    #[test]
+    fn demo_sends_to_the_outbox() {
+        let config = Config::resolve(FileConfig::default(), demo()).unwrap();
+        assert_eq!(config.delivery, Delivery::DemoOutbox);
+    }
+
+    #[test]
+    fn production_needs_smtp_and_sms() {
+        let file = FileConfig::parse("database_url = \"sqlite://x.db\"").unwrap();
+        assert_eq!(
+            Config::resolve(file, Overrides::default()),
+            Err(ConfigError::NoSmtp)
+        );
+    }
+
+    #[test]
+    fn smtp_and_sms_come_from_the_file_with_environment_overrides() {
+        let file = FileConfig::parse(
+            r#"
+database_url = "sqlite://x.db"
+[smtp]
+host = "mail.example.se"
+security = "tls"
+username = "legitimera"
+password = "from-file"
+from = "Myndigheten <no-reply@example.se>"
+[sms]
+url = "https://sms.example.se/a1/sms"
+from = "Myndigheten"
+"#,
+        )
+        .unwrap();
+        let over = Overrides {
+            smtp: SmtpFile {
+                password: Some("from-env".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let Delivery::Real { smtp, sms } = Config::resolve(file, over).unwrap().delivery else {
+            panic!("not demo");
+        };
+        assert_eq!(smtp.port, 465, "TLS defaults to port 465");
+        assert_eq!(smtp.security, SmtpSecurity::Tls);
+        assert_eq!(
+            smtp.credentials.map(|(_, p)| p.expose().to_owned()),
+            Some("from-env".into())
+        );
+        assert_eq!(sms.url.as_str(), "https://sms.example.se/a1/sms");
+        assert_eq!(sms.credentials, None);
+    }
+
+    #[test]
+    fn smtp_password_is_redacted_in_debug() {
+        let file = FileConfig::parse("[smtp]\npassword = \"hunter2hunter2\"\n").unwrap();
+        assert!(!format!("{file:?}").contains("hunter2"));
     }
 }

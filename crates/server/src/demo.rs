@@ -1,7 +1,14 @@
-//! Demo mode's seeded data: a few people with cases in every status, so a new user can see
-//! "Min sida" without any real data. Only ever called in `--demo`.
+//! Demo mode's seeded data: a few people with cases in every status, and an account for each,
+//! so a new user can log in and see "Min sida" without any real data. Only ever called in
+//! `--demo`. The accounts are documented in docs/api.md.
 
+use legitimera_protocol::{Password, SecretString};
 use sqlx::SqlitePool;
+
+use crate::passwords::Hasher;
+
+/// The password of every demo account.
+pub const DEMO_PASSWORD: &str = "demo-lösenord-2026";
 
 struct DemoCase {
     reference: &'static str,
@@ -15,6 +22,9 @@ struct DemoCase {
 struct DemoPerson {
     given_name: &'static str,
     surname: &'static str,
+    email: &'static str,
+    /// The two-step phone; `None` for an account with password only.
+    phone: Option<&'static str>,
     cases: &'static [DemoCase],
 }
 
@@ -22,6 +32,8 @@ const PEOPLE: &[DemoPerson] = &[
     DemoPerson {
         given_name: "Amira",
         surname: "Demosson",
+        email: "amira@example.se",
+        phone: Some("+46701234567"),
         cases: &[
             DemoCase {
                 reference: "2026-104512",
@@ -62,6 +74,8 @@ const PEOPLE: &[DemoPerson] = &[
     DemoPerson {
         given_name: "Erik",
         surname: "Provsson",
+        email: "erik@example.se",
+        phone: None,
         cases: &[DemoCase {
             reference: "2026-200731",
             kind: "citizenship",
@@ -78,9 +92,13 @@ const PEOPLE: &[DemoPerson] = &[
     },
 ];
 
-/// Seeds the demo people and their cases. Idempotent per database: run once at demo start.
-pub async fn seed(pool: &SqlitePool) -> sqlx::Result<()> {
+/// Seeds the demo people, their cases and accounts. Run once at demo start, on a new database.
+pub async fn seed(pool: &SqlitePool, hasher: &Hasher, now: i64) -> anyhow::Result<()> {
+    let password = Password::parse(&SecretString::from(DEMO_PASSWORD))
+        .map_err(|e| anyhow::anyhow!("demo password: {e}"))?;
+    let password_hash = hasher.hash(password).await?;
     let mut tx = pool.begin().await?;
+    let mut accounts = Vec::new();
     for person in PEOPLE {
         let person_id: i64 = sqlx::query_scalar(
             "INSERT INTO people (given_name, surname) VALUES (?, ?) RETURNING id",
@@ -89,6 +107,7 @@ pub async fn seed(pool: &SqlitePool) -> sqlx::Result<()> {
         .bind(person.surname)
         .fetch_one(&mut *tx)
         .await?;
+        accounts.push((person_id, person.email, person.phone));
         for case in person.cases {
             let case_id: i64 = sqlx::query_scalar(
                 "INSERT INTO cases (person_id, reference, kind, status, opened_on, updated_on)
@@ -117,5 +136,9 @@ pub async fn seed(pool: &SqlitePool) -> sqlx::Result<()> {
             }
         }
     }
-    tx.commit().await
+    tx.commit().await?;
+    for (person_id, email, phone) in accounts {
+        crate::accounts::create(pool, email, &password_hash, phone, Some(person_id), now).await?;
+    }
+    Ok(())
 }

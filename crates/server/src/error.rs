@@ -1,11 +1,12 @@
-//! The server's error type and its HTTP form: every failure leaves as `{code, message}` with a
-//! fitting status. Messages here are English for developers; the app localizes by `code`.
-//! Never put personal data in a message: it is logged and sent.
+//! The server's error type and its HTTP form: every failure leaves as `{code, message}` (plus
+//! `tries_left`, `retry_after` or `id` where they help) with a fitting status. Messages here are
+//! English for developers; the app localizes by `code`. Never put personal data in a message:
+//! it is logged and sent.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use legitimera_protocol::{codes, ErrorBody};
+use legitimera_protocol::{codes, ErrorBody, FieldError};
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -16,6 +17,36 @@ pub enum ApiError {
     NotFound,
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Field(FieldError),
+    #[error("this password is too common; choose another")]
+    CommonPassword,
+    #[error("wrong code")]
+    WrongCode { tries_left: u32 },
+    #[error("the code has expired; ask for a new one")]
+    CodeExpired,
+    #[error("too many wrong codes or new codes; start over")]
+    TooManyAttempts,
+    #[error("a new code can be sent a little later")]
+    ResendTooSoon { retry_after: u64 },
+    #[error("too many attempts; try again later")]
+    RateLimited { retry_after: u64 },
+    #[error("wrong e-mail address or password")]
+    InvalidCredentials,
+    #[error("the session has ended; log in again")]
+    SessionExpired,
+    #[error("not logged in")]
+    Unauthorized,
+    #[error("unknown, finished or expired; start over")]
+    UnknownChallenge,
+    #[error("this step is not the one expected now")]
+    WrongStep,
+    #[error("the e-mail could not be sent; try again later")]
+    EmailUnavailable { id: String },
+    #[error("the SMS could not be sent; try again later")]
+    SmsUnavailable { id: String },
+    #[error("this is already the account's phone number")]
+    SamePhone,
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] sqlx::Error),
     #[error("internal error")]
@@ -25,9 +56,23 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotFound | ApiError::UnknownChallenge => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_)
+            | ApiError::Field(_)
+            | ApiError::CommonPassword
+            | ApiError::WrongCode { .. }
+            | ApiError::SamePhone => StatusCode::BAD_REQUEST,
+            ApiError::CodeExpired => StatusCode::GONE,
+            ApiError::TooManyAttempts
+            | ApiError::ResendTooSoon { .. }
+            | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::InvalidCredentials | ApiError::SessionExpired | ApiError::Unauthorized => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::WrongStep => StatusCode::CONFLICT,
+            ApiError::EmailUnavailable { .. }
+            | ApiError::SmsUnavailable { .. }
+            | ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -36,9 +81,39 @@ impl ApiError {
         match self {
             ApiError::NotFound => codes::NOT_FOUND,
             ApiError::BadRequest(_) => codes::BAD_REQUEST,
+            ApiError::Field(field) => field.code(),
+            ApiError::CommonPassword => codes::COMMON_PASSWORD,
+            ApiError::WrongCode { .. } => codes::WRONG_CODE,
+            ApiError::CodeExpired => codes::CODE_EXPIRED,
+            ApiError::TooManyAttempts => codes::TOO_MANY_ATTEMPTS,
+            ApiError::ResendTooSoon { .. } => codes::RESEND_TOO_SOON,
+            ApiError::RateLimited { .. } => codes::RATE_LIMITED,
+            ApiError::InvalidCredentials => codes::INVALID_CREDENTIALS,
+            ApiError::SessionExpired => codes::SESSION_EXPIRED,
+            ApiError::Unauthorized => codes::UNAUTHORIZED,
+            ApiError::UnknownChallenge => codes::UNKNOWN_CHALLENGE,
+            ApiError::WrongStep => codes::WRONG_STEP,
+            ApiError::EmailUnavailable { .. } => codes::EMAIL_UNAVAILABLE,
+            ApiError::SmsUnavailable { .. } => codes::SMS_UNAVAILABLE,
+            ApiError::SamePhone => codes::SAME_PHONE,
             ApiError::DatabaseUnavailable(_) => codes::DATABASE_UNAVAILABLE,
             ApiError::Internal(_) => codes::INTERNAL,
         }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::ResendTooSoon { retry_after } | ApiError::RateLimited { retry_after } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        ApiError::Field(error)
     }
 }
 
@@ -53,6 +128,12 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        ApiError::Internal(error)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -60,7 +141,42 @@ impl IntoResponse for ApiError {
             // The source chain may name tables or files, never personal data.
             tracing::error!(code = self.code(), error = ?self, "request failed");
         }
-        let body = ErrorBody::new(self.code(), self.to_string());
-        (status, Json(body)).into_response()
+        let retry_after = self.retry_after();
+        let body = ErrorBody {
+            tries_left: match &self {
+                ApiError::WrongCode { tries_left } => Some(*tries_left),
+                _ => None,
+            },
+            retry_after,
+            id: match &self {
+                ApiError::EmailUnavailable { id } | ApiError::SmsUnavailable { id } => {
+                    Some(id.clone())
+                }
+                _ => None,
+            },
+            ..ErrorBody::new(self.code(), self.to_string())
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limited_sends_retry_after_header_and_field() {
+        let response = ApiError::RateLimited { retry_after: 42 }.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from(42u64))
+        );
     }
 }

@@ -1,11 +1,25 @@
 //! The reference e-service backend: the HTTP API the Legitimera app logs in to.
 //! It owns accounts, sessions and cases; it never logs personal data.
 
+mod accounts;
+mod cases;
+mod challenges;
+pub mod clock;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod error;
+mod extract;
+mod login;
+mod messages;
+pub mod otp;
+pub mod passwords;
+mod phone_change;
+pub mod ratelimit;
+mod registration;
 mod routes;
+mod sessions;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,8 +28,12 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, Delivery, Timeouts};
 use crate::db::Db;
+use crate::delivery::{DemoOutbox, HttpSmsGateway, Mailer, SmsSender, SmtpMailer};
+use crate::passwords::Hasher;
+use crate::ratelimit::Limiter;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -27,15 +45,37 @@ pub struct AppState {
 struct Inner {
     db: Db,
     demo: bool,
+    clock: Arc<dyn Clock>,
+    hasher: Hasher,
+    mailer: Arc<dyn Mailer>,
+    sms: Arc<dyn SmsSender>,
+    outbox: Option<Arc<DemoOutbox>>,
+    timeouts: Timeouts,
+    limits: Limits,
+}
+
+/// The guessing limits. Failures count, successes don't; every window empties by itself.
+#[derive(Debug)]
+pub struct Limits {
+    /// Wrong passwords and SMS codes per account (unknown addresses count the same way).
+    pub login_account: Limiter,
+    /// Wrong passwords and SMS codes per client address.
+    pub login_ip: Limiter,
+    /// Registrations started per client address (each sends an e-mail).
+    pub registration_ip: Limiter,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            login_account: Limiter::new(5, 15 * 60),
+            login_ip: Limiter::new(30, 15 * 60),
+            registration_ip: Limiter::new(20, 60 * 60),
+        }
+    }
 }
 
 impl AppState {
-    pub fn new(db: Db, demo: bool) -> Self {
-        AppState {
-            inner: Arc::new(Inner { db, demo }),
-        }
-    }
-
     pub fn pool(&self) -> &sqlx::SqlitePool {
         &self.inner.db.pool
     }
@@ -43,15 +83,77 @@ impl AppState {
     pub fn demo(&self) -> bool {
         self.inner.demo
     }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
+    pub fn now(&self) -> i64 {
+        self.inner.clock.unix()
+    }
+
+    pub fn hasher(&self) -> &Hasher {
+        &self.inner.hasher
+    }
+
+    pub fn mailer(&self) -> &dyn Mailer {
+        self.inner.mailer.as_ref()
+    }
+
+    pub fn sms(&self) -> &dyn SmsSender {
+        self.inner.sms.as_ref()
+    }
+
+    pub fn outbox(&self) -> Option<&DemoOutbox> {
+        self.inner.outbox.as_deref()
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.inner.timeouts
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
 }
 
-/// Opens the database (seeding it in demo mode) and builds the router.
+/// Opens the database (seeding it in demo mode) and builds the router, on the system clock.
 pub async fn build(config: &Config) -> anyhow::Result<Router> {
+    build_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// As [`build`], with the clock given: tests pass a `ManualClock` to move time.
+pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Router> {
     let db = Db::open(&config.database).await?;
+    let hasher = Hasher::new()?;
+    let (mailer, sms, outbox): (Arc<dyn Mailer>, Arc<dyn SmsSender>, _) = match &config.delivery {
+        Delivery::Real { smtp, sms } => (
+            Arc::new(SmtpMailer::new(smtp)?),
+            Arc::new(HttpSmsGateway::new(sms)?),
+            None,
+        ),
+        Delivery::DemoOutbox => {
+            let outbox = Arc::new(DemoOutbox::new(clock.clone()));
+            (outbox.clone(), outbox.clone(), Some(outbox))
+        }
+    };
     if config.demo {
-        demo::seed(&db.pool).await?;
+        demo::seed(&db.pool, &hasher, clock.unix()).await?;
     }
-    Ok(routes::router(AppState::new(db, config.demo)))
+    let state = AppState {
+        inner: Arc::new(Inner {
+            db,
+            demo: config.demo,
+            clock,
+            hasher,
+            mailer,
+            sms,
+            outbox,
+            timeouts: config.timeouts,
+            limits: Limits::default(),
+        }),
+    };
+    Ok(routes::router(state))
 }
 
 /// Binds, announces the address on stdout (`listening on http://ADDR`, so scripts and tests can
@@ -65,12 +167,7 @@ pub async fn serve(
         None => {
             let listener = TcpListener::bind(config.listen).await?;
             announce("http", listener.local_addr()?);
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown)
-            .await?;
+            serve_plain(listener, app, shutdown).await?;
         }
         Some(tls) => {
             let _ = rustls_ring_provider();
@@ -95,6 +192,56 @@ pub async fn serve(
         }
     }
     tracing::info!("server stopped");
+    Ok(())
+}
+
+/// A server running in this process over plain HTTP (for tests and benches).
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// `http://ADDR`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await?
+    }
+}
+
+/// Builds the server with `clock`, binds `config.listen` (port 0 picks one) and serves in the
+/// background until [`Running::stop`].
+pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let app = build_with_clock(&config, clock).await?;
+    let listener = TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        serve_plain(listener, app, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    Ok(Running { addr, stop, task })
+}
+
+async fn serve_plain(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     Ok(())
 }
 

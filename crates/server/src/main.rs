@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use legitimera_server::config::{Config, FileConfig, Overrides};
+use legitimera_protocol::SecretString;
+use legitimera_server::config::{Config, FileConfig, Overrides, SmsFile, SmtpFile, SmtpSecurity};
+use url::Url;
 
 /// The reference e-service backend for Legitimera.
 #[derive(Debug, Parser)]
@@ -15,7 +17,9 @@ struct Cli {
     /// Run on loopback with a temporary database and seeded demo data.
     #[arg(long)]
     demo: bool,
-    /// A TOML configuration file (keys: listen, database_url, tls_cert, tls_key).
+    /// A TOML configuration file (keys: listen, database_url, tls_cert, tls_key, idle_timeout,
+    /// absolute_timeout, [smtp] host/port/security/username/password/from, [sms]
+    /// url/username/password/from).
     #[arg(long, env = "LEGITIMERA_CONFIG")]
     config: Option<PathBuf>,
     /// The address to listen on, e.g. 127.0.0.1:8787 (port 0 picks a free port).
@@ -30,6 +34,40 @@ struct Cli {
     /// PEM private key for HTTPS (needs --tls-cert).
     #[arg(long, env = "LEGITIMERA_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Seconds without activity before a session ends (default and maximum 1800).
+    #[arg(long, env = "LEGITIMERA_IDLE_TIMEOUT")]
+    idle_timeout: Option<u64>,
+    /// Seconds after login before a session ends whatever happens (default and maximum 43200).
+    #[arg(long, env = "LEGITIMERA_ABSOLUTE_TIMEOUT")]
+    absolute_timeout: Option<u64>,
+    /// The mail server's host name.
+    #[arg(long, env = "LEGITIMERA_SMTP_HOST")]
+    smtp_host: Option<String>,
+    /// The mail server's port (default 587 for starttls, 465 for tls, 25 for none).
+    #[arg(long, env = "LEGITIMERA_SMTP_PORT")]
+    smtp_port: Option<u16>,
+    /// starttls (default), tls, or none (a mail sink on this machine only).
+    #[arg(long, env = "LEGITIMERA_SMTP_SECURITY", value_enum)]
+    smtp_security: Option<SmtpSecurity>,
+    #[arg(long, env = "LEGITIMERA_SMTP_USERNAME")]
+    smtp_username: Option<String>,
+    /// Prefer the environment or the config file: a command line is visible to other users.
+    #[arg(long, env = "LEGITIMERA_SMTP_PASSWORD", hide_env_values = true)]
+    smtp_password: Option<String>,
+    /// The sender, e.g. "Myndigheten <no-reply@example.se>".
+    #[arg(long, env = "LEGITIMERA_SMTP_FROM")]
+    smtp_from: Option<String>,
+    /// The SMS gateway's URL (form POST of from, to, message with basic auth).
+    #[arg(long, env = "LEGITIMERA_SMS_URL")]
+    sms_url: Option<Url>,
+    #[arg(long, env = "LEGITIMERA_SMS_USERNAME")]
+    sms_username: Option<String>,
+    /// Prefer the environment or the config file: a command line is visible to other users.
+    #[arg(long, env = "LEGITIMERA_SMS_PASSWORD", hide_env_values = true)]
+    sms_password: Option<String>,
+    /// The sender shown on the phone (up to 11 letters, or a number).
+    #[arg(long, env = "LEGITIMERA_SMS_FROM")]
+    sms_from: Option<String>,
 }
 
 #[tokio::main]
@@ -63,6 +101,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             database_url: cli.database_url,
             tls_cert: cli.tls_cert,
             tls_key: cli.tls_key,
+            idle_timeout: cli.idle_timeout,
+            absolute_timeout: cli.absolute_timeout,
+            smtp: SmtpFile {
+                host: cli.smtp_host,
+                port: cli.smtp_port,
+                security: cli.smtp_security,
+                username: cli.smtp_username,
+                password: cli.smtp_password.map(SecretString::from),
+                from: cli.smtp_from,
+            },
+            sms: SmsFile {
+                url: cli.sms_url,
+                username: cli.sms_username,
+                password: cli.sms_password.map(SecretString::from),
+                from: cli.sms_from,
+            },
             demo: cli.demo,
         },
     )?;

@@ -1,20 +1,44 @@
-//! The HTTP surface: routes under `/api/v1`, request tracing without personal data, and JSON
-//! errors for everything, including unknown routes.
+//! The HTTP surface: routes under `/api/v1`, the demo outbox (demo mode only), request tracing
+//! without personal data, and JSON errors for everything, including unknown routes.
 
 use axum::extract::{MatchedPath, State};
 use axum::http::Request;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use legitimera_protocol::Health;
+use legitimera_protocol::{Health, OutboxMessage};
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, Result};
-use crate::AppState;
+use crate::{cases, login, phone_change, registration, sessions, AppState};
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new().route("/health", get(health));
-    Router::new()
-        .nest(legitimera_protocol::API_PREFIX, api)
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/registrations", post(registration::start))
+        .route(
+            "/registrations/{id}/email-code",
+            post(registration::email_code),
+        )
+        .route("/registrations/{id}/sms-code", post(registration::sms_code))
+        .route("/registrations/{id}/resend", post(registration::resend))
+        .route("/login/password", post(login::password))
+        .route("/login/sms", post(login::sms))
+        .route("/login/resend", post(login::resend))
+        .route("/phone-changes", post(phone_change::start))
+        .route(
+            "/phone-changes/{id}/email-code",
+            post(phone_change::email_code),
+        )
+        .route("/phone-changes/{id}/sms-code", post(phone_change::sms_code))
+        .route("/phone-changes/{id}/resend", post(phone_change::resend))
+        .route("/session", get(sessions::status).delete(sessions::logout))
+        .route("/session/activity", post(sessions::activity))
+        .route("/cases", get(cases::list));
+    let mut router = Router::new().nest(legitimera_protocol::API_PREFIX, api);
+    if state.outbox().is_some() {
+        router = router.route("/demo/outbox", get(outbox));
+    }
+    router
         .fallback(not_found)
         .layer(
             // Only the method and the route pattern: a path or query may carry personal data.
@@ -40,6 +64,12 @@ async fn health(State(state): State<AppState>) -> Result<Json<Health>> {
         version: env!("CARGO_PKG_VERSION").into(),
         demo: state.demo(),
     }))
+}
+
+/// `GET /demo/outbox`: mounted only when the server delivers to the demo outbox.
+async fn outbox(State(state): State<AppState>) -> Result<Json<Vec<OutboxMessage>>> {
+    let outbox = state.outbox().ok_or(ApiError::NotFound)?;
+    Ok(Json(outbox.messages()))
 }
 
 async fn not_found() -> ApiError {

@@ -1,0 +1,175 @@
+//! Logging in: e-mail + password gives a session (assurance low), or with two-step verification
+//! an SMS code challenge whose right answer gives a session (substantial). One answer for an
+//! unknown address and a wrong password; failures are limited per account and per address.
+
+use axum::extract::State;
+use axum::Json;
+use legitimera_protocol::{
+    Assurance, Email, LoginAnswer, LoginChallenge, LoginRequest, LoginResendRequest, OneTimeCode,
+    Password, SecretString, Session, SmsLoginRequest, Step,
+};
+
+use crate::accounts::{self, Account};
+use crate::challenges::{self, NewChallenge, Purpose};
+use crate::error::{ApiError, Result};
+use crate::extract::{Body, ClientIp};
+use crate::ratelimit::hashed_key;
+use crate::{sessions, AppState};
+
+pub async fn password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Body(request): Body<LoginRequest>,
+) -> Result<Json<LoginAnswer>> {
+    let email = Email::parse(&request.email)?;
+    let guard = Guard::new(&state, &email, ip);
+    guard.check()?;
+    let account = verify_password(&state, &guard, &email, &request.password).await?;
+    match account.phone() {
+        None => {
+            guard.succeeded();
+            let session = sessions::create(&state, account.id, Assurance::Low).await?;
+            tracing::info!(assurance = "low", "logged in");
+            Ok(Json(LoginAnswer::Session(session)))
+        }
+        Some(phone) => {
+            let row = challenges::create(
+                &state,
+                NewChallenge {
+                    purpose: Purpose::Login,
+                    step: Step::SmsCode,
+                    account_id: Some(account.id),
+                    email: None,
+                    phone: Some(&phone),
+                    password_hash: None,
+                    decoy: false,
+                },
+            )
+            .await?;
+            let sent = challenges::send_code(&state, &row).await?;
+            Ok(Json(LoginAnswer::SmsCode(LoginChallenge {
+                id: row.id,
+                resend_after: sent.resend_after,
+                code_expires_in: sent.code_expires_in,
+            })))
+        }
+    }
+}
+
+pub async fn sms(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Body(request): Body<SmsLoginRequest>,
+) -> Result<Json<Session>> {
+    let code = OneTimeCode::parse(request.code.expose())?;
+    let row = challenges::load(&state, &request.challenge_id, Purpose::Login).await?;
+    let account = account_of(&state, row.account_id).await?;
+    let email = Email::parse(&account.email)?;
+    let guard = Guard::new(&state, &email, ip);
+    guard.check()?;
+    if let Err(error) = challenges::check_code(&state, &row, Step::SmsCode, &code).await {
+        if matches!(error, ApiError::WrongCode { .. }) {
+            guard.failed();
+        }
+        return Err(error);
+    }
+    challenges::advance(&state, &row, Step::Done).await?;
+    guard.succeeded();
+    tracing::info!(assurance = "substantial", "logged in");
+    Ok(Json(
+        sessions::create(&state, account.id, Assurance::Substantial).await?,
+    ))
+}
+
+pub async fn resend(
+    State(state): State<AppState>,
+    Body(request): Body<LoginResendRequest>,
+) -> Result<Json<LoginChallenge>> {
+    let row = challenges::load(&state, &request.challenge_id, Purpose::Login).await?;
+    let sent = challenges::resend(&state, &row).await?;
+    Ok(Json(LoginChallenge {
+        id: row.id,
+        resend_after: sent.resend_after,
+        code_expires_in: sent.code_expires_in,
+    }))
+}
+
+pub async fn account_of(state: &AppState, account_id: Option<i64>) -> Result<Account> {
+    let id = account_id.ok_or(ApiError::UnknownChallenge)?;
+    accounts::find_by_id(state, id)
+        .await?
+        .ok_or(ApiError::UnknownChallenge)
+}
+
+/// Checks e-mail + password within the guessing limits; `invalid_credentials` for an unknown
+/// address or a wrong password alike, after the same argon2 work. A right password alone does
+/// not clear the account's failures: only a finished login does (else knowing the password
+/// would give unlimited SMS code guesses).
+pub async fn verify_password(
+    state: &AppState,
+    guard: &Guard<'_>,
+    email: &Email,
+    password: &SecretString,
+) -> Result<Account> {
+    let Ok(password) = Password::parse(password) else {
+        // Too short to be anyone's password: a failure, without hashing.
+        guard.failed();
+        return Err(ApiError::InvalidCredentials);
+    };
+    let account = accounts::find_by_email(state, email).await?;
+    let stored = account.as_ref().map(|a| a.password_hash.clone());
+    let matches = state.hasher().verify(password, stored).await?;
+    match account {
+        Some(account) if matches => Ok(account),
+        _ => {
+            guard.failed();
+            Err(ApiError::InvalidCredentials)
+        }
+    }
+}
+
+/// The per-account and per-address failure limits around one login attempt.
+#[derive(Debug)]
+pub struct Guard<'a> {
+    state: &'a AppState,
+    account_key: String,
+    ip_key: String,
+}
+
+impl<'a> Guard<'a> {
+    pub fn new(state: &'a AppState, email: &Email, ip: std::net::IpAddr) -> Self {
+        Guard {
+            state,
+            account_key: hashed_key("login", email.as_str()),
+            ip_key: format!("login:{ip}"),
+        }
+    }
+
+    pub fn check(&self) -> Result<()> {
+        let now = self.state.now();
+        let limits = self.state.limits();
+        let waits = [
+            limits.login_account.retry_after(&self.account_key, now),
+            limits.login_ip.retry_after(&self.ip_key, now),
+        ];
+        match waits.into_iter().flatten().max() {
+            Some(retry_after) => {
+                tracing::warn!(retry_after, "login rate limited");
+                Err(ApiError::RateLimited { retry_after })
+            }
+            None => Ok(()),
+        }
+    }
+
+    pub fn failed(&self) {
+        let now = self.state.now();
+        let limits = self.state.limits();
+        limits.login_account.record(&self.account_key, now);
+        limits.login_ip.record(&self.ip_key, now);
+    }
+
+    /// The owner got in: the account's window starts over (the address's does not).
+    pub fn succeeded(&self) {
+        self.state.limits().login_account.clear(&self.account_key);
+    }
+}

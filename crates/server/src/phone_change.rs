@@ -1,0 +1,122 @@
+//! Changing the two-step phone number. Logged in: the new number gets an SMS code. Without a
+//! session (the old phone is lost): e-mail + password first, then a code to the e-mail, then
+//! the SMS code to the new number. Only then is the number replaced, and the old number is told.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use legitimera_protocol::{
+    Challenge, CodeRequest, Email, OneTimeCode, PhoneChangeRequest, PhoneNumber, Step,
+};
+
+use crate::challenges::{self, NewChallenge, Purpose};
+use crate::error::{ApiError, Result};
+use crate::extract::{Body, ClientIp};
+use crate::login::{self, Guard};
+use crate::registration::waiting;
+use crate::sessions::{self, MaybeAuthenticated};
+use crate::{accounts, messages, AppState};
+
+pub async fn start(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    MaybeAuthenticated(session): MaybeAuthenticated,
+    Body(request): Body<PhoneChangeRequest>,
+) -> Result<(StatusCode, Json<Challenge>)> {
+    let phone = PhoneNumber::parse(&request.phone)?;
+    let (account, step, email) = match session {
+        Some(session) => {
+            let account = login::account_of(&state, Some(session.account_id)).await?;
+            (account, Step::SmsCode, None)
+        }
+        None => {
+            let (Some(email), Some(password)) = (&request.email, &request.password) else {
+                return Err(ApiError::BadRequest(
+                    "without a session, give email and password".into(),
+                ));
+            };
+            let email = Email::parse(email)?;
+            let guard = Guard::new(&state, &email, ip);
+            guard.check()?;
+            let account = login::verify_password(&state, &guard, &email, password).await?;
+            (account, Step::EmailCode, Some(email))
+        }
+    };
+    if account.phone().as_ref() == Some(&phone) {
+        return Err(ApiError::SamePhone);
+    }
+    let row = challenges::create(
+        &state,
+        NewChallenge {
+            purpose: Purpose::PhoneChange,
+            step,
+            account_id: Some(account.id),
+            email: email.as_ref(),
+            phone: Some(&phone),
+            password_hash: None,
+            decoy: false,
+        },
+    )
+    .await?;
+    let sent = challenges::send_code(&state, &row).await?;
+    Ok((StatusCode::CREATED, Json(waiting(&row.id, step, sent))))
+}
+
+pub async fn email_code(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(request): Body<CodeRequest>,
+) -> Result<Json<Challenge>> {
+    let code = OneTimeCode::parse(request.code.expose())?;
+    let row = challenges::load(&state, &id, Purpose::PhoneChange).await?;
+    challenges::check_code(&state, &row, Step::EmailCode, &code).await?;
+    challenges::advance(&state, &row, Step::SmsCode).await?;
+    let row = challenges::load(&state, &id, Purpose::PhoneChange).await?;
+    let sent = challenges::send_code(&state, &row).await?;
+    Ok(Json(waiting(&id, Step::SmsCode, sent)))
+}
+
+pub async fn sms_code(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(request): Body<CodeRequest>,
+) -> Result<Json<Challenge>> {
+    let code = OneTimeCode::parse(request.code.expose())?;
+    let row = challenges::load(&state, &id, Purpose::PhoneChange).await?;
+    challenges::check_code(&state, &row, Step::SmsCode, &code).await?;
+    let account = login::account_of(&state, row.account_id).await?;
+    let new_phone = row.phone().ok_or(ApiError::UnknownChallenge)?;
+    accounts::set_phone(&state, account.id, &new_phone).await?;
+    challenges::advance(&state, &row, Step::Done).await?;
+    if row.email().is_some() {
+        // Proven by e-mail and password, not by a session: whoever held a session before
+        // (perhaps with the lost phone) must log in again.
+        sessions::end_all(&state, account.id).await?;
+    }
+    if let Some(old_phone) = account.phone() {
+        if let Err(error) = state
+            .sms()
+            .send(&old_phone, &messages::phone_replaced())
+            .await
+        {
+            // The number is replaced either way; the notice is a courtesy.
+            tracing::warn!(%error, "could not tell the old number it was replaced");
+        }
+    }
+    tracing::info!("two-step phone replaced");
+    Ok(Json(Challenge {
+        id,
+        next: Step::Done,
+        resend_after: None,
+        code_expires_in: None,
+    }))
+}
+
+pub async fn resend(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Challenge>> {
+    let row = challenges::load(&state, &id, Purpose::PhoneChange).await?;
+    let sent = challenges::resend(&state, &row).await?;
+    Ok(Json(waiting(&id, row.step(), sent)))
+}

@@ -1,0 +1,201 @@
+//! Sessions: an opaque random bearer token (32 bytes, base64url) stored only as its SHA-256,
+//! with the assurance of the login. The server enforces the idle and absolute limits; only
+//! `POST /session/activity` counts as activity. Never logs a token.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use legitimera_protocol::{Assurance, SecretString, Session, SessionStatus};
+use rand::rngs::OsRng;
+use rand::RngCore as _;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::accounts;
+use crate::error::{ApiError, Result};
+use crate::AppState;
+
+/// Expired sessions are kept this long past the absolute limit (so they answer
+/// `session_expired`, not `unauthorized`), then swept.
+const KEEP_EXPIRED_SECONDS: i64 = 24 * 60 * 60;
+
+pub async fn create(state: &AppState, account_id: i64, assurance: Assurance) -> Result<Session> {
+    let now = state.now();
+    let timeouts = state.timeouts();
+    let absolute = i64::try_from(timeouts.absolute.as_secs()).unwrap_or(i64::MAX);
+    sqlx::query("DELETE FROM sessions WHERE created_at < ?")
+        .bind(now.saturating_sub(absolute.saturating_add(KEEP_EXPIRED_SECONDS)))
+        .execute(state.pool())
+        .await?;
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    OsRng.fill_bytes(bytes.as_mut());
+    let token = SecretString::new(URL_SAFE_NO_PAD.encode(bytes.as_ref()));
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, account_id, assurance, created_at, last_activity_at)
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(token_hash(token.expose()))
+    .bind(account_id)
+    .bind(assurance.as_str())
+    .bind(now)
+    .bind(now)
+    .execute(state.pool())
+    .await?;
+    Ok(Session {
+        token,
+        assurance,
+        idle_expires_in: timeouts.idle.as_secs().min(timeouts.absolute.as_secs()),
+        absolute_expires_in: timeouts.absolute.as_secs(),
+    })
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A live session, from `Authorization: Bearer <token>`. No header or an unknown token is
+/// `401 unauthorized`; a session past either limit is `401 session_expired`.
+#[derive(Debug)]
+pub struct Authenticated {
+    token_hash: Vec<u8>,
+    pub account_id: i64,
+    pub assurance: Assurance,
+    created_at: i64,
+    last_activity_at: i64,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        lookup(state, &token).await
+    }
+}
+
+/// A session if the request carries one; a request with a bad token is refused, not treated
+/// as anonymous.
+#[derive(Debug)]
+pub struct MaybeAuthenticated(pub Option<Authenticated>);
+
+impl FromRequestParts<AppState> for MaybeAuthenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        match bearer(parts) {
+            None => Ok(MaybeAuthenticated(None)),
+            Some(token) => Ok(MaybeAuthenticated(Some(lookup(state, &token).await?))),
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<SecretString> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| SecretString::new(token.trim()))
+}
+
+async fn lookup(state: &AppState, token: &SecretString) -> Result<Authenticated> {
+    let row: Option<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT assurance, account_id, created_at, last_activity_at
+         FROM sessions WHERE token_hash = ?",
+    )
+    .bind(token_hash(token.expose()))
+    .fetch_optional(state.pool())
+    .await?;
+    let (assurance, account_id, created_at, last_activity_at) =
+        row.ok_or(ApiError::Unauthorized)?;
+    let session = Authenticated {
+        token_hash: token_hash(token.expose()),
+        account_id,
+        assurance: Assurance::parse(&assurance).ok_or(ApiError::Unauthorized)?,
+        created_at,
+        last_activity_at,
+    };
+    let (idle_left, absolute_left) = session.remaining(state);
+    if idle_left == 0 || absolute_left == 0 {
+        return Err(ApiError::SessionExpired);
+    }
+    Ok(session)
+}
+
+impl Authenticated {
+    /// Seconds left before the idle and the absolute limit (0 = expired).
+    fn remaining(&self, state: &AppState) -> (u64, u64) {
+        let now = state.now();
+        let timeouts = state.timeouts();
+        let left = |since: i64, limit: u64| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            (since.saturating_add(limit) - now).max(0).unsigned_abs()
+        };
+        let absolute = left(self.created_at, timeouts.absolute.as_secs());
+        let idle = left(self.last_activity_at, timeouts.idle.as_secs()).min(absolute);
+        (idle, absolute)
+    }
+}
+
+/// `GET /api/v1/session`: what the session is and how long it has left. Not activity.
+pub async fn status(
+    State(state): State<AppState>,
+    session: Authenticated,
+) -> Result<Json<SessionStatus>> {
+    describe(&state, &session).await.map(Json)
+}
+
+/// `POST /api/v1/session/activity`: the user did something; the idle limit starts over.
+pub async fn activity(
+    State(state): State<AppState>,
+    mut session: Authenticated,
+) -> Result<Json<SessionStatus>> {
+    let now = state.now();
+    sqlx::query("UPDATE sessions SET last_activity_at = ? WHERE token_hash = ?")
+        .bind(now)
+        .bind(&session.token_hash)
+        .execute(state.pool())
+        .await?;
+    session.last_activity_at = now;
+    describe(&state, &session).await.map(Json)
+}
+
+/// `DELETE /api/v1/session`: logout; the token is unknown from now on.
+pub async fn logout(State(state): State<AppState>, session: Authenticated) -> Result<StatusCode> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+        .bind(&session.token_hash)
+        .execute(state.pool())
+        .await?;
+    tracing::info!("logged out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of an account (after its phone was replaced without a session).
+pub async fn end_all(state: &AppState, account_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE account_id = ?")
+        .bind(account_id)
+        .execute(state.pool())
+        .await?;
+    Ok(())
+}
+
+async fn describe(state: &AppState, session: &Authenticated) -> Result<SessionStatus> {
+    let account = accounts::find_by_id(state, session.account_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let (idle_expires_in, absolute_expires_in) = session.remaining(state);
+    let timeouts = state.timeouts();
+    let phone = account.phone();
+    Ok(SessionStatus {
+        assurance: session.assurance,
+        email: account.email.clone(),
+        two_step: phone.is_some(),
+        phone: phone.map(|p| p.masked()),
+        idle_expires_in,
+        absolute_expires_in,
+        idle_timeout: timeouts.idle.as_secs(),
+        absolute_timeout: timeouts.absolute.as_secs(),
+    })
+}
