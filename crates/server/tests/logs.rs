@@ -1,0 +1,167 @@
+//! Runs every account flow with all logging on (TRACE, every crate) and scans what was logged:
+//! no e-mail address, phone number, password, code or session token may appear.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use legitimera_protocol::Channel;
+use serde_json::json;
+use support::{code_in, TestServer, DEMO_PASSWORD, GOOD_PASSWORD};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn no_personal_data_or_secret_reaches_the_logs() {
+    let capture = Capture::default();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        // Timestamps hold runs of digits that could look like a code.
+        .without_time()
+        .with_writer(capture.clone())
+        .init();
+
+    let server = TestServer::demo().await;
+    let mut tokens = Vec::new();
+    // Registration with two-step, a wrong code, a resend, and a taken address.
+    server
+        .post(
+            "registrations",
+            json!({"email": "erik@example.se", "password": GOOD_PASSWORD}),
+        )
+        .await;
+    server
+        .register("logg.test@example.se", Some("0705556677"))
+        .await;
+    let started = server
+        .post(
+            "registrations",
+            json!({"email": "andra@example.se", "password": GOOD_PASSWORD}),
+        )
+        .await;
+    let id = started.body["id"].as_str().unwrap();
+    server
+        .post(
+            &format!("registrations/{id}/email-code"),
+            json!({"code": "000000"}),
+        )
+        .await;
+    server.advance(31);
+    server
+        .post(&format!("registrations/{id}/resend"), json!({}))
+        .await;
+    // Logins: wrong password, two-step, password only, then rate limited.
+    server
+        .post(
+            "login/password",
+            json!({"email": "amira@example.se", "password": "fel lösenord"}),
+        )
+        .await;
+    tokens.push(server.log_in("logg.test@example.se", GOOD_PASSWORD).await.0);
+    tokens.push(server.log_in("amira@example.se", DEMO_PASSWORD).await.0);
+    for _ in 0..6 {
+        server
+            .post(
+                "login/password",
+                json!({"email": "erik@example.se", "password": "fel lösenord"}),
+            )
+            .await;
+    }
+    // Phone change without a session, then with one.
+    let change = server
+        .post(
+            "phone-changes",
+            json!({"email": "amira@example.se", "password": DEMO_PASSWORD, "phone": "0738889900"}),
+        )
+        .await;
+    let id = change.body["id"].as_str().unwrap();
+    let code = server.last_code(Channel::Email, "amira@example.se").await;
+    server
+        .post(
+            &format!("phone-changes/{id}/email-code"),
+            json!({"code": code}),
+        )
+        .await;
+    let code = server.last_code(Channel::Sms, "+46738889900").await;
+    server
+        .post(
+            &format!("phone-changes/{id}/sms-code"),
+            json!({"code": code}),
+        )
+        .await;
+    let token = server.log_in("logg.test@example.se", GOOD_PASSWORD).await.0;
+    server
+        .post_auth("phone-changes", &token, json!({"phone": "0701231231"}))
+        .await;
+    server.get_auth("cases", &token).await;
+    server
+        .post_auth("session/activity", &token, json!({}))
+        .await;
+    server.delete_auth("session", &token).await;
+    server.get_auth("session", &token).await;
+    tokens.push(token);
+
+    let mut forbidden: Vec<String> = vec![
+        "logg.test@example.se".into(),
+        "andra@example.se".into(),
+        "amira@example.se".into(),
+        "erik@example.se".into(),
+        "705556677".into(),
+        "701234567".into(),
+        "738889900".into(),
+        "701231231".into(),
+        GOOD_PASSWORD.into(),
+        DEMO_PASSWORD.into(),
+        "fel lösenord".into(),
+        "Amira".into(),
+        "Demosson".into(),
+    ];
+    forbidden.extend(
+        server
+            .outbox()
+            .await
+            .iter()
+            .filter_map(|m| code_in(&m.body)),
+    );
+    forbidden.extend(tokens);
+    server.running.stop().await.unwrap();
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("/api/v1/registrations"),
+        "the capture must hold the server's request logs"
+    );
+    for secret in &forbidden {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "{secret:?} appears in the logs:\n{}",
+            logs.lines()
+                .filter(|l| l.contains(secret.as_str()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
