@@ -22,6 +22,14 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// Every code `code()` can return apart from the backend's own (those are in
+    /// `legitimera_protocol::codes::ALL`): each needs a message in both UI catalogs.
+    pub const CODES: &[&'static str] = &[
+        "backend_unreachable",
+        "backend_unavailable",
+        "invalid_backend_url",
+    ];
+
     pub fn code(&self) -> &str {
         match self {
             AppError::BackendUnreachable(_) => "backend_unreachable",

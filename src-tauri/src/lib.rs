@@ -23,11 +23,39 @@ pub mod events {
     pub const BACKEND_STATUS: &str = "backend-status";
 }
 
+include!("command_names.rs");
+
 #[derive(Debug)]
 pub struct AppState {
     api: ApiClient,
     backend_status: watch::Receiver<BackendStatus>,
     check_backend_now: Arc<Notify>,
+}
+
+/// Set by tauri-driver for the app it launches in end-to-end tests.
+const WEBVIEW_AUTOMATION_ENV: &str = "TAURI_WEBVIEW_AUTOMATION";
+
+/// Creates the main window from tauri.conf.json (where it is `incognito: true`).
+///
+/// Under WebDriver automation only, the window is not incognito: wry builds incognito WebKitGTK
+/// webviews on a fresh ephemeral context that never allows automation, so tauri-driver could
+/// not drive it ("failed to create a new browsing context"). The wipe, not incognito mode, is
+/// what guarantees nothing is left behind, and the residue tests check exactly that.
+fn create_main_window(app: &tauri::App) -> tauri::Result<()> {
+    let mut config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|window| window.label == "main")
+        .cloned()
+        .unwrap_or_default();
+    if std::env::var(WEBVIEW_AUTOMATION_ENV).as_deref() == Ok("true") {
+        tracing::warn!("webview automation is on: the main window is not incognito");
+        config.incognito = false;
+    }
+    tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?.build()?;
+    Ok(())
 }
 
 pub fn run() {
@@ -63,6 +91,7 @@ pub fn run() {
             if let Some(guard) = logging::init(&log_dir) {
                 app.manage(guard);
             }
+            create_main_window(app)?;
             tracing::info!(
                 version = env!("CARGO_PKG_VERSION"),
                 backend = api.base().as_str(),

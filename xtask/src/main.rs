@@ -1,1 +1,165 @@
-fn main() {}
+//! Developer tasks. `cargo xtask demo` runs the app against the local demo backend;
+//! `cargo xtask test` runs everything CI runs. Both install missing system packages first
+//! on Debian/Ubuntu, and say exactly what to install elsewhere.
+
+mod e2e_env;
+mod packages;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  demo   install what is missing, build, start the demo backend and the app against it
+  test   install what is missing, then fmt, clippy, unit/integration tests and end-to-end tests
+  deps   only install the missing system packages
+
+options:
+  --no-install   never run apt-get; fail with the list of missing packages instead";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let install = !args.iter().any(|a| a == "--no-install");
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo(install),
+        Some("test") => test(install),
+        Some("deps") => packages::ensure(&packages::all(), install),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// Runs a command to completion; fails with its name if it fails.
+fn run(step: &str, command: &mut Command) -> Result<()> {
+    println!("\n==> {step}");
+    let status = command
+        .status()
+        .with_context(|| format!("{step}: could not start"))?;
+    if !status.success() {
+        bail!("{step} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Where cargo puts binaries for this workspace (honours CARGO_TARGET_DIR).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        })
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn demo(install: bool) -> Result<()> {
+    packages::ensure(packages::BUILD, install)?;
+    run(
+        "build the app and the server",
+        cargo().args(["build", "-p", "legitimera", "-p", "legitimera-server"]),
+    )?;
+    let bin = target_dir().join("debug");
+    let mut server = e2e_env::Server::start(&bin.join("legitimera-server"), "127.0.0.1:0")?;
+    println!(
+        "\nDemo backend: {} (temporary database, demo data; stops when the app closes)",
+        server.url
+    );
+    let status = Command::new(bin.join("legitimera"))
+        .arg("--backend-url")
+        .arg(&server.url)
+        .status()
+        .context("could not start the app")?;
+    server.stop();
+    if !status.success() {
+        bail!("the app exited with {status}");
+    }
+    Ok(())
+}
+
+fn test(install: bool) -> Result<()> {
+    let started = Instant::now();
+    packages::ensure(&packages::all(), install)?;
+    let tauri_driver = e2e_env::ensure_tauri_driver()?;
+    let mut timings = Vec::new();
+    let mut step = |name: &str, command: &mut Command| -> Result<()> {
+        let t = Instant::now();
+        run(name, command)?;
+        timings.push((name.to_owned(), t.elapsed()));
+        Ok(())
+    };
+    step(
+        "cargo fmt --check",
+        cargo().args(["fmt", "--all", "--", "--check"]),
+    )?;
+    step(
+        "cargo clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step(
+        "unit and integration tests",
+        cargo()
+            .args(["test", "--workspace"])
+            .env_remove(e2e_env::E2E_ENV),
+    )?;
+    step(
+        "build the server for end-to-end tests",
+        cargo().args(["build", "-p", "legitimera-server"]),
+    )?;
+    let session = e2e_env::DesktopSession::start()?;
+    let mut e2e = cargo();
+    e2e.args(["test", "-p", "legitimera", "--test", "e2e"])
+        .env(e2e_env::E2E_ENV, "1")
+        .env("TAURI_DRIVER", &tauri_driver)
+        .env(
+            "LEGITIMERA_SERVER_BIN",
+            target_dir().join("debug").join("legitimera-server"),
+        );
+    session.apply(&mut e2e);
+    let e2e_result = step("end-to-end tests (real app, WebDriver, Xvfb)", &mut e2e);
+    drop(session);
+    println!("\n==> summary");
+    for (name, elapsed) in &timings {
+        println!("  {:>7.1}s  {name}", elapsed.as_secs_f64());
+    }
+    println!("  {:>7.1}s  total", started.elapsed().as_secs_f64());
+    e2e_result?;
+    println!("all checks passed");
+    Ok(())
+}

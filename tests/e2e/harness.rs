@@ -1,0 +1,334 @@
+//! The end-to-end harness: starts tauri-driver, the demo server and the app, and gives tests
+//! a small vocabulary (click, keys, view, text, wait) over WebDriver. Later flows reuse it.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+/// WebDriver's codes for special keys.
+pub mod keys {
+    pub const TAB: &str = "\u{E004}";
+    pub const ENTER: &str = "\u{E007}";
+    pub const ESCAPE: &str = "\u{E00C}";
+}
+
+pub struct Harness {
+    driver: Child,
+    driver_url: String,
+    app_bin: PathBuf,
+    server_bin: PathBuf,
+    artifacts: PathBuf,
+    open_app: Mutex<Option<Client>>,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Harness {
+    pub async fn start() -> Result<Self> {
+        let app_bin = PathBuf::from(env!("CARGO_BIN_EXE_legitimera"));
+        let server_bin = std::env::var_os("LEGITIMERA_SERVER_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| app_bin.with_file_name("legitimera-server"));
+        if !server_bin.is_file() {
+            bail!(
+                "{} is missing: build it with `cargo build -p legitimera-server`",
+                server_bin.display()
+            );
+        }
+        let artifacts = app_bin
+            .parent()
+            .map(|dir| dir.join("e2e-artifacts"))
+            .unwrap_or_else(|| PathBuf::from("e2e-artifacts"));
+        std::fs::create_dir_all(&artifacts)?;
+        let tauri_driver = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
+        let (port, native_port) = (free_port()?, free_port()?);
+        let driver = Command::new(&tauri_driver)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            // The app's language follows the OS locale; tests expect the Swedish default.
+            .env("LC_ALL", "C.UTF-8")
+            .env("LANG", "sv_SE.UTF-8")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("could not start {tauri_driver}"))?;
+        let driver_url = format!("http://127.0.0.1:{port}");
+        let harness = Harness {
+            driver,
+            driver_url,
+            app_bin,
+            server_bin,
+            artifacts,
+            open_app: Mutex::new(None),
+        };
+        harness.wait_for_driver().await?;
+        Ok(harness)
+    }
+
+    async fn wait_for_driver(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = format!("{}/status", self.driver_url);
+        while Instant::now() < deadline {
+            if reqwest::get(&status).await.is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("tauri-driver did not answer on {}", self.driver_url)
+    }
+
+    /// A fresh demo server on a free loopback port.
+    pub fn server(&self) -> Result<TestServer> {
+        TestServer::start(&self.server_bin, "127.0.0.1:0")
+    }
+
+    /// Starts the app against `backend_url` and waits until its UI is ready.
+    pub async fn launch(&self, backend_url: &str) -> Result<App> {
+        self.wait_for_app_exit().await?;
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("wry"));
+        capabilities.insert(
+            "tauri:options".into(),
+            json!({
+                "application": self.app_bin,
+                "args": ["--backend-url", backend_url],
+            }),
+        );
+        // Plain HTTP: the driver is on loopback, so no TLS stack is needed here.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&self.driver_url)
+            .await
+            .context("WebDriver session (is WebKitWebDriver installed?)")?;
+        *self.open_app.lock().await = Some(client.clone());
+        let app = App { client };
+        app.wait_until("the UI is ready", Duration::from_secs(30), || async {
+            Ok(app
+                .exec("return document.body.dataset.ready", vec![])
+                .await?
+                == json!("true"))
+        })
+        .await?;
+        Ok(app)
+    }
+
+    /// The app is single-instance: a new launch while the last one is still exiting would only
+    /// focus the old window. Wait until no process of this binary is left.
+    async fn wait_for_app_exit(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            // Anchored: the server binary's path starts with the app's.
+            let pattern = format!("^{}( |$)", self.app_bin.display());
+            let running = Command::new("pgrep")
+                .arg("-f")
+                .arg(&pattern)
+                .stdout(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if !running {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the previous app instance did not exit");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Closes whatever app a test left open; on failure keeps a screenshot first.
+    pub async fn after_test(&self, name: &str, failed: bool) {
+        if let Some(client) = self.open_app.lock().await.take() {
+            if failed {
+                if let Ok(png) = client.screenshot().await {
+                    let path = self.artifacts.join(format!("{name}.png"));
+                    if std::fs::write(&path, png).is_ok() {
+                        println!("    screenshot: {}", path.display());
+                    }
+                }
+            }
+            let _ = client.close().await;
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// A running `legitimera-server --demo` that can be stopped and started again on its port.
+pub struct TestServer {
+    binary: PathBuf,
+    child: Option<Child>,
+    pub addr: String,
+}
+
+impl TestServer {
+    fn start(binary: &PathBuf, listen: &str) -> Result<Self> {
+        let mut child = Command::new(binary)
+            .args(["--demo", "--listen", listen])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("could not start {}", binary.display()))?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("no stdout")?).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .ok_or_else(|| anyhow!("the server did not start: {line:?}"))?
+            .to_owned();
+        Ok(TestServer {
+            binary: binary.clone(),
+            child: Some(child),
+            addr,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same address (with a fresh demo database).
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop();
+        let again = TestServer::start(&self.binary, &self.addr)?;
+        *self = again;
+        Ok(())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The running app, seen through WebDriver.
+pub struct App {
+    pub client: Client,
+}
+
+impl App {
+    pub async fn exec(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.client
+            .execute(script, args)
+            .await
+            .with_context(|| format!("script failed: {script}"))
+    }
+
+    /// The view on screen (`data-view` of the visible section).
+    pub async fn view(&self) -> Result<String> {
+        let value = self
+            .exec("return document.body.dataset.currentView || ''", vec![])
+            .await?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
+    }
+
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .with_context(|| format!("no element {css}"))?
+            .click()
+            .await
+            .with_context(|| format!("could not click {css}"))?;
+        Ok(())
+    }
+
+    pub async fn text(&self, css: &str) -> Result<String> {
+        let element = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .with_context(|| format!("no element {css}"))?;
+        Ok(element.text().await?)
+    }
+
+    pub async fn is_visible(&self, css: &str) -> Result<bool> {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => Ok(element.is_displayed().await?),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Sends keys to whatever has focus, as a keyboard user would.
+    pub async fn press(&self, keys: &str) -> Result<()> {
+        let focused = self.client.active_element().await?;
+        focused.send_keys(keys).await?;
+        Ok(())
+    }
+
+    /// The id of the focused element ("" when it has none).
+    pub async fn focused_id(&self) -> Result<String> {
+        let value = self
+            .exec(
+                "return document.activeElement ? document.activeElement.id : ''",
+                vec![],
+            )
+            .await?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Tabs forward until the element with `id` has focus (at most 40 presses).
+    pub async fn tab_to(&self, id: &str) -> Result<()> {
+        for _ in 0..40 {
+            if self.focused_id().await? == id {
+                return Ok(());
+            }
+            self.press(keys::TAB).await?;
+        }
+        bail!("#{id} could not be reached with the Tab key")
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes.
+    pub async fn wait_until<F, Fut>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        condition: F,
+    ) -> Result<()>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<bool>>,
+    {
+        let deadline = Instant::now() + timeout;
+        let mut last_error = None;
+        while Instant::now() < deadline {
+            match condition().await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(error) => last_error = Some(error),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        match last_error {
+            Some(error) => Err(error.context(format!("timed out waiting for {what}"))),
+            None => bail!("timed out after {timeout:?} waiting for {what}"),
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! What the end-to-end tests and the demo need around them: the demo backend, a virtual
+//! display with its own D-Bus session and throwaway home directories, and tauri-driver.
+//! Everything started here is stopped on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// Set for the end-to-end test binary; without it the binary explains how to run it and exits.
+pub const E2E_ENV: &str = "LEGITIMERA_E2E";
+
+/// `legitimera-server --demo`, announcing its URL on stdout.
+pub struct Server {
+    child: Child,
+    pub url: String,
+}
+
+impl Server {
+    pub fn start(binary: &Path, listen: &str) -> Result<Self> {
+        let mut child = Command::new(binary)
+            .args(["--demo", "--listen", listen])
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not start {}", binary.display()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let Some(url) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            bail!("the demo server did not start (said {line:?})");
+        };
+        Ok(Server {
+            url: url.to_owned(),
+            child,
+        })
+    }
+
+    pub fn stop(&mut self) {
+        // SIGTERM would be kinder, but std has no portable way; the demo database is temporary.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Xvfb on a free display, a private D-Bus session bus, and fresh XDG directories, so tests
+/// neither need nor touch a real desktop.
+pub struct DesktopSession {
+    xvfb: Child,
+    dbus: Child,
+    display: String,
+    dbus_address: String,
+    home: tempfile_dir::TempDir,
+}
+
+impl DesktopSession {
+    pub fn start() -> Result<Self> {
+        let number = (90..200)
+            .find(|n| {
+                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            })
+            .context("no free X display number")?;
+        let display = format!(":{number}");
+        let xvfb = Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("could not start Xvfb")?;
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            if Instant::now() > deadline {
+                bail!("Xvfb did not come up on {display}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut dbus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("could not start dbus-daemon")?;
+        let mut dbus_address = String::new();
+        BufReader::new(dbus.stdout.take().context("no stdout")?).read_line(&mut dbus_address)?;
+        let home = tempfile_dir::TempDir::new("legitimera-e2e-")?;
+        Ok(DesktopSession {
+            xvfb,
+            dbus,
+            display,
+            dbus_address: dbus_address.trim().to_owned(),
+            home,
+        })
+    }
+
+    /// Points `command` at this display, bus and home.
+    pub fn apply(&self, command: &mut Command) {
+        let home = self.home.path();
+        command
+            .env("DISPLAY", &self.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.dbus_address)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_STATE_HOME", home.join("state"))
+            .env("LEGITIMERA_E2E_HOME", home)
+            .env_remove("WAYLAND_DISPLAY");
+    }
+}
+
+impl Drop for DesktopSession {
+    fn drop(&mut self) {
+        let _ = self.dbus.kill();
+        let _ = self.dbus.wait();
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
+
+/// A temporary directory removed on drop (std only, to keep xtask quick to build).
+mod tempfile_dir {
+    use std::path::{Path, PathBuf};
+
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new(prefix: &str) -> std::io::Result<Self> {
+            let unique = format!(
+                "{prefix}{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default()
+            );
+            let path = std::env::temp_dir().join(unique);
+            std::fs::create_dir_all(&path)?;
+            Ok(TempDir(path))
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// tauri-driver (the WebDriver server for Tauri apps): on PATH, in ~/.cargo/bin, or installed.
+pub fn ensure_tauri_driver() -> Result<PathBuf> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|home| home.join("bin").join("tauri-driver"));
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("tauri-driver"))
+            .find(|candidate| candidate.is_file())
+    });
+    if let Some(found) = on_path.or_else(|| cargo_bin.clone().filter(|p| p.is_file())) {
+        return Ok(found);
+    }
+    println!("\n==> installing tauri-driver (cargo install, about 20 s)");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["install", "tauri-driver", "--version", "^2", "--locked"])
+        // Its own target dir: the workspace's must not be locked or polluted by it.
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .context("could not run cargo install")?;
+    if !status.success() {
+        bail!("cargo install tauri-driver failed ({status})");
+    }
+    cargo_bin
+        .filter(|p| p.is_file())
+        .context("tauri-driver was installed but not found in ~/.cargo/bin")
+}
