@@ -27,6 +27,9 @@ pub fn tests() -> Vec<(&'static str, TestFn)> {
         ("no_view_shows_a_raw_key", |h| {
             Box::pin(no_view_shows_a_raw_key(h))
         }),
+        ("fits_from_360_px_to_full_screen", |h| {
+            Box::pin(fits_from_360_px_to_full_screen(h))
+        }),
         ("backend_down_shows_message_and_recovers", |h| {
             Box::pin(backend_down_shows_message_and_recovers(h))
         }),
@@ -328,5 +331,39 @@ async fn backend_down_shows_message_and_recovers(harness: &Harness) -> Result<()
         announced == json!("Tjänsten kan nås igen."),
         "recovery was not announced to screen readers: {announced}"
     );
+    Ok(())
+}
+
+async fn fits_from_360_px_to_full_screen(harness: &Harness) -> Result<()> {
+    let server = harness.server()?;
+    let app = harness.launch(&server.url()).await?;
+    for (width, height) in [(360, 720), (1280, 900)] {
+        app.client.set_window_size(width, height).await?;
+        app.wait_until("the new size", Duration::from_secs(5), || async {
+            let inner = app.exec("return window.innerWidth", vec![]).await?;
+            Ok(inner
+                .as_u64()
+                .is_some_and(|w| w.abs_diff(u64::from(width)) < 40))
+        })
+        .await?;
+        for view in ["chooser", "help"] {
+            if view != "chooser" {
+                app.click(&format!("[data-route='{view}']")).await?;
+            }
+            let overflow = app
+                .exec(
+                    "return document.documentElement.scrollWidth - window.innerWidth",
+                    vec![],
+                )
+                .await?;
+            ensure!(
+                overflow.as_i64().unwrap_or(i64::MAX) <= 0,
+                "{view} scrolls sideways by {overflow} px at {width} px wide"
+            );
+            if view != "chooser" {
+                app.press(keys::ESCAPE).await?;
+            }
+        }
+    }
     Ok(())
 }
