@@ -69,9 +69,12 @@ export function missingKeys() {
   return [...missing];
 }
 
-/** A localized sentence for an error `{code}`: `error.<code>`, else the generic one. */
+/**
+ * A localized sentence for an error `{code, …}`: `error.<code>`, else the generic one. The
+ * error's other fields (such as `tries_left`, `retry_after`) fill the sentence's placeholders.
+ */
 export function errorMessage(error) {
   const code = error && error.code;
-  if (code && typeof lookup(catalogs[current], `error.${code}`) === 'string') return t(`error.${code}`);
+  if (code && typeof lookup(catalogs[current], `error.${code}`) === 'string') return t(`error.${code}`, error);
   return t('error.unknown');
 }

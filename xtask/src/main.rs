@@ -138,19 +138,23 @@ fn test(install: bool) -> Result<()> {
             .args(["test", "--workspace"])
             .env_remove(e2e_env::E2E_ENV),
     )?;
-    step(
-        "build the server for end-to-end tests",
-        cargo().args(["build", "-p", "legitimera-server"]),
-    )?;
+    // `cargo test --workspace` has just built the server binary (its integration tests need
+    // it) with the same features as everything else; a separate `cargo build` would resolve
+    // features without dev-dependencies and rebuild half the dependency tree.
+    let server_bin = target_dir().join("debug").join("legitimera-server");
+    if !server_bin.is_file() {
+        step(
+            "build the server for end-to-end tests",
+            cargo().args(["build", "-p", "legitimera-server"]),
+        )?;
+    }
     let session = e2e_env::DesktopSession::start()?;
     let mut e2e = cargo();
-    e2e.args(["test", "-p", "legitimera", "--test", "e2e"])
+    // --workspace, like the step above, so features resolve the same and nothing rebuilds.
+    e2e.args(["test", "--workspace", "--test", "e2e"])
         .env(e2e_env::E2E_ENV, "1")
         .env("TAURI_DRIVER", &tauri_driver)
-        .env(
-            "LEGITIMERA_SERVER_BIN",
-            target_dir().join("debug").join("legitimera-server"),
-        );
+        .env("LEGITIMERA_SERVER_BIN", &server_bin);
     session.apply(&mut e2e);
     let e2e_result = step("end-to-end tests (real app, WebDriver, Xvfb)", &mut e2e);
     drop(session);
