@@ -54,8 +54,9 @@ pub async fn find_by_id(state: &AppState, id: i64) -> Result<Option<Account>> {
     )
 }
 
-/// Creates the account and a person for it (names unknown until a stronger identification).
-/// If the address got an account meanwhile (two registrations raced), the first one stands.
+/// Creates the account and a person for it (names unknown until a stronger identification),
+/// and answers the person's id. If the address got an account meanwhile (two registrations
+/// raced), the first one stands and the answer is `None`.
 pub async fn create(
     pool: &sqlx::SqlitePool,
     email: &str,
@@ -63,14 +64,14 @@ pub async fn create(
     phone: Option<&str>,
     person_id: Option<i64>,
     now: i64,
-) -> Result<()> {
+) -> Result<Option<i64>> {
     let mut tx = pool.begin().await?;
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM accounts WHERE email = ?")
         .bind(email)
         .fetch_optional(&mut *tx)
         .await?;
     if exists.is_some() {
-        return Ok(());
+        return Ok(None);
     }
     let person_id = match person_id {
         Some(id) => id,
@@ -94,7 +95,7 @@ pub async fn create(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(Some(person_id))
 }
 
 pub async fn set_phone(state: &AppState, account_id: i64, phone: &PhoneNumber) -> Result<()> {

@@ -1,5 +1,6 @@
 //! Demo mode's seeded data: a few people with cases in every status, and an account for each,
-//! so a new user can log in and see "Min sida" without any real data. Only ever called in
+//! so a new user can log in and see "Min sida" without any real data; and a sample case for
+//! each account registered in the demo, so its Min sida is not empty. Only ever called in
 //! `--demo`. The accounts are documented in docs/api.md.
 
 use legitimera_protocol::{Password, SecretString};
@@ -109,36 +110,78 @@ pub async fn seed(pool: &SqlitePool, hasher: &Hasher, now: i64) -> anyhow::Resul
         .await?;
         accounts.push((person_id, person.email, person.phone));
         for case in person.cases {
-            let case_id: i64 = sqlx::query_scalar(
-                "INSERT INTO cases (person_id, reference, kind, status, opened_on, updated_on)
-                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            )
-            .bind(person_id)
-            .bind(case.reference)
-            .bind(case.kind)
-            .bind(case.status)
-            .bind(case.opened_on)
-            .bind(case.updated_on)
-            .fetch_one(&mut *tx)
-            .await?;
-            for (kind, occurred_on, text_sv, text_en) in case.events {
-                sqlx::query(
-                    "INSERT INTO case_events (case_id, kind, occurred_on, text_sv, text_en)
-                     VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(case_id)
-                .bind(kind)
-                .bind(occurred_on)
-                .bind(text_sv)
-                .bind(text_en)
-                .execute(&mut *tx)
-                .await?;
-            }
+            insert_case(&mut tx, person_id, case.reference, case).await?;
         }
     }
     tx.commit().await?;
     for (person_id, email, phone) in accounts {
         crate::accounts::create(pool, email, &password_hash, phone, Some(person_id), now).await?;
+    }
+    Ok(())
+}
+
+/// What a new demo account finds on Min sida: an application that waits for a document, so
+/// both the low view (status only) and the stronger one (the request and a message) show.
+const SAMPLE_CASE: DemoCase = DemoCase {
+    reference: "",
+    kind: "work_permit",
+    status: "waiting_for_applicant",
+    opened_on: "2026-11-02",
+    updated_on: "2026-11-20",
+    events: &[
+        (
+            "message",
+            "2026-11-20",
+            "Hej! Jag är din handläggare. Jag återkommer när vi har fått ditt anställningsavtal.",
+            "Hello! I am your case officer. I will be in touch once we have your employment contract.",
+        ),
+        (
+            "document_request",
+            "2026-11-20",
+            "Skicka in ditt anställningsavtal senast 2026-12-18.",
+            "Send your employment contract by 2026-12-18.",
+        ),
+    ],
+};
+
+/// Gives a person registered in demo mode the sample case (reference `2026-9NNNNN`).
+pub async fn give_sample_case(pool: &SqlitePool, person_id: i64) -> sqlx::Result<()> {
+    let reference = format!("2026-9{:05}", person_id % 100_000);
+    let mut tx = pool.begin().await?;
+    insert_case(&mut tx, person_id, &reference, &SAMPLE_CASE).await?;
+    tx.commit().await
+}
+
+async fn insert_case(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    person_id: i64,
+    reference: &str,
+    case: &DemoCase,
+) -> sqlx::Result<()> {
+    let case_id: i64 = sqlx::query_scalar(
+        "INSERT INTO cases (person_id, reference, kind, status, opened_on, updated_on)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(person_id)
+    .bind(reference)
+    .bind(case.kind)
+    .bind(case.status)
+    .bind(case.opened_on)
+    .bind(case.updated_on)
+    .fetch_one(&mut **tx)
+    .await?;
+    for (kind, occurred_on, text_sv, text_en) in case.events {
+        sqlx::query(
+            "INSERT INTO case_events (case_id, kind, occurred_on, text_sv, text_en)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(case_id)
+        .bind(kind)
+        .bind(occurred_on)
+        .bind(text_sv)
+        .bind(text_en)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

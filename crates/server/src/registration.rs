@@ -101,7 +101,7 @@ async fn finish(state: &AppState, row: &Row) -> Result<Json<Challenge>> {
         return Err(ApiError::UnknownChallenge);
     };
     let phone = row.phone();
-    accounts::create(
+    let created = accounts::create(
         state.pool(),
         email.as_str(),
         password_hash,
@@ -110,6 +110,9 @@ async fn finish(state: &AppState, row: &Row) -> Result<Json<Challenge>> {
         state.now(),
     )
     .await?;
+    if let (true, Some(person_id)) = (state.demo(), created) {
+        crate::demo::give_sample_case(state.pool(), person_id).await?;
+    }
     challenges::advance(state, row, Step::Done).await?;
     tracing::info!(two_step = phone.is_some(), "account created");
     Ok(Json(Challenge {
