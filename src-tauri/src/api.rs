@@ -1,10 +1,17 @@
 //! The client of the e-service backend: every network call the app makes goes through here
-//! (the webview makes none). It knows HTTP and the wire types, nothing of Tauri.
+//! (the webview makes none). It knows HTTP and the wire types, nothing of Tauri. It never logs
+//! a body: they carry e-mail addresses, passwords, codes and tokens.
 
 use std::time::Duration;
 
-use legitimera_protocol::{ErrorBody, Health};
-use reqwest::StatusCode;
+use legitimera_protocol::{
+    CasesAnswer, Challenge, CodeRequest, ErrorBody, Health, LoginAnswer, LoginChallenge,
+    LoginRequest, LoginResendRequest, OutboxMessage, PhoneChangeRequest, RegistrationRequest,
+    SecretString, Session, SessionStatus, SmsLoginRequest,
+};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::config::BackendUrl;
 use crate::error::{AppError, Result};
@@ -15,12 +22,38 @@ pub struct ApiClient {
     base: BackendUrl,
 }
 
+/// Which multi-step flow a code or a resend belongs to: the paths differ, the steps don't.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flow {
+    Registration,
+    PhoneChange,
+}
+
+impl Flow {
+    fn collection(self) -> &'static str {
+        match self {
+            Flow::Registration => "registrations",
+            Flow::PhoneChange => "phone-changes",
+        }
+    }
+}
+
+/// The step a code answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeStep {
+    Email,
+    Sms,
+}
+
 impl ApiClient {
     pub fn new(base: BackendUrl) -> Result<Self> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("Legitimera/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
+            // Above the server's own SMTP and SMS timeouts, so their clear errors arrive first.
+            .timeout(Duration::from_secs(30))
             // Redirects could take a bearer token elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -34,25 +67,176 @@ impl ApiClient {
 
     /// `GET /api/v1/health`: Ok only when the backend and its database answer.
     pub async fn health(&self) -> Result<Health> {
-        let url = self.base.join("api/v1/health")?;
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(AppError::BackendUnreachable)?;
-        let health: Health = decode(response).await?;
+        let health: Health = self
+            .call(Method::GET, "api/v1/health", None, None::<&()>)
+            .await?;
         if health.status == "ok" {
             Ok(health)
         } else {
             Err(AppError::BackendUnavailable { status: 200 })
         }
     }
+
+    pub async fn register(&self, request: &RegistrationRequest) -> Result<Challenge> {
+        self.call(Method::POST, "api/v1/registrations", None, Some(request))
+            .await
+    }
+
+    /// Answers a code step of a registration or a phone change. A phone change started while
+    /// logged in needs the session `token`.
+    pub async fn submit_code(
+        &self,
+        flow: Flow,
+        id: &str,
+        step: CodeStep,
+        code: SecretString,
+        token: Option<&SecretString>,
+    ) -> Result<Challenge> {
+        let step = match step {
+            CodeStep::Email => "email-code",
+            CodeStep::Sms => "sms-code",
+        };
+        let path = format!("api/v1/{}/{}/{step}", flow.collection(), segment(id)?);
+        self.call(Method::POST, &path, token, Some(&CodeRequest { code }))
+            .await
+    }
+
+    pub async fn resend(
+        &self,
+        flow: Flow,
+        id: &str,
+        token: Option<&SecretString>,
+    ) -> Result<Challenge> {
+        let path = format!("api/v1/{}/{}/resend", flow.collection(), segment(id)?);
+        self.call(Method::POST, &path, token, Some(&serde_json::json!({})))
+            .await
+    }
+
+    pub async fn login_password(&self, request: &LoginRequest) -> Result<LoginAnswer> {
+        self.call(Method::POST, "api/v1/login/password", None, Some(request))
+            .await
+    }
+
+    pub async fn login_sms(&self, request: &SmsLoginRequest) -> Result<Session> {
+        self.call(Method::POST, "api/v1/login/sms", None, Some(request))
+            .await
+    }
+
+    pub async fn login_resend(&self, challenge_id: &str) -> Result<LoginChallenge> {
+        let request = LoginResendRequest {
+            challenge_id: challenge_id.to_owned(),
+        };
+        self.call(Method::POST, "api/v1/login/resend", None, Some(&request))
+            .await
+    }
+
+    pub async fn start_phone_change(
+        &self,
+        request: &PhoneChangeRequest,
+        token: Option<&SecretString>,
+    ) -> Result<Challenge> {
+        self.call(Method::POST, "api/v1/phone-changes", token, Some(request))
+            .await
+    }
+
+    pub async fn session(&self, token: &SecretString) -> Result<SessionStatus> {
+        self.call(Method::GET, "api/v1/session", Some(token), None::<&()>)
+            .await
+    }
+
+    pub async fn activity(&self, token: &SecretString) -> Result<SessionStatus> {
+        self.call(
+            Method::POST,
+            "api/v1/session/activity",
+            Some(token),
+            None::<&()>,
+        )
+        .await
+    }
+
+    pub async fn logout(&self, token: &SecretString) -> Result<()> {
+        let response = self
+            .request(Method::DELETE, "api/v1/session", Some(token), None::<&()>)?
+            .send()
+            .await
+            .map_err(AppError::BackendUnreachable)?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        decode::<serde_json::Value>(response).await.map(|_| ())
+    }
+
+    /// `GET /api/v1/cases?lang=…`.
+    pub async fn cases(&self, token: &SecretString, lang: &str) -> Result<CasesAnswer> {
+        let lang = if lang == "en" { "en" } else { "sv" };
+        let path = format!("api/v1/cases?lang={lang}");
+        self.call(Method::GET, &path, Some(token), None::<&()>)
+            .await
+    }
+
+    /// `GET /demo/outbox`: only a demo backend has it.
+    pub async fn demo_outbox(&self) -> Result<Vec<OutboxMessage>> {
+        self.call(Method::GET, "demo/outbox", None, None::<&()>)
+            .await
+    }
+
+    fn request<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&SecretString>,
+        body: Option<&B>,
+    ) -> Result<reqwest::RequestBuilder> {
+        let mut request = self.http.request(method, self.base.join(path)?);
+        if let Some(token) = token {
+            request = request.bearer_auth(token.expose());
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Ok(request)
+    }
+
+    async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&SecretString>,
+        body: Option<&B>,
+    ) -> Result<T> {
+        let response = self
+            .request(method, path, token, body)?
+            .send()
+            .await
+            .map_err(AppError::BackendUnreachable)?;
+        decode(response).await
+    }
+}
+
+/// An id from the server, checked before it becomes a path segment: ids are URL-safe tokens,
+/// and anything else (a `/`, `..`, `?`) must not reach another route.
+fn segment(id: &str) -> Result<&str> {
+    let safe = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if safe {
+        Ok(id)
+    } else {
+        Err(AppError::Backend {
+            code: legitimera_protocol::codes::UNKNOWN_CHALLENGE.to_owned(),
+            status: 404,
+            tries_left: None,
+            retry_after: None,
+            id: None,
+        })
+    }
 }
 
 /// Turns a response into `T`, or into the backend's `{code, message}` error, or — for anything
 /// that is not ours (a proxy's HTML page, a 502) — into `backend_unavailable`.
-async fn decode<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T> {
+async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
     let status = response.status();
     let bytes = response
         .bytes()
@@ -64,12 +248,32 @@ async fn decode<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> 
         });
     }
     match serde_json::from_slice::<ErrorBody>(&bytes) {
-        Ok(body) if status != StatusCode::SERVICE_UNAVAILABLE => Err(AppError::Backend {
-            code: body.code,
-            status: status.as_u16(),
-        }),
+        // A 503 of ours that is about the service itself (not a kept registration whose code
+        // could not be sent) is shown as the service being unavailable.
+        Ok(body) if status != StatusCode::SERVICE_UNAVAILABLE || body.id.is_some() => {
+            Err(AppError::Backend {
+                code: body.code,
+                status: status.as_u16(),
+                tries_left: body.tries_left,
+                retry_after: body.retry_after,
+                id: body.id,
+            })
+        }
         _ => Err(AppError::BackendUnavailable {
             status: status.as_u16(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_could_leave_their_route_are_refused() {
+        assert_eq!(segment("Zk3c-_9").unwrap(), "Zk3c-_9");
+        for bad in ["", "../session", "a/b", "a?b", "a b", &"x".repeat(200)] {
+            assert!(segment(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

@@ -24,12 +24,10 @@ pub const MAX_RETRY: Duration = Duration::from_secs(4);
 pub enum BackendStatus {
     /// Not checked yet.
     Checking,
-    Reachable,
+    /// `demo`: the backend runs in demo mode (its outbox can be shown).
+    Reachable { demo: bool },
     /// `code` is the error code the UI localizes; `retry_in_ms` when it will try again by itself.
-    Unreachable {
-        code: String,
-        retry_in_ms: u64,
-    },
+    Unreachable { code: String, retry_in_ms: u64 },
 }
 
 #[derive(Debug, Default, Clone)]
@@ -39,11 +37,12 @@ pub struct Reachability {
 
 impl Reachability {
     /// Records a check's outcome; answers the status to show and the delay to the next check.
-    pub fn record(&mut self, outcome: Result<(), &AppError>) -> (BackendStatus, Duration) {
+    /// `Ok(demo)` when the backend answered healthy, and whether it runs in demo mode.
+    pub fn record(&mut self, outcome: Result<bool, &AppError>) -> (BackendStatus, Duration) {
         match outcome {
-            Ok(()) => {
+            Ok(demo) => {
                 self.consecutive_failures = 0;
-                (BackendStatus::Reachable, HEALTHY_INTERVAL)
+                (BackendStatus::Reachable { demo }, HEALTHY_INTERVAL)
             }
             Err(error) => {
                 let delay = retry_delay(self.consecutive_failures);
@@ -76,7 +75,7 @@ pub async fn watch(
         if let Err(error) = &outcome {
             tracing::warn!(code = error.code(), error = %error, "backend check failed");
         }
-        let (next, delay) = reachability.record(outcome.as_ref().map(|_| ()));
+        let (next, delay) = reachability.record(outcome.as_ref().map(|health| health.demo));
         status.send_if_modified(|current| {
             let changed = *current != next;
             *current = next;
@@ -112,8 +111,8 @@ mod tests {
         for _ in 0..5 {
             reachability.record(Err(&unreachable()));
         }
-        let (status, delay) = reachability.record(Ok(()));
-        assert_eq!(status, BackendStatus::Reachable);
+        let (status, delay) = reachability.record(Ok(false));
+        assert_eq!(status, BackendStatus::Reachable { demo: false });
         assert_eq!(delay, HEALTHY_INTERVAL);
         assert_eq!(reachability.record(Err(&unreachable())).1, FIRST_RETRY);
     }

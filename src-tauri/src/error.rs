@@ -1,6 +1,8 @@
-//! The app's error type. What reaches the UI is `{code, message}`: a stable machine code the UI
-//! maps to a localized, actionable sentence, and an English message for logs only.
+//! The app's error type. What reaches the UI is `{code, message}` (plus `tries_left`,
+//! `retry_after` or `id` when the backend gave them): a stable machine code the UI maps to a
+//! localized, actionable sentence, and an English message for logs only.
 
+use legitimera_protocol::{codes, FieldError};
 use serde::Serialize;
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
@@ -16,9 +18,21 @@ pub enum AppError {
     BackendUnavailable { status: u16 },
     /// The backend answered with one of its own `{code, message}` errors.
     #[error("the service refused the request: {code}")]
-    Backend { code: String, status: u16 },
+    Backend {
+        code: String,
+        status: u16,
+        tries_left: Option<u32>,
+        retry_after: Option<u64>,
+        id: Option<String>,
+    },
+    /// What the user typed was refused before anything was sent.
+    #[error("invalid input: {0}")]
+    Field(#[from] FieldError),
     #[error("invalid backend address: {0}")]
     InvalidBackendUrl(String),
+    /// A call that needs a session while nobody is logged in.
+    #[error("nobody is logged in")]
+    NotLoggedIn,
 }
 
 impl AppError {
@@ -35,8 +49,15 @@ impl AppError {
             AppError::BackendUnreachable(_) => "backend_unreachable",
             AppError::BackendUnavailable { .. } => "backend_unavailable",
             AppError::Backend { code, .. } => code,
+            AppError::Field(field) => field.code(),
             AppError::InvalidBackendUrl(_) => "invalid_backend_url",
+            AppError::NotLoggedIn => codes::UNAUTHORIZED,
         }
+    }
+
+    /// Whether the server no longer knows the session: the app must forget it and wipe.
+    pub fn ends_session(&self) -> bool {
+        matches!(self.code(), codes::SESSION_EXPIRED | codes::UNAUTHORIZED)
     }
 }
 
@@ -45,13 +66,31 @@ impl AppError {
 pub struct UiError {
     pub code: String,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tries_left: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl From<&AppError> for UiError {
     fn from(error: &AppError) -> Self {
+        let (tries_left, retry_after, id) = match error {
+            AppError::Backend {
+                tries_left,
+                retry_after,
+                id,
+                ..
+            } => (*tries_left, *retry_after, id.clone()),
+            _ => (None, None, None),
+        };
         UiError {
             code: error.code().to_owned(),
             message: error.to_string(),
+            tries_left,
+            retry_after,
+            id,
         }
     }
 }
@@ -73,5 +112,28 @@ mod tests {
         assert_eq!(json["code"], "backend_unavailable");
         assert!(json["message"].as_str().unwrap().contains("503"));
         assert_eq!(json.as_object().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn backend_extras_reach_the_ui_for_its_sentence() {
+        let error = AppError::Backend {
+            code: codes::WRONG_CODE.into(),
+            status: 400,
+            tries_left: Some(3),
+            retry_after: None,
+            id: None,
+        };
+        let json = serde_json::to_value(&error).unwrap();
+        assert_eq!(json["code"], "wrong_code");
+        assert_eq!(json["tries_left"], 3);
+        assert!(json.get("retry_after").is_none());
+    }
+
+    #[test]
+    fn field_errors_use_the_servers_codes() {
+        let error = AppError::from(FieldError::InvalidPhone);
+        assert_eq!(error.code(), codes::INVALID_PHONE);
+        assert!(!error.ends_session());
+        assert!(AppError::NotLoggedIn.ends_session());
     }
 }

@@ -1,6 +1,7 @@
 //! The Legitimera desktop app: wires Tauri to the modules that do the work. Nothing here knows
 //! about HTTP or timers; those modules know nothing about Tauri.
 
+mod account;
 mod api;
 mod commands;
 pub mod config;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use tauri::{Emitter, Manager};
 use tokio::sync::{watch, Notify};
 
+use crate::account::Account;
 use crate::api::ApiClient;
 use crate::config::{BackendUrl, BACKEND_URL_ENV};
 use crate::connectivity::BackendStatus;
@@ -21,6 +23,8 @@ use crate::connectivity::BackendStatus;
 /// Events the UI listens to, named after what the user sees.
 pub mod events {
     pub const BACKEND_STATUS: &str = "backend-status";
+    /// The server ended the session (idle or absolute limit, or it no longer knows the token).
+    pub const SESSION_ENDED: &str = "session-ended";
 }
 
 include!("command_names.rs");
@@ -28,6 +32,7 @@ include!("command_names.rs");
 #[derive(Debug)]
 pub struct AppState {
     api: ApiClient,
+    account: Account,
     backend_status: watch::Receiver<BackendStatus>,
     check_backend_now: Arc<Notify>,
 }
@@ -114,6 +119,7 @@ pub fn run() {
                 }
             });
             app.manage(AppState {
+                account: Account::new(api.clone()),
                 api: api.clone(),
                 backend_status: status_rx,
                 check_backend_now: check_now,
@@ -124,6 +130,18 @@ pub fn run() {
             commands::app_info,
             commands::backend_status,
             commands::retry_backend,
+            commands::register,
+            commands::submit_code,
+            commands::resend_code,
+            commands::login_password,
+            commands::login_sms,
+            commands::login_resend,
+            commands::start_phone_change,
+            commands::session_info,
+            commands::cases,
+            commands::user_activity,
+            commands::logout,
+            commands::demo_outbox,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

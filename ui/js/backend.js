@@ -6,6 +6,13 @@ import { t, errorMessage, onLanguageChange } from './i18n.js';
 
 let status = { state: 'checking' };
 let wasUnreachable = false;
+const listeners = [];
+
+/** Runs `listener(status)` on every status the app reports (`{state, demo?, code?}`). */
+export function onStatus(listener) {
+  listeners.push(listener);
+  listener(status);
+}
 
 function render() {
   const banner = document.getElementById('backend-banner');
@@ -27,6 +34,7 @@ function update(next) {
     announcer.textContent = t('status.restored');
   }
   render();
+  for (const listener of listeners) listener(status);
 }
 
 export async function init() {

@@ -1,5 +1,7 @@
 // Every visible string comes from ui/i18n/<lang>.json. Elements say what they show with
-// data-i18n="key" (text) and data-i18n-attr="attr:key;attr:key" (attributes).
+// data-i18n="key" (text, with placeholders filled from the JSON in data-i18n-params) and
+// data-i18n-attr="attr:key;attr:key" (attributes). Code sets text with `show()`, so a
+// language switch re-renders it too.
 // A missing key shows as the raw key and is recorded, so tests catch it.
 
 export const LANGUAGES = ['sv', 'en'];
@@ -34,7 +36,7 @@ export function t(key, params = {}) {
 /** Fills every data-i18n element below `root`. */
 export function apply(root = document) {
   for (const element of root.querySelectorAll('[data-i18n]')) {
-    element.textContent = t(element.dataset.i18n);
+    element.textContent = t(element.dataset.i18n, params(element));
   }
   for (const element of root.querySelectorAll('[data-i18n-attr]')) {
     for (const pair of element.dataset.i18nAttr.split(';')) {
@@ -42,6 +44,23 @@ export function apply(root = document) {
       element.setAttribute(attribute.trim(), t(key.trim()));
     }
   }
+}
+
+function params(element) {
+  if (!element.dataset.i18nParams) return {};
+  try {
+    return JSON.parse(element.dataset.i18nParams);
+  } catch {
+    return {};
+  }
+}
+
+/** Shows the translation of `key` in `element`, and keeps showing it across language switches. */
+export function show(element, key, values) {
+  element.dataset.i18n = key;
+  if (values && Object.keys(values).length) element.dataset.i18nParams = JSON.stringify(values);
+  else delete element.dataset.i18nParams;
+  element.textContent = t(key, values || {});
 }
 
 export function language() {
@@ -74,7 +93,12 @@ export function missingKeys() {
  * error's other fields (such as `tries_left`, `retry_after`) fill the sentence's placeholders.
  */
 export function errorMessage(error) {
+  return t(errorKey(error), error || {});
+}
+
+/** The catalog key of the sentence for an error `{code, …}`: `error.<code>`, else the generic one. */
+export function errorKey(error) {
   const code = error && error.code;
-  if (code && typeof lookup(catalogs[current], `error.${code}`) === 'string') return t(`error.${code}`, error);
-  return t('error.unknown');
+  if (code && typeof lookup(catalogs[current], `error.${code}`) === 'string') return `error.${code}`;
+  return 'error.unknown';
 }

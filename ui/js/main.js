@@ -4,6 +4,10 @@ import { invoke } from './tauri.js';
 import { setLanguage, language, t, onLanguageChange } from './i18n.js';
 import * as router from './router.js';
 import * as backend from './backend.js';
+import * as forms from './forms.js';
+import * as account from './account.js';
+import * as session from './session.js';
+import * as outbox from './outbox.js';
 
 async function start() {
   const info = await invoke('app_info');
@@ -17,6 +21,17 @@ async function start() {
     setLanguage(language() === 'sv' ? 'en' : 'sv');
   });
   router.init();
+  router.onLeave('chooser', () => {
+    document.getElementById('chooser-message').hidden = true;
+  });
+  forms.init();
+  account.init({
+    loggedIn: session.enter,
+    phoneChanged: session.refresh,
+    isLoggedIn: session.isLoggedIn,
+  });
+  session.init();
+  outbox.init();
   await backend.init();
   document.body.dataset.ready = 'true';
 }

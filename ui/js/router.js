@@ -1,7 +1,9 @@
 // One view at a time. Routes are the views' data-view names; the browser history is not used,
 // so "back" means the chooser (or where the user came from), never a previous session's page.
+// While logged in, Min sida is the bottom of the stack: back never leaves the session's pages.
 
 const stack = [];
+let root = 'chooser';
 const enterHooks = new Map();
 const leaveHooks = new Map();
 
@@ -10,7 +12,7 @@ function views() {
 }
 
 export function current() {
-  return stack[stack.length - 1] || 'chooser';
+  return stack[stack.length - 1] || root;
 }
 
 /** Runs `hook()` whenever `view` is shown (after it is visible). */
@@ -42,16 +44,30 @@ export function go(view) {
   show(view);
 }
 
-/** Returns to the view before this one (the chooser at the bottom). */
+/** Returns to the view before this one (the chooser, or Min sida when logged in, at the bottom). */
 export function back() {
+  if (stack.length === 0) return;
   stack.pop();
   show(current());
 }
 
+/** Replaces the top view (one step of a flow leading to the next) without growing history. */
+export function replace(view) {
+  stack.pop();
+  stack.push(view);
+  show(view);
+}
+
+/** Forgets the history and makes `view` the bottom of the stack (Min sida after login). */
+export function reset(view) {
+  stack.length = 0;
+  root = view;
+  show(view);
+}
+
 /** Forgets the history and shows the chooser (after logout, expiry, errors). */
 export function home() {
-  stack.length = 0;
-  show('chooser');
+  reset('chooser');
 }
 
 export function init() {
@@ -62,7 +78,7 @@ export function init() {
     else go(target.dataset.route);
   });
   document.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && current() !== 'chooser') back();
+    if (event.key === 'Escape' && stack.length > 0) back();
   });
   home();
 }

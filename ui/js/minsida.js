@@ -1,0 +1,110 @@
+// Min sida: who is logged in, how strongly, until when, and the cases. How much of each case
+// shows is decided by the server from the login's assurance; this only renders what it sent.
+
+import { invoke } from './tauri.js';
+import { show, language } from './i18n.js';
+import { showError, clearError } from './forms.js';
+
+const $ = (id) => document.getElementById(id);
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function labelled(tag, key, values) {
+  const node = document.createElement(tag);
+  show(node, key, values);
+  return node;
+}
+
+/** Wall-clock time `seconds` from now, as the user's language writes it (e.g. 14:05). */
+function clockIn(seconds) {
+  const at = new Date(Date.now() + seconds * 1000);
+  return at.toLocaleTimeString(language() === 'en' ? 'en-GB' : 'sv-SE', { hour: '2-digit', minute: '2-digit' });
+}
+
+export function renderSession(session) {
+  show($('session-user'), session.email ? 'minsida.logged_in_as' : 'minsida.logged_in', { email: session.email || '' });
+  show($('session-level'), `minsida.level.${session.assurance}`);
+  show($('session-ends'), 'minsida.ends', {
+    time: clockIn(session.absolute_expires_in),
+    minutes: Math.round(session.idle_timeout / 60),
+  });
+  if (session.two_step) show($('session-phone'), 'minsida.two_step_on', { phone: session.phone || '' });
+  else show($('session-phone'), 'minsida.two_step_off');
+  const button = $('change-phone-button');
+  button.hidden = !session.email;
+  show(button, session.two_step ? 'minsida.change_phone' : 'minsida.add_phone');
+}
+
+function renderCase(item) {
+  const li = element('li', 'case');
+  li.dataset.reference = item.reference;
+  const heading = element('h3', 'case__title');
+  heading.append(labelled('span', `case.kind.${item.kind}`), element('span', 'case__reference', ` ${item.reference}`));
+  li.append(heading);
+  const facts = element('dl', 'case__facts');
+  const fact = (key, value, valueKey) => {
+    facts.append(labelled('dt', key));
+    const dd = valueKey ? labelled('dd', valueKey) : element('dd', '', value);
+    facts.append(dd);
+    return dd;
+  };
+  fact('case.status', null, `case.statuses.${item.status}`).className = `case__status case__status--${item.status}`;
+  fact('case.reference', item.reference);
+  fact('case.opened', item.opened_on);
+  fact('case.updated', item.updated_on);
+  li.append(facts);
+  if (Array.isArray(item.events) && item.events.length) {
+    li.append(labelled('h4', 'case.events'));
+    const list = element('ol', 'case__events');
+    for (const event of item.events) {
+      const entry = element('li', `event event--${event.kind}`);
+      const head = element('p', 'event__head');
+      head.append(element('span', 'event__date', `${event.occurred_on} `), labelled('strong', `case.event_kinds.${event.kind}`));
+      entry.append(head, element('p', 'event__text', event.text));
+      list.append(entry);
+    }
+    li.append(list);
+  }
+  return li;
+}
+
+export function renderCases(answer) {
+  const list = $('case-list');
+  list.replaceChildren(...answer.cases.map(renderCase));
+  $('cases-empty').hidden = answer.cases.length > 0;
+  const notice = $('cases-hidden-notice');
+  notice.hidden = !answer.details_hidden;
+  $('cases-hidden-list').replaceChildren(
+    ...answer.stronger_login_shows.map((kind) => labelled('li', `minsida.hidden.kinds.${kind}`)),
+  );
+}
+
+/** Fetches the cases in the UI's language (the server writes event texts in it). */
+export async function loadCases() {
+  const region = $('cases-error');
+  clearError(region);
+  try {
+    renderCases(await invoke('cases', { lang: language() }));
+  } catch (error) {
+    if (error && ['session_expired', 'unauthorized'].includes(error.code)) return; // session.js takes over
+    showError(region, error);
+  }
+}
+
+/** Empties Min sida: nothing of the last person stays in the page. */
+export function clear() {
+  $('case-list').replaceChildren();
+  $('cases-hidden-list').replaceChildren();
+  $('cases-hidden-notice').hidden = true;
+  $('cases-empty').hidden = true;
+  clearError($('cases-error'));
+  for (const id of ['session-user', 'session-level', 'session-ends', 'session-phone']) {
+    $(id).textContent = '';
+    delete $(id).dataset.i18nParams;
+  }
+}
