@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
@@ -17,6 +17,17 @@ pub mod keys {
     pub const TAB: &str = "\u{E004}";
     pub const ENTER: &str = "\u{E007}";
     pub const ESCAPE: &str = "\u{E00C}";
+}
+
+/// What tests typed or read that must never reach a log: e-mail addresses, phone numbers,
+/// passwords, codes. The run ends by scanning every log for them (`scan_logs`).
+static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Remembers `secret` for the final log scan.
+pub fn remember(secret: &str) {
+    if let Ok(mut secrets) = SECRETS.lock() {
+        secrets.push(secret.to_owned());
+    }
 }
 
 pub struct Harness {
@@ -49,6 +60,12 @@ impl Harness {
             .map(|dir| dir.join("e2e-artifacts"))
             .unwrap_or_else(|| PathBuf::from("e2e-artifacts"));
         std::fs::create_dir_all(&artifacts)?;
+        // The last run's server logs would be scanned with this run's secrets: start clean.
+        for entry in std::fs::read_dir(&artifacts)?.flatten() {
+            if entry.file_name().to_string_lossy().starts_with("server-") {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
         let tauri_driver = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
         let (port, native_port) = (free_port()?, free_port()?);
         let driver = Command::new(&tauri_driver)
@@ -60,6 +77,8 @@ impl Harness {
             ])
             // The app's language follows the OS locale; tests expect the Swedish default.
             .env("LC_ALL", "C.UTF-8")
+            // The most talkative level the app has, so the log scan sees everything it writes.
+            .env("LEGITIMERA_LOG", "trace")
             .env("LANG", "sv_SE.UTF-8")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -90,9 +109,76 @@ impl Harness {
         bail!("tauri-driver did not answer on {}", self.driver_url)
     }
 
-    /// A fresh demo server on a free loopback port.
+    /// A fresh demo server on a free loopback port, logging at TRACE into the artifacts.
     pub fn server(&self) -> Result<TestServer> {
-        TestServer::start(&self.server_bin, "127.0.0.1:0")
+        TestServer::start(&self.server_bin, "127.0.0.1:0", &self.artifacts)
+    }
+
+    /// Every log the run wrote: the servers' (in the artifacts) and the app's (in its log
+    /// directory under the test home that `cargo xtask test` made).
+    fn log_files(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.artifacts.clone()];
+        if let Some(home) = std::env::var_os("LEGITIMERA_E2E_HOME") {
+            let home = PathBuf::from(home);
+            dirs.push(home.join("data").join("se.legitimera.desktop").join("logs"));
+        }
+        let mut files = Vec::new();
+        for dir in dirs {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("server-") || name.starts_with("legitimera.log") {
+                    files.push(entry.path());
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    /// Scans every log of the run for what `remember` was given. Fails when one appears, or
+    /// when there is nothing to scan (a scan of nothing proves nothing).
+    pub fn scan_logs(&self) -> Result<()> {
+        let secrets: Vec<String> = SECRETS
+            .lock()
+            .map(|s| s.iter().map(|x| x.to_lowercase()).collect())
+            .unwrap_or_default();
+        let files = self.log_files();
+        let app_logs = files
+            .iter()
+            .filter(|f| f.to_string_lossy().contains("legitimera.log"))
+            .count();
+        ensure!(app_logs > 0, "no app log found to scan");
+        ensure!(
+            !secrets.is_empty(),
+            "no secrets were remembered to look for"
+        );
+        let mut lines = 0;
+        for file in &files {
+            let text = std::fs::read_to_string(file)?.to_lowercase();
+            for line in text.lines() {
+                lines += 1;
+                // The leading timestamp has six-digit fractions that a code could match.
+                let line = strip_ansi(line.split_once(' ').map_or(line, |(_, rest)| rest));
+                if let Some(secret) = secrets.iter().find(|s| contains_bounded(&line, s)) {
+                    bail!(
+                        "{} logs a secret or personal datum ({secret:?}): {line}",
+                        file.display()
+                    );
+                }
+            }
+        }
+        println!(
+            "e2e logs: {} files, {lines} lines, {} remembered values: none found",
+            files.len(),
+            secrets.len()
+        );
+        for file in &files {
+            println!("    checked {}", file.display());
+        }
+        Ok(())
     }
 
     /// Starts the app against `backend_url` and waits until its UI is ready.
@@ -150,10 +236,11 @@ impl Harness {
         }
     }
 
-    /// Closes whatever app a test left open; on failure keeps a screenshot first.
+    /// Closes whatever app a test left open; on failure (or when asked) keeps a screenshot first.
     pub async fn after_test(&self, name: &str, failed: bool) {
         if let Some(client) = self.open_app.lock().await.take() {
-            if failed {
+            // LEGITIMERA_E2E_SCREENSHOTS=1 keeps the last screen of every test, to look at.
+            if failed || std::env::var_os("LEGITIMERA_E2E_SCREENSHOTS").is_some() {
                 if let Ok(png) = client.screenshot().await {
                     let path = self.artifacts.join(format!("{name}.png"));
                     if std::fs::write(&path, png).is_ok() {
@@ -173,19 +260,53 @@ impl Drop for Harness {
     }
 }
 
+/// `needle` in `haystack` not as part of a longer run of digits (so `12345` is not found in
+/// `9123456`, but an e-mail address or a phrase is found anywhere).
+fn contains_bounded(haystack: &str, needle: &str) -> bool {
+    let digits = needle.bytes().all(|b| b.is_ascii_digit());
+    haystack.match_indices(needle).any(|(at, _)| {
+        !digits
+            || (!haystack[..at].ends_with(|c: char| c.is_ascii_digit())
+                && !haystack[at + needle.len()..].starts_with(|c: char| c.is_ascii_digit()))
+    })
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A running `legitimera-server --demo` that can be stopped and started again on its port.
 pub struct TestServer {
     binary: PathBuf,
+    logs: PathBuf,
     child: Option<Child>,
     pub addr: String,
 }
 
+static SERVERS_STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 impl TestServer {
-    fn start(binary: &PathBuf, listen: &str) -> Result<Self> {
+    fn start(binary: &PathBuf, listen: &str, logs: &std::path::Path) -> Result<Self> {
+        let n = SERVERS_STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = std::fs::File::create(logs.join(format!("server-{n:03}.log")))?;
         let mut child = Command::new(binary)
             .args(["--demo", "--listen", listen])
+            .env("LEGITIMERA_LOG", "trace")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .with_context(|| format!("could not start {}", binary.display()))?;
         let mut line = String::new();
@@ -197,6 +318,7 @@ impl TestServer {
             .to_owned();
         Ok(TestServer {
             binary: binary.clone(),
+            logs: logs.to_path_buf(),
             child: Some(child),
             addr,
         })
@@ -216,7 +338,7 @@ impl TestServer {
     /// Starts the server again on the same address (with a fresh demo database).
     pub fn restart(&mut self) -> Result<()> {
         self.stop();
-        let again = TestServer::start(&self.binary, &self.addr)?;
+        let again = TestServer::start(&self.binary, &self.addr, &self.logs)?;
         *self = again;
         Ok(())
     }
@@ -267,6 +389,68 @@ impl App {
             .await
             .with_context(|| format!("no element {css}"))?;
         Ok(element.text().await?)
+    }
+
+    /// Types `text` into the field `css` after emptying it, as a user would.
+    pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        let field = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .with_context(|| format!("no field {css}"))?;
+        field
+            .clear()
+            .await
+            .with_context(|| format!("could not clear {css}"))?;
+        field
+            .send_keys(text)
+            .await
+            .with_context(|| format!("could not type into {css}"))?;
+        Ok(())
+    }
+
+    /// The current value of the field `css`.
+    pub async fn value(&self, css: &str) -> Result<String> {
+        let value = self
+            .exec(
+                "const e = document.querySelector(arguments[0]); return e ? e.value : null",
+                vec![json!(css)],
+            )
+            .await?;
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no field {css}"))
+    }
+
+    /// Waits until `view` is on screen.
+    pub async fn wait_for_view(&self, view: &str) -> Result<()> {
+        self.wait_until(
+            &format!("the {view} view"),
+            Duration::from_secs(15),
+            || async { Ok(self.view().await? == view) },
+        )
+        .await
+    }
+
+    /// Waits until the element `css` is shown with text containing `needle`; answers the text.
+    pub async fn wait_for_text(&self, css: &str, needle: &str) -> Result<String> {
+        let found = Mutex::new(String::new());
+        self.wait_until(
+            &format!("{css} to say {needle:?}"),
+            Duration::from_secs(15),
+            || async {
+                if !self.is_visible(css).await? {
+                    return Ok(false);
+                }
+                let text = self.text(css).await?;
+                let hit = text.contains(needle);
+                *found.lock().await = text;
+                Ok(hit)
+            },
+        )
+        .await?;
+        Ok(found.into_inner())
     }
 
     pub async fn is_visible(&self, css: &str) -> Result<bool> {

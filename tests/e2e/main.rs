@@ -4,6 +4,7 @@
 //! single-instance) and the run ends with a summary line and a non-zero exit on any failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 #[path = "../support/catalog.rs"]
 mod catalog;
 mod foundation;
@@ -22,6 +23,7 @@ type TestFn = for<'a> fn(&'a Harness) -> Pin<Box<dyn Future<Output = anyhow::Res
 fn tests() -> Vec<(&'static str, TestFn)> {
     let mut all = Vec::new();
     all.extend(foundation::tests());
+    all.extend(accounts::tests());
     all
 }
 
@@ -75,6 +77,19 @@ async fn run(filters: Vec<String>) -> ExitCode {
             Err(error) => {
                 println!("e2e {name} ... FAILED ({seconds:.1}s)\n    {error:#}");
                 failed.push(name);
+            }
+        }
+    }
+    // Last: the logs of everything above hold none of what the tests typed or read.
+    if filters.is_empty() {
+        match harness.scan_logs() {
+            Ok(()) => {
+                passed += 1;
+                println!("e2e logs_hold_no_personal_data_or_secrets ... ok");
+            }
+            Err(error) => {
+                println!("e2e logs_hold_no_personal_data_or_secrets ... FAILED\n    {error:#}");
+                failed.push("logs_hold_no_personal_data_or_secrets");
             }
         }
     }

@@ -16,6 +16,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   demo   install what is missing, build, start the demo backend and the app against it
   test   install what is missing, then fmt, clippy, unit/integration tests and end-to-end tests
+  e2e    only the end-to-end tests (those whose names contain any FILTER given after it)
   deps   only install the missing system packages
 
 options:
@@ -27,6 +28,14 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(install),
         Some("test") => test(install),
+        Some("e2e") => e2e_only(
+            install,
+            args.iter()
+                .skip(1)
+                .filter(|a| !a.starts_with("--"))
+                .cloned()
+                .collect(),
+        ),
         Some("deps") => packages::ensure(&packages::all(), install),
         _ => {
             eprintln!("{USAGE}");
@@ -148,13 +157,8 @@ fn test(install: bool) -> Result<()> {
             cargo().args(["build", "-p", "legitimera-server"]),
         )?;
     }
+    let mut e2e = e2e_command(&tauri_driver, &server_bin, &[]);
     let session = e2e_env::DesktopSession::start()?;
-    let mut e2e = cargo();
-    // --workspace, like the step above, so features resolve the same and nothing rebuilds.
-    e2e.args(["test", "--workspace", "--test", "e2e"])
-        .env(e2e_env::E2E_ENV, "1")
-        .env("TAURI_DRIVER", &tauri_driver)
-        .env("LEGITIMERA_SERVER_BIN", &server_bin);
     session.apply(&mut e2e);
     let e2e_result = step("end-to-end tests (real app, WebDriver, Xvfb)", &mut e2e);
     drop(session);
@@ -166,4 +170,31 @@ fn test(install: bool) -> Result<()> {
     e2e_result?;
     println!("all checks passed");
     Ok(())
+}
+
+/// The end-to-end test binary with what it needs; `--workspace` like the unit test step, so
+/// features resolve the same and nothing rebuilds.
+fn e2e_command(tauri_driver: &Path, server_bin: &Path, filters: &[String]) -> Command {
+    let mut e2e = cargo();
+    e2e.args(["test", "--workspace", "--test", "e2e", "--"])
+        .args(filters)
+        .env(e2e_env::E2E_ENV, "1")
+        .env("TAURI_DRIVER", tauri_driver)
+        .env("LEGITIMERA_SERVER_BIN", server_bin);
+    e2e
+}
+
+/// `cargo xtask e2e [FILTER…]`: builds what the end-to-end tests need and runs them alone.
+fn e2e_only(install: bool, filters: Vec<String>) -> Result<()> {
+    packages::ensure(&packages::all(), install)?;
+    let tauri_driver = e2e_env::ensure_tauri_driver()?;
+    run(
+        "build the server",
+        cargo().args(["test", "--workspace", "--no-run"]),
+    )?;
+    let server_bin = target_dir().join("debug").join("legitimera-server");
+    let mut e2e = e2e_command(&tauri_driver, &server_bin, &filters);
+    let session = e2e_env::DesktopSession::start()?;
+    session.apply(&mut e2e);
+    run("end-to-end tests (real app, WebDriver, Xvfb)", &mut e2e)
 }

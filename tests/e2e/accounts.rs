@@ -1,0 +1,358 @@
+//! Accounts through the real UI: create an account with two-step verification reading the
+//! codes from the demo outbox panel, log out, log in with password + SMS, see the cases with
+//! their details, log out; and what a password-only login does not show, and how a wrong code
+//! and a wrong password are told.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, ensure, Result};
+use serde_json::json;
+
+use crate::harness::{keys, remember, App, Harness};
+use crate::TestFn;
+
+pub fn tests() -> Vec<(&'static str, TestFn)> {
+    vec![
+        ("account_with_two_step_from_creation_to_logout", |h| {
+            Box::pin(account_with_two_step_from_creation_to_logout(h))
+        }),
+        ("password_only_login_hides_details_and_says_so", |h| {
+            Box::pin(password_only_login_hides_details_and_says_so(h))
+        }),
+        (
+            "wrong_password_and_wrong_code_are_told_and_nothing_is_lost",
+            |h| {
+                Box::pin(wrong_password_and_wrong_code_are_told_and_nothing_is_lost(
+                    h,
+                ))
+            },
+        ),
+        ("lost_phone_is_replaced_after_proving_the_email", |h| {
+            Box::pin(lost_phone_is_replaced_after_proving_the_email(h))
+        }),
+    ]
+}
+
+const PASSWORD: &str = "en lång fras om hösten 2026";
+const DEMO_PASSWORD: &str = "demo-lösenord-2026";
+
+/// How many messages the demo outbox panel lists.
+async fn outbox_count(app: &App) -> Result<usize> {
+    let count = app
+        .exec(
+            "return document.querySelectorAll('#outbox-list > li').length",
+            vec![],
+        )
+        .await?;
+    Ok(usize::try_from(count.as_u64().unwrap_or(0))?)
+}
+
+/// Waits for a new message on `channel` in the outbox panel (more than `before` listed) and
+/// answers the six-digit code in it, as a user would read it there.
+async fn new_code(app: &App, before: usize, channel: &str) -> Result<String> {
+    app.wait_until(
+        &format!("a new {channel} in the outbox"),
+        Duration::from_secs(15),
+        || async { Ok(outbox_count(app).await? > before) },
+    )
+    .await?;
+    let newest = app
+        .exec(
+            "const li = document.querySelector('#outbox-list > li');
+             return [li.dataset.channel, li.innerText];",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        newest[0] == json!(channel),
+        "the newest message is {}, not {channel}",
+        newest[0]
+    );
+    let text = newest[1].as_str().unwrap_or_default();
+    let code = six_digits(text).ok_or_else(|| anyhow!("no code in the {channel}: {text:?}"))?;
+    remember(&code);
+    Ok(code)
+}
+
+/// Everything personal or secret these tests use, for the final scan of the run's logs.
+fn remember_test_data() {
+    for value in [
+        PASSWORD,
+        DEMO_PASSWORD,
+        "not the password at all",
+        "noor.testsson@example.se",
+        "amira@example.se",
+        "erik@example.se",
+        "amira.example.se",
+        "46709876543",
+        "0709876543",
+        "987 65 43",
+        "46731112233",
+        "0731112233",
+        "46701234567",
+        "Demosson",
+        "Provsson",
+    ] {
+        remember(value);
+    }
+}
+
+fn six_digits(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(5)).find_map(|at| {
+        let run = &bytes[at..at + 6];
+        let bounded = (at == 0 || !bytes[at - 1].is_ascii_digit())
+            && bytes.get(at + 6).is_none_or(|b| !b.is_ascii_digit());
+        (bounded && run.iter().all(u8::is_ascii_digit))
+            .then(|| String::from_utf8_lossy(run).into_owned())
+    })
+}
+
+async fn enter_code(app: &App, code: &str) -> Result<()> {
+    remember(code);
+    app.type_into("#code-input", code).await?;
+    app.click("#code-submit").await
+}
+
+async fn log_in(app: &App, email: &str, password: &str) -> Result<()> {
+    app.type_into("#login-email", email).await?;
+    app.type_into("#login-password", password).await?;
+    app.click("#login-submit").await
+}
+
+async fn account_with_two_step_from_creation_to_logout(harness: &Harness) -> Result<()> {
+    remember_test_data();
+    let server = harness.server()?;
+    let app = harness.launch(&server.url()).await?;
+    app.wait_until("the demo outbox panel", Duration::from_secs(15), || {
+        app.is_visible("#demo-outbox")
+    })
+    .await?;
+
+    app.click("#method-password").await?;
+    app.click("#login-create").await?;
+    app.wait_for_view("register").await?;
+    app.type_into("#register-email", "Noor.Testsson@Example.se")
+        .await?;
+    app.type_into("#register-password", PASSWORD).await?;
+    app.click("#register-two-step").await?;
+    app.type_into("#register-phone", "070-987 65 43").await?;
+    let before = outbox_count(&app).await?;
+    app.click("#register-submit").await?;
+    app.wait_for_view("code").await?;
+    app.wait_for_text("#code-intro", "noor.testsson@example.se")
+        .await?;
+    let code = new_code(&app, before, "email").await?;
+    let before = outbox_count(&app).await?;
+    enter_code(&app, &code).await?;
+
+    app.wait_for_text("#code-title", "Bekräfta ditt mobilnummer")
+        .await?;
+    app.wait_for_text("#code-intro", "+46709876543").await?;
+    let code = new_code(&app, before, "sms").await?;
+    enter_code(&app, &code).await?;
+    app.wait_for_view("done").await?;
+    app.wait_for_text("#done-title", "Ditt konto är klart")
+        .await?;
+
+    // The login form comes with the address filled in.
+    app.click("#done-continue").await?;
+    app.wait_for_view("password").await?;
+    ensure!(
+        app.value("#login-email").await? == "noor.testsson@example.se",
+        "the new address is not filled in"
+    );
+    app.type_into("#login-password", PASSWORD).await?;
+    let before = outbox_count(&app).await?;
+    app.click("#login-submit").await?;
+    app.wait_for_view("code").await?;
+    app.wait_for_text("#code-title", "Skriv in koden från sms:et")
+        .await?;
+    ensure!(
+        app.value("#login-password").await?.is_empty(),
+        "the password stays in the page after it was sent"
+    );
+    let code = new_code(&app, before, "sms").await?;
+    enter_code(&app, &code).await?;
+
+    app.wait_for_view("min-sida").await?;
+    app.wait_for_text("#session-user", "noor.testsson@example.se")
+        .await?;
+    app.wait_for_text("#session-level", "lösenord och sms-kod")
+        .await?;
+    app.wait_for_text("#session-phone", "+46").await?;
+    app.wait_for_text("#case-list", "Arbetstillstånd").await?;
+    let events = app
+        .exec(
+            "return [...document.querySelectorAll('#case-list .event')].map(e => e.innerText)",
+            vec![],
+        )
+        .await?;
+    let events = events.as_array().cloned().unwrap_or_default();
+    ensure!(
+        events
+            .iter()
+            .any(|e| e.as_str().unwrap_or_default().contains("anställningsavtal")),
+        "the case's details are missing: {events:?}"
+    );
+    ensure!(
+        !app.is_visible("#cases-hidden-notice").await?,
+        "says details are hidden at substantial assurance"
+    );
+    // Back and Escape do not leave Min sida while logged in.
+    app.press(keys::ESCAPE).await?;
+    ensure!(app.view().await? == "min-sida", "Escape left Min sida");
+
+    // The page follows the language switch, event texts included (fetched again in English).
+    app.click("#language-switch").await?;
+    app.wait_for_text("#case-list", "employment contract")
+        .await?;
+    app.click("#language-switch").await?;
+    app.wait_for_text("#case-list", "anställningsavtal").await?;
+
+    app.click("#logout-button").await?;
+    app.wait_for_view("chooser").await?;
+    app.wait_for_text("#chooser-message", "Du är utloggad")
+        .await?;
+    // Nothing of the person is left in the page (the demo outbox panel is the demo's, not the
+    // session's): no text, no typed value, no case.
+    let left = app
+        .exec(
+            "const text = document.getElementById('main').innerText;
+             const typed = [...document.querySelectorAll('input')].map(i => i.value).join(' ');
+             return [text.includes('noor') || typed.includes('noor'),
+                     document.querySelectorAll('#case-list li').length];",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        left == json!([false, 0]),
+        "the page still holds the person's data after logout: {left}"
+    );
+    Ok(())
+}
+
+async fn password_only_login_hides_details_and_says_so(harness: &Harness) -> Result<()> {
+    remember_test_data();
+    let server = harness.server()?;
+    let app = harness.launch(&server.url()).await?;
+    app.click("#method-password").await?;
+    log_in(&app, "erik@example.se", DEMO_PASSWORD).await?;
+    app.wait_for_view("min-sida").await?;
+    app.wait_for_text("#case-list", "Medborgarskap").await?;
+    app.wait_for_text("#case-list", "2026-200731").await?;
+    app.wait_for_text("#case-list", "Handläggs").await?;
+    let notice = app
+        .wait_for_text("#cases-hidden-notice", "Du ser inte allt")
+        .await?;
+    for needle in ["beslut", "handläggare", "BankID"] {
+        ensure!(
+            notice.contains(needle),
+            "the notice does not mention {needle}: {notice:?}"
+        );
+    }
+    let events = app
+        .exec(
+            "return document.querySelectorAll('#case-list .event').length",
+            vec![],
+        )
+        .await?;
+    ensure!(events == json!(0), "{events} events shown at low assurance");
+    Ok(())
+}
+
+async fn wrong_password_and_wrong_code_are_told_and_nothing_is_lost(
+    harness: &Harness,
+) -> Result<()> {
+    remember_test_data();
+    let server = harness.server()?;
+    let app = harness.launch(&server.url()).await?;
+    app.click("#method-password").await?;
+    log_in(&app, "amira@example.se", "not the password at all").await?;
+    app.wait_for_text(
+        "#login-error",
+        "E-postadressen eller lösenordet stämmer inte",
+    )
+    .await?;
+    ensure!(
+        app.value("#login-email").await? == "amira@example.se",
+        "the address was lost after a wrong password"
+    );
+    // A malformed address is told before anything is sent, on the field it is about.
+    app.type_into("#login-email", "amira.example.se").await?;
+    app.type_into("#login-password", DEMO_PASSWORD).await?;
+    app.click("#login-submit").await?;
+    app.wait_for_text("#login-error", "E-postadressen ser inte ut att stämma")
+        .await?;
+    let invalid = app
+        .exec(
+            "return document.getElementById('login-email').getAttribute('aria-invalid')",
+            vec![],
+        )
+        .await?;
+    ensure!(invalid == json!("true"), "the field is not marked invalid");
+
+    let before = outbox_count(&app).await?;
+    log_in(&app, "amira@example.se", DEMO_PASSWORD).await?;
+    app.wait_for_view("code").await?;
+    let code = new_code(&app, before, "sms").await?;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    enter_code(&app, wrong).await?;
+    app.wait_for_text("#code-error", "Du kan försöka 4 gånger till")
+        .await?;
+    app.click("#language-switch").await?;
+    app.wait_for_text("#code-error", "4 more times").await?;
+    app.click("#language-switch").await?;
+    enter_code(&app, &code).await?;
+    app.wait_for_view("min-sida").await?;
+    app.wait_for_text("#case-list", "2026-104512").await?;
+    app.click("#logout-button").await?;
+    app.wait_for_view("chooser").await?;
+    Ok(())
+}
+
+async fn lost_phone_is_replaced_after_proving_the_email(harness: &Harness) -> Result<()> {
+    remember_test_data();
+    let server = harness.server()?;
+    let app = harness.launch(&server.url()).await?;
+    app.click("#method-password").await?;
+    app.click("#login-lost-phone").await?;
+    app.wait_for_view("phone-lost").await?;
+    app.type_into("#phone-lost-email", "amira@example.se")
+        .await?;
+    app.type_into("#phone-lost-password", DEMO_PASSWORD).await?;
+    app.type_into("#phone-lost-phone", "0731112233").await?;
+    let before = outbox_count(&app).await?;
+    app.click("#phone-lost-submit").await?;
+    app.wait_for_view("code").await?;
+    let code = new_code(&app, before, "email").await?;
+    let before = outbox_count(&app).await?;
+    enter_code(&app, &code).await?;
+    app.wait_for_text("#code-intro", "+46731112233").await?;
+    let code = new_code(&app, before, "sms").await?;
+    enter_code(&app, &code).await?;
+    app.wait_for_view("done").await?;
+    app.wait_for_text("#done-title", "Mobilnumret är bytt")
+        .await?;
+    // The old number was told.
+    app.wait_for_text("#outbox-list", "+46701234567").await?;
+    // The next login's code goes to the new number.
+    app.click("#done-continue").await?;
+    app.wait_for_view("password").await?;
+    app.type_into("#login-password", DEMO_PASSWORD).await?;
+    let before = outbox_count(&app).await?;
+    app.click("#login-submit").await?;
+    app.wait_for_view("code").await?;
+    new_code(&app, before, "sms").await?;
+    let to = app
+        .exec(
+            "return document.querySelector('#outbox-list > li').innerText",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        to.as_str().unwrap_or_default().contains("+46731112233"),
+        "the login code did not go to the new number: {to}"
+    );
+    Ok(())
+}
