@@ -193,20 +193,24 @@ fn transport_error(error: reqwest::Error) -> Error {
         if let Some(tls) = current.downcast_ref::<rustls::Error>() {
             return Error::Tls(tls.clone());
         }
-        // io::Error's `source()` skips the error it wraps, so look inside explicitly.
-        if let Some(tls) = current
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Error::Tls(tls.clone());
-        }
-        cause = current.source();
+        cause = next_cause(current);
     }
     if error.is_timeout() {
         Error::Timeout(error)
     } else {
         Error::Transport(error)
+    }
+}
+
+/// The next error down the chain. io::Error's `source()` skips the error it wraps, and hyper
+/// nests io errors in io errors, so step into the wrapped one explicitly.
+fn next_cause<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    match error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => Some(inner),
+        None => error.source(),
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! BankID's RP API v6.0 for the Legitimera server: the wire types, an async client over mutual
 //! TLS, the animated QR code, launch URLs, and which recommended user message ("RFA" code) to
-//! show for every state and error.
+//! show for every state and error. With the `simulator` feature it also serves the RP API
+//! locally, over mutual TLS, with a "test BankID app" that opens, signs and cancels orders.
 //!
 //! This crate owns the BankID contract and nothing above it: no sessions, no polling loop, no
 //! user-facing sentences (the UI maps RFA codes to its own Swedish and English text). It never
@@ -44,6 +45,45 @@
 //!   failures; [`Error::rfa`] gives the message for each.
 //! - Polling: every 2 s while `pending`; stop at `complete` or `failed`. The client never polls
 //!   or retries by itself.
+//!
+//! ## The simulator (feature `simulator`)
+//!
+//! [`simulator::Simulator::start`] binds an address (port 0 works), generates at run time a
+//! test "BankID SSL Root CA" for its server certificate and a test RP CA plus an RP identity
+//! (PEM and PKCS#12) for clients, and serves `/rp/v6.0/{auth,sign,collect,cancel}` requiring a
+//! client certificate from that RP CA. Nothing is bundled, so no test certificate can expire
+//! silently. [`simulator::Simulator::client`] gives a ready [`RpClient`].
+//!
+//! Its rules, measured on an injectable [`simulator::Clock`] (tests move a
+//! [`simulator::ManualClock`] instead of sleeping):
+//!
+//! - A new order is `pending`/`outstandingTransaction`. If no app opens it within 30 s it
+//!   fails with `startFailed`.
+//! - Once an app opens it (`started`, then `userSign`), the user has 3 minutes from the moment
+//!   of opening; after that it fails with `expiredTransaction`. BankID does not publish the
+//!   exact limit; three minutes is the order lifetime it documents.
+//! - A completed order can be collected for 3 minutes, a failed one for 5; after that, and for
+//!   any order BankID never issued or that was cancelled, `/collect` and `/cancel` answer
+//!   400 `invalidParameters` ("No such order"), as BankID does. 404 `notFound` is kept for
+//!   unknown paths, which is what BankID's `notFound` means.
+//! - `/cancel` removes the order whatever its state; cancelling it again gives
+//!   `invalidParameters`.
+//! - `alreadyInProgress`: an `/auth` or `/sign` with `requirement.personalNumber` P while P
+//!   has a pending order (one that required P, or one P's app has opened) is refused with
+//!   400 `alreadyInProgress`, and that pending order fails with `cancelled`, as BankID aborts
+//!   both. When P's app opens a second order while another one is open in it, the older one
+//!   fails with `cancelled` ("the system received a new order for the user") and the new one
+//!   proceeds.
+//! - The test app ([`simulator::TestApp`]) opens an order by autostart token or by scanned QR
+//!   data, verifying the HMAC with the order's secret and refusing a code more than
+//!   [`simulator::QR_MAX_AGE`] old (or from the future), as the real app refuses an old code.
+//!   Then it signs as a [`simulator::TestPerson`] (a demo person by default) or cancels
+//!   (`userCancel`). The same control is served over HTTP as `POST /test-app/sign` and
+//!   `POST /test-app/cancel` with `{"qr": …}` or `{"autostarttoken": …}` and an optional
+//!   `"personal_number"`; [`simulator::TestApp::router`] gives that router for the server's
+//!   demo mode to mount elsewhere.
+//! - Completion data is shaped like BankID's; the signature and OCSP response are placeholders
+//!   that no verifier would accept.
 
 #![forbid(unsafe_code)]
 
@@ -53,6 +93,8 @@ mod fields;
 mod launch;
 mod qr;
 mod rfa;
+#[cfg(feature = "simulator")]
+pub mod simulator;
 mod tls;
 mod types;
 
