@@ -102,7 +102,7 @@ pub use client::{ClientConfig, RpClient, PRODUCTION_BASE_URL, TEST_BASE_URL};
 pub use error::{ConfigError, Error, ErrorBody, ErrorCode, Result};
 pub use fields::{AutoStartToken, FieldError, OrderRef, Personnummer, QrStartSecret, QrStartToken};
 pub use launch::{desktop_launch_url, mobile_launch_url};
-pub use qr::{qr_auth_code, qr_data, ScannedQr};
+pub use qr::{qr_auth_code, qr_data, AnimatedQr, ScannedQr};
 pub use rfa::{rfa, Flow, Outcome, RfaCode};
 pub use tls::{client_tls_config, RpIdentity, ServerCa};
 pub use types::{

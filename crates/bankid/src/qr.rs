@@ -1,6 +1,8 @@
 //! The animated QR code: a pure function of (qrStartToken, qrStartSecret, seconds since the
 //! order was created). The caller owns the clock; this module never reads it.
 
+use std::time::{Duration, Instant};
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -18,6 +20,38 @@ pub fn qr_data(qr_start_token: &QrStartToken, secret: &QrStartSecret, seconds: u
         "bankid.{qr_start_token}.{seconds}.{}",
         qr_auth_code(secret, seconds)
     )
+}
+
+/// One order's animated QR code: what the server keeps to answer "the QR data now". The time
+/// is whole seconds since the `/auth` answer arrived, so the code changes once a second.
+#[derive(Debug, Clone)]
+pub struct AnimatedQr {
+    qr_start_token: QrStartToken,
+    secret: QrStartSecret,
+    answered_at: Instant,
+}
+
+impl AnimatedQr {
+    /// `answered_at`: when the `/auth` or `/sign` answer arrived.
+    pub fn new(qr_start_token: QrStartToken, secret: QrStartSecret, answered_at: Instant) -> Self {
+        AnimatedQr {
+            qr_start_token,
+            secret,
+            answered_at,
+        }
+    }
+
+    /// The QR data to show at `now`.
+    pub fn data_at(&self, now: Instant) -> String {
+        let seconds = now.saturating_duration_since(self.answered_at).as_secs();
+        qr_data(&self.qr_start_token, &self.secret, seconds)
+    }
+
+    /// When the code shown at `now` is replaced by the next one.
+    pub fn next_change_after(&self, now: Instant) -> Instant {
+        let seconds = now.saturating_duration_since(self.answered_at).as_secs();
+        self.answered_at + Duration::from_secs(seconds + 1)
+    }
 }
 
 /// QR content split into its parts, as the BankID app reads it. The code is not checked here:
@@ -111,6 +145,35 @@ mod tests {
                 format!("bankid.67df3917-fa0d-44e5-b327-edcc928297f8.{seconds}.{code}")
             );
         }
+    }
+
+    #[test]
+    fn animated_qr_changes_on_whole_seconds_since_the_answer() {
+        let answered_at = Instant::now();
+        let qr = AnimatedQr::new(vector_token(), vector_secret(), answered_at);
+        let vector = |seconds| qr_data(&vector_token(), &vector_secret(), seconds);
+        assert_eq!(qr.data_at(answered_at), vector(0));
+        assert_eq!(
+            qr.data_at(answered_at + Duration::from_millis(999)),
+            vector(0)
+        );
+        assert_eq!(
+            qr.data_at(answered_at + Duration::from_millis(1000)),
+            vector(1)
+        );
+        assert_eq!(
+            qr.data_at(answered_at + Duration::from_millis(2500)),
+            vector(2)
+        );
+        assert_eq!(
+            qr.next_change_after(answered_at + Duration::from_millis(2500)),
+            answered_at + Duration::from_secs(3)
+        );
+        // A clock read before the answer (another thread) shows the first code, not a panic.
+        assert_eq!(
+            qr.data_at(answered_at - Duration::from_millis(5)),
+            vector(0)
+        );
     }
 
     #[test]

@@ -620,12 +620,23 @@ async fn test_app_http_control_signs_and_refuses_stale_codes() {
     );
 
     let both = http
-        .post(control)
+        .post(control.clone())
         .json(&serde_json::json!({"qr": "x", "autostarttoken": "y"}))
         .send()
         .await
         .expect("answer");
     assert_eq!(both.status(), 400);
+
+    let not_json = http
+        .post(control)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(not_json.status(), 400);
+    let body: serde_json::Value = not_json.json().await.expect("an error body, also here");
+    assert_eq!(body["code"], "invalid_request");
     simulator.stop().await;
 }
 

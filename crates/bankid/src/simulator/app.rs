@@ -6,6 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -225,7 +226,13 @@ struct BadControl {
     message: String,
 }
 
-fn parse_control(request: ControlRequest) -> Result<(Scan, TestPerson), BadControl> {
+fn parse_control(
+    request: Result<Json<ControlRequest>, JsonRejection>,
+) -> Result<(Scan, TestPerson), BadControl> {
+    let Json(request) = request.map_err(|rejection| BadControl {
+        code: "invalid_request",
+        message: rejection.body_text(),
+    })?;
     let scan = match (request.qr, request.autostarttoken) {
         (Some(qr), None) => Scan::Qr(qr),
         (None, Some(token)) => Scan::AutoStart(token.parse().map_err(|_| BadControl {
@@ -258,7 +265,10 @@ fn answer(result: Result<OrderRef, AppError>) -> Response {
     }
 }
 
-async fn sign_handler(State(app): State<TestApp>, Json(request): Json<ControlRequest>) -> Response {
+async fn sign_handler(
+    State(app): State<TestApp>,
+    request: Result<Json<ControlRequest>, JsonRejection>,
+) -> Response {
     match parse_control(request) {
         Ok((scan, person)) => answer(app.sign(&scan, &person)),
         Err(bad) => refuse(StatusCode::BAD_REQUEST, bad.code, bad.message),
@@ -267,7 +277,7 @@ async fn sign_handler(State(app): State<TestApp>, Json(request): Json<ControlReq
 
 async fn cancel_handler(
     State(app): State<TestApp>,
-    Json(request): Json<ControlRequest>,
+    request: Result<Json<ControlRequest>, JsonRejection>,
 ) -> Response {
     match parse_control(request) {
         Ok((scan, person)) => answer(app.cancel(&scan, &person)),

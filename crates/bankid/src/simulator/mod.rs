@@ -132,7 +132,9 @@ impl Simulator {
             return Err(SimulatorError::NotListening);
         }
 
-        let host = if bound.ip().is_unspecified() || bound.ip().is_loopback() {
+        // The certificate names localhost and the loopback and bound IPs; use the IP when
+        // there is one, so clients need no name lookup.
+        let host = if bound.ip().is_unspecified() {
             "localhost".to_owned()
         } else {
             match bound.ip() {
@@ -157,7 +159,7 @@ impl Simulator {
         self.addr
     }
 
-    /// `https://localhost:PORT/rp/v6.0/` (or the bound IP when it is not a loopback one).
+    /// `https://IP:PORT/rp/v6.0/` for the bound IP (`localhost` when bound to all addresses).
     pub fn base_url(&self) -> &Url {
         &self.base_url
     }
