@@ -43,6 +43,12 @@
 //! - Errors: [`Error`] separates BankID's `{errorCode, details}` answers (unknown codes kept),
 //!   429, non-JSON answers (a proxy's HTML page), TLS failures, timeouts and transport
 //!   failures; [`Error::rfa`] gives the message for each.
+//! - QR and launch: [`qr_data`] is the pure animated-QR function (tested with BankID's
+//!   published vectors); [`AnimatedQr`] keeps token, secret and answer time for the server and
+//!   gives the code for any instant. [`desktop_launch_url`] builds
+//!   `bankid:///?autostarttoken=…&redirect=null`.
+//! - Messages: [`rfa`] (or [`CollectResponse::rfa`], [`Error::rfa`]) gives the RFA code for
+//!   every hint code and error in both flows; unknown codes give RFA21 (pending) or RFA22.
 //! - Polling: every 2 s while `pending`; stop at `complete` or `failed`. The client never polls
 //!   or retries by itself.
 //!
