@@ -88,6 +88,9 @@
 //!   `POST /test-app/cancel` with `{"qr": …}` or `{"autostarttoken": …}` and an optional
 //!   `"personal_number"`; [`simulator::TestApp::router`] gives that router for the server's
 //!   demo mode to mount elsewhere.
+//! - For RP tests: [`simulator::Simulator::collect_calls`] counts `/collect` requests (to prove
+//!   polling stops when an order ends) and [`simulator::Simulator::refuse_next_order`] makes
+//!   the next `/auth` or `/sign` answer a chosen error (`alreadyInProgress`, `maintenance`…).
 //! - Completion data is shaped like BankID's; the signature and OCSP response are placeholders
 //!   that no verifier would accept.
 

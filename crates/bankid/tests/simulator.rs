@@ -655,3 +655,35 @@ async fn error_code(response: reqwest::Response) -> String {
     let body: serde_json::Value = response.json().await.expect("BankID error body is JSON");
     body["errorCode"].as_str().unwrap_or_default().to_owned()
 }
+
+#[tokio::test]
+async fn collect_requests_are_counted_even_when_refused() {
+    let (simulator, _clock, client) = start().await;
+    assert_eq!(simulator.collect_calls(), 0);
+    let order = client.auth(&auth_request()).await.expect("auth");
+    state(&client, &order.order_ref).await;
+    assert_no_such_order(client.collect(&OrderRef::random()).await);
+    assert_eq!(simulator.collect_calls(), 2);
+    client.cancel(&order.order_ref).await.expect("cancel");
+    assert_eq!(simulator.collect_calls(), 2, "cancel is not a collect");
+}
+
+#[tokio::test]
+async fn a_requested_refusal_answers_the_next_order_only() {
+    let (simulator, _clock, client) = start().await;
+    simulator.refuse_next_order(ErrorCode::AlreadyInProgress);
+    match client.auth(&auth_request()).await {
+        Err(Error::Rp {
+            status: 400,
+            code: ErrorCode::AlreadyInProgress,
+            ..
+        }) => {}
+        other => panic!("expected 400 alreadyInProgress, got {other:?}"),
+    }
+    simulator.refuse_next_order(ErrorCode::Maintenance);
+    match client.auth(&auth_request()).await {
+        Err(error @ Error::Rp { status: 503, .. }) => assert!(error.may_retry_quietly()),
+        other => panic!("expected 503 maintenance, got {other:?}"),
+    }
+    assert!(client.auth(&auth_request()).await.is_ok());
+}

@@ -104,6 +104,9 @@ fn check_return_url(url: Option<&String>) -> Result<(), Refusal> {
 }
 
 async fn auth(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(code) = shared.take_refusal() {
+        return bankid_error(code, "Refused by the simulator on request");
+    }
     let request: AuthRequest = match read(&headers, &body) {
         Ok(request) => request,
         Err(refusal) => return refusal.into_response(),
@@ -143,6 +146,9 @@ async fn auth(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
 }
 
 async fn sign(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(code) = shared.take_refusal() {
+        return bankid_error(code, "Refused by the simulator on request");
+    }
     let request: SignRequest = match read(&headers, &body) {
         Ok(request) => request,
         Err(refusal) => return refusal.into_response(),
@@ -180,6 +186,7 @@ async fn sign(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
 }
 
 async fn collect(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    shared.count_collect();
     let request: OrderRefRequest = match read(&headers, &body) {
         Ok(request) => request,
         Err(refusal) => return refusal.into_response(),

@@ -10,6 +10,7 @@ mod clock;
 mod orders;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use orders::{COMPLETE_RETENTION, FAILED_RETENTION, QR_MAX_AGE, START_TIMEOUT, USER_TIMEOUT};
 
 use crate::client::{ClientConfig, RpClient};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ErrorCode};
 use crate::tls::{RpIdentity, ServerCa};
 
 /// Why the simulator could not start.
@@ -53,6 +54,11 @@ pub enum SimulatorError {
 pub(crate) struct Shared {
     orders: Mutex<orders::Orders>,
     clock: Arc<dyn Clock>,
+    /// `/collect` requests received, answered or refused: lets tests prove an RP stops
+    /// polling when an order ends.
+    collects: AtomicU64,
+    /// An error the next `/auth` or `/sign` answers with, set by a test.
+    refuse_next_order: Mutex<Option<ErrorCode>>,
 }
 
 impl Shared {
@@ -62,6 +68,17 @@ impl Shared {
         self.orders
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn count_collect(&self) {
+        self.collects.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn take_refusal(&self) -> Option<ErrorCode> {
+        self.refuse_next_order
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
     }
 }
 
@@ -108,6 +125,8 @@ impl Simulator {
         let shared = Arc::new(Shared {
             orders: Mutex::new(orders::Orders::default()),
             clock,
+            collects: AtomicU64::new(0),
+            refuse_next_order: Mutex::new(None),
         });
         let app = TestApp {
             shared: shared.clone(),
@@ -240,6 +259,24 @@ impl Simulator {
         TestApp {
             shared: self.shared.clone(),
         }
+    }
+
+    /// How many `/collect` requests the simulator has received so far (all orders, answered or
+    /// refused): to check that an RP polls at BankID's pace and stops when an order ends.
+    pub fn collect_calls(&self) -> u64 {
+        self.shared.collects.load(Ordering::SeqCst)
+    }
+
+    /// Makes the next `/auth` or `/sign` fail with `code` (and its HTTP status) instead of
+    /// creating an order, once. For testing how an RP handles BankID's refusals, e.g.
+    /// `alreadyInProgress`, which BankID only gives for orders naming a personnummer, or
+    /// `maintenance`.
+    pub fn refuse_next_order(&self, code: ErrorCode) {
+        *self
+            .shared
+            .refuse_next_order
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(code);
     }
 
     /// Stops accepting, lets open requests finish (1 s at most), and waits for the server.
