@@ -230,6 +230,12 @@ pub async fn create(
     let bankid = state
         .bankid()
         .ok_or(ApiError::BankIdUnavailable { rfa: RfaCode::Rfa5 })?;
+    let ip_key = format!("bankid:{ip}");
+    let limiter = &state.limits().bankid_ip;
+    if let Some(retry_after) = limiter.retry_after(&ip_key, state.now()) {
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    limiter.record(&ip_key, state.now());
     bankid.sweep(&state).await?;
     let answer = bankid
         .client

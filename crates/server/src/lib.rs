@@ -73,6 +73,8 @@ pub struct Limits {
     pub login_ip: Limiter,
     /// Registrations started per client address (each sends an e-mail).
     pub registration_ip: Limiter,
+    /// BankID orders started per client address (each is a BankID order and a poller).
+    pub bankid_ip: Limiter,
 }
 
 impl Default for Limits {
@@ -81,6 +83,7 @@ impl Default for Limits {
             login_account: Limiter::new(5, 15 * 60),
             login_ip: Limiter::new(30, 15 * 60),
             registration_ip: Limiter::new(20, 60 * 60),
+            bankid_ip: Limiter::new(60, 15 * 60),
         }
     }
 }

@@ -585,6 +585,19 @@ async fn no_answer_carries_the_qr_start_secret_or_another_bankid_id() {
 }
 
 #[tokio::test]
+async fn one_address_may_start_60_orders_in_15_minutes() {
+    let t = start().await;
+    for _ in 0..60 {
+        assert_eq!(t.order("this_device").await.status, 201);
+    }
+    let refused = t.order("this_device").await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.code(), "rate_limited");
+    t.advance(Duration::from_secs(15 * 60));
+    assert_eq!(t.order("other_device").await.status, 201);
+}
+
+#[tokio::test]
 async fn unknown_orders_are_404() {
     let t = start().await;
     assert_eq!(t.get("no-such-order").await.status, 404);
