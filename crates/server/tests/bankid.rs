@@ -42,6 +42,10 @@ struct Setup {
 
 /// A demo-seeded server whose `[bankid]` points at a simulator this test holds.
 async fn start() -> Setup {
+    start_with(None).await
+}
+
+async fn start_with(trusted_proxy_header: Option<&str>) -> Setup {
     let clock = Arc::new(ManualClock::new());
     let sim = Simulator::start_with_clock(
         SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -63,6 +67,7 @@ async fn start() -> Setup {
             server_ca: Some(write("bankid-ca.pem", sim.server_ca_pem())),
             ..Default::default()
         },
+        trusted_proxy_header: trusted_proxy_header.map(str::to_owned),
         ..Default::default()
     };
     let config = Config::resolve(file, demo_overrides()).unwrap();
@@ -595,6 +600,36 @@ async fn one_address_may_start_60_orders_in_15_minutes() {
     assert_eq!(refused.code(), "rate_limited");
     t.advance(Duration::from_secs(15 * 60));
     assert_eq!(t.order("other_device").await.status, 201);
+}
+
+/// Starts an order with `X-Forwarded-For`, completes it in the test app and asks BankID (as
+/// the RP may for 3 minutes) which end-user IP the server sent.
+async fn end_user_ip_sent(t: &Setup) -> String {
+    let request = t
+        .server
+        .client
+        .post(format!("{}/api/v1/bankid/orders", t.server.running.url()))
+        .header("X-Forwarded-For", "203.0.113.9, 198.51.100.7")
+        .json(&json!({"mode": "this_device"}));
+    let order = t.server.send(request).await.body;
+    let opened = t
+        .sim
+        .app()
+        .open(&autostart(&order), &TestPerson::demo())
+        .unwrap();
+    let order_ref = opened.order_ref();
+    opened.ask_user().unwrap();
+    opened.complete().unwrap();
+    let answer = t.sim.client().unwrap().collect(&order_ref).await.unwrap();
+    answer.completion_data.unwrap().device.ip_address
+}
+
+#[tokio::test]
+async fn the_end_user_ip_is_the_peer_or_the_rightmost_address_of_a_trusted_proxy_header() {
+    let untrusting = start().await;
+    assert_eq!(end_user_ip_sent(&untrusting).await, "127.0.0.1");
+    let behind_proxy = start_with(Some("X-Forwarded-For")).await;
+    assert_eq!(end_user_ip_sent(&behind_proxy).await, "198.51.100.7");
 }
 
 #[tokio::test]
