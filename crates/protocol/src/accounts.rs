@@ -129,8 +129,10 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionStatus {
     pub assurance: Assurance,
-    /// The account's e-mail address (its username).
-    pub email: String,
+    /// The account's e-mail address (its username); absent for a BankID session, which
+    /// belongs to a person rather than an account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// The two-step phone, all but the last two digits hidden (`+46•••••••67`); absent
     /// without two-step verification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +144,12 @@ pub struct SessionStatus {
     pub idle_timeout: u64,
     /// The server's absolute limit in seconds.
     pub absolute_timeout: u64,
+    /// BankID sessions: the name BankID gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// BankID sessions: the personnummer with its last four digits hidden (`19900101-****`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_number: Option<String>,
 }
 
 /// `POST /api/v1/phone-changes`. With a session (`Authorization: Bearer`) only `phone` is

@@ -2,6 +2,7 @@
 //! Pure data, (de)serialisation and input parsing only; no I/O, no business rules.
 
 pub mod accounts;
+pub mod bankid;
 pub mod cases;
 pub mod fields;
 pub mod outbox;
@@ -9,6 +10,7 @@ pub mod outbox;
 use serde::{Deserialize, Serialize};
 
 pub use accounts::*;
+pub use bankid::*;
 pub use cases::*;
 pub use fields::{Email, FieldError, OneTimeCode, Password, PhoneNumber, SecretString};
 pub use outbox::*;
@@ -34,6 +36,10 @@ pub struct ErrorBody {
     /// kept although its code could not be sent; `resend` to it later instead of starting over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// `bankid_already_in_progress`, `bankid_unavailable`: BankID's recommended user message
+    /// (`RFA4`, `RFA5`), for an app that shows BankID's own wording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rfa: Option<String>,
 }
 
 impl ErrorBody {
@@ -44,6 +50,7 @@ impl ErrorBody {
             tries_left: None,
             retry_after: None,
             id: None,
+            rfa: None,
         }
     }
 }
@@ -103,6 +110,12 @@ pub mod codes {
     pub const SMS_UNAVAILABLE: &str = "sms_unavailable";
     /// The new phone number is the one already on the account.
     pub const SAME_PHONE: &str = "same_phone";
+    /// BankID already has an identification in progress for this person (RFA4): finish or
+    /// cancel it in the BankID app, then try again.
+    pub const BANKID_ALREADY_IN_PROGRESS: &str = "bankid_already_in_progress";
+    /// BankID cannot be reached or refused the request, or BankID login is not set up on this
+    /// server (RFA5): try again later.
+    pub const BANKID_UNAVAILABLE: &str = "bankid_unavailable";
 
     /// Every code above, for exhaustiveness checks (e.g. every code has a translation).
     pub const ALL: &[&str] = &[
@@ -128,6 +141,8 @@ pub mod codes {
         EMAIL_UNAVAILABLE,
         SMS_UNAVAILABLE,
         SAME_PHONE,
+        BANKID_ALREADY_IN_PROGRESS,
+        BANKID_UNAVAILABLE,
     ];
 }
 

@@ -11,7 +11,6 @@ use crate::AppState;
 #[derive(sqlx::FromRow)]
 pub struct Account {
     pub id: i64,
-    pub person_id: i64,
     pub email: String,
     pub password_hash: String,
     pub phone: Option<String>,
@@ -34,7 +33,7 @@ impl Account {
     }
 }
 
-const COLUMNS: &str = "id, person_id, email, password_hash, phone";
+const COLUMNS: &str = "id, email, password_hash, phone";
 
 pub async fn find_by_email(state: &AppState, email: &Email) -> Result<Option<Account>> {
     Ok(

@@ -8,9 +8,9 @@ use axum::Json;
 use legitimera_protocol::{Assurance, Case, CaseEvent, CasesAnswer};
 use serde::Deserialize;
 
-use crate::error::{ApiError, Result};
+use crate::error::Result;
 use crate::sessions::Authenticated;
-use crate::{accounts, AppState};
+use crate::AppState;
 
 /// What a low-assurance session does not see, named for the page to explain.
 const HIDDEN_FROM_LOW: &[&str] = &["decisions", "document_requests", "officer_messages"];
@@ -37,14 +37,11 @@ pub async fn list(
                 .and_then(preferred_language)
         })
         .unwrap_or("sv");
-    let account = accounts::find_by_id(&state, session.account_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
     let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
         "SELECT id, reference, kind, status, opened_on, updated_on FROM cases
          WHERE person_id = ? ORDER BY updated_on DESC, id",
     )
-    .bind(account.person_id)
+    .bind(session.person_id)
     .fetch_all(state.pool())
     .await?;
     let show_details = session.assurance >= Assurance::Substantial;

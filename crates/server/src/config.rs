@@ -32,6 +32,29 @@ pub struct FileConfig {
     pub smtp: SmtpFile,
     #[serde(default)]
     pub sms: SmsFile,
+    /// A header a reverse proxy in front of the server sets to the client's address, e.g.
+    /// `X-Forwarded-For`; the right-most address in it is taken. Only set this when every
+    /// request comes through that proxy: otherwise clients can claim any address.
+    pub trusted_proxy_header: Option<String>,
+    #[serde(default)]
+    pub bankid: BankIdFile,
+}
+
+/// `[bankid]` in the config file: BankID's RP API and this RP's identity. Without it BankID
+/// login is off (in demo mode the built-in simulator is used instead).
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BankIdFile {
+    /// The RP API base, e.g. `https://appapi2.test.bankid.com/rp/v6.0/`.
+    pub url: Option<Url>,
+    /// The RP certificate and key as PKCS#12, as BankID delivers it (needs the password).
+    pub client_pkcs12: Option<PathBuf>,
+    pub client_pkcs12_password: Option<SecretString>,
+    /// Or the RP certificate and key as PEM files.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// BankID's SSL root CA (PEM): the only certificate the RP API's server may chain to.
+    pub server_ca: Option<PathBuf>,
 }
 
 /// `[smtp]` in the config file: the mail server codes and notices are sent through.
@@ -82,6 +105,8 @@ pub struct Overrides {
     pub absolute_timeout: Option<u64>,
     pub smtp: SmtpFile,
     pub sms: SmsFile,
+    pub trusted_proxy_header: Option<String>,
+    pub bankid: BankIdFile,
     pub demo: bool,
 }
 
@@ -121,6 +146,37 @@ pub enum Delivery {
     DemoOutbox,
 }
 
+/// Where BankID orders go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BankIdSetup {
+    /// Not configured: the order endpoints answer `503 bankid_unavailable`.
+    Off,
+    /// Demo mode without `[bankid]`: the BankID simulator, started in this process.
+    Simulator,
+    /// A real (or test) RP API.
+    Rp(Box<BankIdRp>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankIdRp {
+    pub url: Url,
+    pub identity: RpIdentityFiles,
+    pub server_ca: PathBuf,
+}
+
+/// Where the RP's certificate and key are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RpIdentityFiles {
+    Pkcs12 {
+        file: PathBuf,
+        password: SecretString,
+    },
+    Pem {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+}
+
 /// The session limits the server enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -158,6 +214,9 @@ pub struct Config {
     pub tls: Option<Tls>,
     pub timeouts: Timeouts,
     pub delivery: Delivery,
+    /// Lowercase header name; see [`FileConfig::trusted_proxy_header`].
+    pub trusted_proxy_header: Option<String>,
+    pub bankid: BankIdSetup,
     pub demo: bool,
 }
 
@@ -184,6 +243,10 @@ pub enum ConfigError {
     SmtpCredentialsHalf,
     #[error("SMS gateway username and password go together")]
     SmsCredentialsHalf,
+    #[error("trusted_proxy_header is not a valid HTTP header name: {0:?}")]
+    ProxyHeader(String),
+    #[error("[bankid] is incomplete: {0}")]
+    BankIdIncomplete(&'static str),
 }
 
 impl Config {
@@ -226,12 +289,23 @@ impl Config {
                 sms: Box::new(resolve_sms(over.sms, file.sms)?),
             }
         };
+        let trusted_proxy_header = match over.trusted_proxy_header.or(file.trusted_proxy_header) {
+            Some(name) => Some(
+                axum::http::HeaderName::from_bytes(name.trim().as_bytes())
+                    .map_err(|_| ConfigError::ProxyHeader(name.clone()))?
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
         Ok(Config {
             listen,
             database,
             tls,
             timeouts,
             delivery,
+            trusted_proxy_header,
+            bankid: resolve_bankid(over.bankid, file.bankid, over.demo)?,
             demo: over.demo,
         })
     }
@@ -291,6 +365,56 @@ fn resolve_sms(over: SmsFile, file: SmsFile) -> Result<Sms, ConfigError> {
         credentials,
         from: over.from.or(file.from).ok_or(ConfigError::NoSms)?,
     })
+}
+
+fn resolve_bankid(
+    over: BankIdFile,
+    file: BankIdFile,
+    demo: bool,
+) -> Result<BankIdSetup, ConfigError> {
+    let merged = BankIdFile {
+        url: over.url.or(file.url),
+        client_pkcs12: over.client_pkcs12.or(file.client_pkcs12),
+        client_pkcs12_password: over.client_pkcs12_password.or(file.client_pkcs12_password),
+        client_cert: over.client_cert.or(file.client_cert),
+        client_key: over.client_key.or(file.client_key),
+        server_ca: over.server_ca.or(file.server_ca),
+    };
+    if merged == BankIdFile::default() {
+        return Ok(if demo {
+            BankIdSetup::Simulator
+        } else {
+            BankIdSetup::Off
+        });
+    }
+    let url = merged
+        .url
+        .ok_or(ConfigError::BankIdIncomplete("give url (the RP API base)"))?;
+    let server_ca = merged.server_ca.ok_or(ConfigError::BankIdIncomplete(
+        "give server_ca (BankID's SSL root CA, PEM)",
+    ))?;
+    let identity = match (
+        merged.client_pkcs12,
+        merged.client_pkcs12_password,
+        merged.client_cert,
+        merged.client_key,
+    ) {
+        (Some(file), Some(password), None, None) => RpIdentityFiles::Pkcs12 { file, password },
+        (Some(_), None, None, None) => {
+            return Err(ConfigError::BankIdIncomplete(
+                "client_pkcs12 needs client_pkcs12_password",
+            ))
+        }
+        (None, None, Some(cert), Some(key)) => RpIdentityFiles::Pem { cert, key },
+        _ => return Err(ConfigError::BankIdIncomplete(
+            "give either client_pkcs12 and client_pkcs12_password, or client_cert and client_key",
+        )),
+    };
+    Ok(BankIdSetup::Rp(Box::new(BankIdRp {
+        url,
+        identity,
+        server_ca,
+    })))
 }
 
 fn default_listen() -> SocketAddr {
@@ -484,6 +608,79 @@ from = "Myndigheten"
         );
         assert_eq!(sms.url.as_str(), "https://sms.example.se/a1/sms");
         assert_eq!(sms.credentials, None);
+    }
+
+    #[test]
+    fn bankid_is_off_unless_configured_and_the_simulator_in_demo() {
+        let file = FileConfig::parse(
+            "database_url = \"sqlite://x.db\"\n[smtp]\nhost = \"m\"\nfrom = \"f\"\n\
+             [sms]\nurl = \"https://sms.example.se/\"\nfrom = \"f\"\n",
+        )
+        .unwrap();
+        let config = Config::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(config.bankid, BankIdSetup::Off);
+        assert_eq!(config.trusted_proxy_header, None);
+        let config = Config::resolve(FileConfig::default(), demo()).unwrap();
+        assert_eq!(config.bankid, BankIdSetup::Simulator);
+    }
+
+    #[test]
+    fn bankid_takes_pkcs12_or_pem_and_refuses_half_an_identity() {
+        let file = FileConfig::parse(
+            r#"
+trusted_proxy_header = "X-Forwarded-For"
+[bankid]
+url = "https://appapi2.test.bankid.com/rp/v6.0/"
+client_pkcs12 = "rp.p12"
+client_pkcs12_password = "qwerty123"
+server_ca = "bankid-test-root.pem"
+"#,
+        )
+        .unwrap();
+        assert!(!format!("{file:?}").contains("qwerty123"));
+        let config = Config::resolve(file.clone(), demo()).unwrap();
+        assert_eq!(
+            config.trusted_proxy_header.as_deref(),
+            Some("x-forwarded-for")
+        );
+        let BankIdSetup::Rp(rp) = config.bankid else {
+            panic!("configured BankID wins over the demo simulator");
+        };
+        assert!(matches!(rp.identity, RpIdentityFiles::Pkcs12 { .. }));
+
+        let mut pem_file = file.clone();
+        pem_file.bankid.client_pkcs12 = None;
+        pem_file.bankid.client_pkcs12_password = None;
+        pem_file.bankid.client_cert = Some("rp.pem".into());
+        pem_file.bankid.client_key = Some("rp.key".into());
+        let BankIdSetup::Rp(rp) = Config::resolve(pem_file.clone(), demo()).unwrap().bankid else {
+            panic!("PEM identity");
+        };
+        assert!(matches!(rp.identity, RpIdentityFiles::Pem { .. }));
+
+        pem_file.bankid.client_key = None;
+        assert!(matches!(
+            Config::resolve(pem_file, demo()),
+            Err(ConfigError::BankIdIncomplete(_))
+        ));
+        let mut no_ca = file;
+        no_ca.bankid.server_ca = None;
+        assert!(matches!(
+            Config::resolve(no_ca, demo()),
+            Err(ConfigError::BankIdIncomplete(_))
+        ));
+    }
+
+    #[test]
+    fn a_proxy_header_that_is_no_header_name_is_refused() {
+        let over = Overrides {
+            trusted_proxy_header: Some("X Forwarded".into()),
+            ..demo()
+        };
+        assert!(matches!(
+            Config::resolve(FileConfig::default(), over),
+            Err(ConfigError::ProxyHeader(_))
+        ));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Demo mode's seeded data: a few people with cases in every status, and an account for each,
 //! so a new user can log in and see "Min sida" without any real data; and a sample case for
-//! each account registered in the demo, so its Min sida is not empty. Only ever called in
-//! `--demo`. The accounts are documented in docs/api.md.
+//! each account registered in the demo, so its Min sida is not empty. The people carry the
+//! BankID simulator's demo personnummer, so a demo BankID login shows the same cases. Only
+//! ever called in `--demo`. The accounts are documented in docs/api.md.
 
 use legitimera_protocol::{Password, SecretString};
 use sqlx::SqlitePool;
@@ -21,6 +22,9 @@ struct DemoCase {
 }
 
 struct DemoPerson {
+    /// The personnummer a BankID login finds this person by: the BankID simulator's demo
+    /// people (`legitimera_bankid::simulator::DEMO_PEOPLE`), made up, with valid check digits.
+    personal_number: &'static str,
     given_name: &'static str,
     surname: &'static str,
     email: &'static str,
@@ -31,6 +35,7 @@ struct DemoPerson {
 
 const PEOPLE: &[DemoPerson] = &[
     DemoPerson {
+        personal_number: "199001012385",
         given_name: "Amira",
         surname: "Demosson",
         email: "amira@example.se",
@@ -73,6 +78,7 @@ const PEOPLE: &[DemoPerson] = &[
         ],
     },
     DemoPerson {
+        personal_number: "198112289874",
         given_name: "Erik",
         surname: "Provsson",
         email: "erik@example.se",
@@ -102,8 +108,10 @@ pub async fn seed(pool: &SqlitePool, hasher: &Hasher, now: i64) -> anyhow::Resul
     let mut accounts = Vec::new();
     for person in PEOPLE {
         let person_id: i64 = sqlx::query_scalar(
-            "INSERT INTO people (given_name, surname) VALUES (?, ?) RETURNING id",
+            "INSERT INTO people (personal_number, given_name, surname) VALUES (?, ?, ?)
+             RETURNING id",
         )
+        .bind(person.personal_number)
         .bind(person.given_name)
         .bind(person.surname)
         .fetch_one(&mut *tx)

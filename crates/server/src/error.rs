@@ -47,6 +47,10 @@ pub enum ApiError {
     SmsUnavailable { id: String },
     #[error("this is already the account's phone number")]
     SamePhone,
+    #[error("BankID already has an order in progress for this person")]
+    BankIdAlreadyInProgress,
+    #[error("BankID login is not available now")]
+    BankIdUnavailable { rfa: legitimera_bankid::RfaCode },
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] sqlx::Error),
     #[error("internal error")]
@@ -69,9 +73,10 @@ impl ApiError {
             ApiError::InvalidCredentials | ApiError::SessionExpired | ApiError::Unauthorized => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::WrongStep => StatusCode::CONFLICT,
+            ApiError::WrongStep | ApiError::BankIdAlreadyInProgress => StatusCode::CONFLICT,
             ApiError::EmailUnavailable { .. }
             | ApiError::SmsUnavailable { .. }
+            | ApiError::BankIdUnavailable { .. }
             | ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -96,6 +101,8 @@ impl ApiError {
             ApiError::EmailUnavailable { .. } => codes::EMAIL_UNAVAILABLE,
             ApiError::SmsUnavailable { .. } => codes::SMS_UNAVAILABLE,
             ApiError::SamePhone => codes::SAME_PHONE,
+            ApiError::BankIdAlreadyInProgress => codes::BANKID_ALREADY_IN_PROGRESS,
+            ApiError::BankIdUnavailable { .. } => codes::BANKID_UNAVAILABLE,
             ApiError::DatabaseUnavailable(_) => codes::DATABASE_UNAVAILABLE,
             ApiError::Internal(_) => codes::INTERNAL,
         }
@@ -152,6 +159,11 @@ impl IntoResponse for ApiError {
                 ApiError::EmailUnavailable { id } | ApiError::SmsUnavailable { id } => {
                     Some(id.clone())
                 }
+                _ => None,
+            },
+            rfa: match &self {
+                ApiError::BankIdAlreadyInProgress => Some("RFA4".to_owned()),
+                ApiError::BankIdUnavailable { rfa } => Some(rfa.as_str().to_owned()),
                 _ => None,
             },
             ..ErrorBody::new(self.code(), self.to_string())

@@ -9,6 +9,7 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::AppState;
 
 /// A JSON request body; a malformed one is `400 bad_request` as JSON, like every other error.
 #[derive(Debug)]
@@ -29,20 +30,66 @@ where
     }
 }
 
-/// The peer address of the connection. Behind a reverse proxy this is the proxy: limits per
-/// address then apply to everyone behind it, which is why they are generous.
+/// The client's address: the peer of the connection, or, when a trusted reverse proxy is
+/// configured (`trusted_proxy_header`), the right-most address in that header (the one the
+/// proxy itself added; anything left of it the client could have written). Without the header
+/// the peer is used. Behind a proxy that is not configured, every client shares the proxy's
+/// address, which is why the limits per address are generous.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip())
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let forwarded = state.trusted_proxy_header().and_then(|name| {
+            let last = parts.headers.get_all(name).iter().next_back()?;
+            rightmost_address(last.to_str().ok()?)
+        });
+        let ip = forwarded
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(addr)| addr.ip())
+            })
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        Ok(ClientIp(ip))
+        Ok(ClientIp(ip.to_canonical()))
+    }
+}
+
+/// The last entry of a comma-separated address list such as `X-Forwarded-For`, with or
+/// without a port (`192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`, `[2001:db8::1]:4711`).
+fn rightmost_address(list: &str) -> Option<IpAddr> {
+    let entry = list.rsplit(',').next()?.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rightmost_forwarded_address_wins_with_or_without_port() {
+        assert_eq!(
+            rightmost_address("203.0.113.9, 198.51.100.7"),
+            Some(IpAddr::from([198, 51, 100, 7]))
+        );
+        assert_eq!(
+            rightmost_address("198.51.100.7:4711"),
+            Some(IpAddr::from([198, 51, 100, 7]))
+        );
+        assert_eq!(
+            rightmost_address("[2001:db8::1]:4711"),
+            "2001:db8::1".parse().ok()
+        );
+        assert_eq!(rightmost_address("2001:db8::1"), "2001:db8::1".parse().ok());
+        assert_eq!(rightmost_address("198.51.100.7, unknown"), None);
     }
 }

@@ -2,6 +2,7 @@
 //! It owns accounts, sessions and cases; it never logs personal data.
 
 mod accounts;
+pub mod bankid;
 mod cases;
 mod challenges;
 pub mod clock;
@@ -28,8 +29,13 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use axum::http::HeaderName;
+use legitimera_bankid::simulator::{Simulator, TestApp};
+use legitimera_bankid::{ClientConfig, RpClient, RpIdentity, ServerCa};
+
+use crate::bankid::{BankId, SimulatorClock};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Delivery, Timeouts};
+use crate::config::{BankIdSetup, Config, Delivery, RpIdentityFiles, Timeouts};
 use crate::db::Db;
 use crate::delivery::{DemoOutbox, HttpSmsGateway, Mailer, SmsSender, SmtpMailer};
 use crate::passwords::Hasher;
@@ -52,6 +58,10 @@ struct Inner {
     outbox: Option<Arc<DemoOutbox>>,
     timeouts: Timeouts,
     limits: Limits,
+    trusted_proxy_header: Option<HeaderName>,
+    bankid: Option<Arc<BankId>>,
+    /// Demo mode: the BankID simulator the orders go to, with its test app.
+    simulator: Option<Simulator>,
 }
 
 /// The guessing limits. Failures count, successes don't; every window empties by itself.
@@ -63,6 +73,8 @@ pub struct Limits {
     pub login_ip: Limiter,
     /// Registrations started per client address (each sends an e-mail).
     pub registration_ip: Limiter,
+    /// BankID orders started per client address (each is a BankID order and a poller).
+    pub bankid_ip: Limiter,
 }
 
 impl Default for Limits {
@@ -71,6 +83,7 @@ impl Default for Limits {
             login_account: Limiter::new(5, 15 * 60),
             login_ip: Limiter::new(30, 15 * 60),
             registration_ip: Limiter::new(20, 60 * 60),
+            bankid_ip: Limiter::new(60, 15 * 60),
         }
     }
 }
@@ -115,6 +128,21 @@ impl AppState {
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
     }
+
+    /// The header a trusted reverse proxy puts the client's address in, if configured.
+    pub fn trusted_proxy_header(&self) -> Option<&HeaderName> {
+        self.inner.trusted_proxy_header.as_ref()
+    }
+
+    /// `None` when BankID login is not configured.
+    pub fn bankid(&self) -> Option<Arc<BankId>> {
+        self.inner.bankid.clone()
+    }
+
+    /// Demo mode: the simulator's test BankID app.
+    pub fn demo_bankid_app(&self) -> Option<TestApp> {
+        self.inner.simulator.as_ref().map(Simulator::app)
+    }
 }
 
 /// Opens the database (seeding it in demo mode) and builds the router, on the system clock.
@@ -140,6 +168,12 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     if config.demo {
         demo::seed(&db.pool, &hasher, clock.unix()).await?;
     }
+    let (bankid, simulator) = bankid_client(&config.bankid, clock.clone()).await?;
+    let trusted_proxy_header = config
+        .trusted_proxy_header
+        .as_deref()
+        .map(HeaderName::try_from)
+        .transpose()?;
     let state = AppState {
         inner: Arc::new(Inner {
             db,
@@ -151,9 +185,50 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
             outbox,
             timeouts: config.timeouts,
             limits: Limits::default(),
+            trusted_proxy_header,
+            bankid: bankid.map(|client| Arc::new(BankId::new(client))),
+            simulator,
         }),
     };
     Ok(routes::router(state))
+}
+
+/// The RP client for the configured BankID, or for a simulator started here in demo mode
+/// (on 127.0.0.1, a free port, the server's clock).
+async fn bankid_client(
+    setup: &BankIdSetup,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Option<RpClient>, Option<Simulator>)> {
+    match setup {
+        BankIdSetup::Off => Ok((None, None)),
+        BankIdSetup::Simulator => {
+            let simulator = Simulator::start_with_clock(
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                Arc::new(SimulatorClock(clock)),
+            )
+            .await?;
+            let client = RpClient::new(simulator.client_config()?)?;
+            tracing::info!(addr = %simulator.addr(), "demo mode: BankID simulator started");
+            Ok((Some(client), Some(simulator)))
+        }
+        BankIdSetup::Rp(rp) => {
+            let read = |path: &std::path::Path| {
+                std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("[bankid]: cannot read {}: {e}", path.display()))
+            };
+            let identity = match &rp.identity {
+                RpIdentityFiles::Pkcs12 { file, password } => {
+                    RpIdentity::from_pkcs12(&read(file)?, password.expose())?
+                }
+                RpIdentityFiles::Pem { cert, key } => {
+                    RpIdentity::from_pem(&read(cert)?, &read(key)?)?
+                }
+            };
+            let server_ca = ServerCa::from_pem(&read(&rp.server_ca)?)?;
+            let client = RpClient::new(ClientConfig::new(rp.url.clone(), identity, server_ca))?;
+            Ok((Some(client), None))
+        }
+    }
 }
 
 /// Binds, announces the address on stdout (`listening on http://ADDR`, so scripts and tests can

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use legitimera_protocol::SecretString;
-use legitimera_server::config::{Config, FileConfig, Overrides, SmsFile, SmtpFile, SmtpSecurity};
+use legitimera_server::config::{
+    BankIdFile, Config, FileConfig, Overrides, SmsFile, SmtpFile, SmtpSecurity,
+};
 use url::Url;
 
 /// The reference e-service backend for Legitimera.
@@ -18,8 +20,9 @@ struct Cli {
     #[arg(long)]
     demo: bool,
     /// A TOML configuration file (keys: listen, database_url, tls_cert, tls_key, idle_timeout,
-    /// absolute_timeout, [smtp] host/port/security/username/password/from, [sms]
-    /// url/username/password/from).
+    /// absolute_timeout, trusted_proxy_header, [smtp] host/port/security/username/password/from,
+    /// [sms] url/username/password/from, [bankid] url/client_pkcs12/client_pkcs12_password/
+    /// client_cert/client_key/server_ca).
     #[arg(long, env = "LEGITIMERA_CONFIG")]
     config: Option<PathBuf>,
     /// The address to listen on, e.g. 127.0.0.1:8787 (port 0 picks a free port).
@@ -68,6 +71,33 @@ struct Cli {
     /// The sender shown on the phone (up to 11 letters, or a number).
     #[arg(long, env = "LEGITIMERA_SMS_FROM")]
     sms_from: Option<String>,
+    /// A header a reverse proxy sets to the client's address (e.g. X-Forwarded-For; the
+    /// right-most address is used). Only when every request comes through that proxy.
+    #[arg(long, env = "LEGITIMERA_TRUSTED_PROXY_HEADER")]
+    trusted_proxy_header: Option<String>,
+    /// BankID's RP API base, e.g. https://appapi2.test.bankid.com/rp/v6.0/ (demo mode without
+    /// it uses the built-in simulator).
+    #[arg(long, env = "LEGITIMERA_BANKID_URL")]
+    bankid_url: Option<Url>,
+    /// The RP certificate and key as PKCS#12 (needs --bankid-client-pkcs12-password).
+    #[arg(long, env = "LEGITIMERA_BANKID_CLIENT_PKCS12")]
+    bankid_client_pkcs12: Option<PathBuf>,
+    /// Prefer the environment or the config file: a command line is visible to other users.
+    #[arg(
+        long,
+        env = "LEGITIMERA_BANKID_CLIENT_PKCS12_PASSWORD",
+        hide_env_values = true
+    )]
+    bankid_client_pkcs12_password: Option<String>,
+    /// The RP certificate as PEM (with --bankid-client-key, instead of PKCS#12).
+    #[arg(long, env = "LEGITIMERA_BANKID_CLIENT_CERT")]
+    bankid_client_cert: Option<PathBuf>,
+    /// The RP private key as PEM.
+    #[arg(long, env = "LEGITIMERA_BANKID_CLIENT_KEY")]
+    bankid_client_key: Option<PathBuf>,
+    /// BankID's SSL root CA as PEM: the only CA the RP API's certificate may chain to.
+    #[arg(long, env = "LEGITIMERA_BANKID_SERVER_CA")]
+    bankid_server_ca: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -116,6 +146,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 username: cli.sms_username,
                 password: cli.sms_password.map(SecretString::from),
                 from: cli.sms_from,
+            },
+            trusted_proxy_header: cli.trusted_proxy_header,
+            bankid: BankIdFile {
+                url: cli.bankid_url,
+                client_pkcs12: cli.bankid_client_pkcs12,
+                client_pkcs12_password: cli.bankid_client_pkcs12_password.map(SecretString::from),
+                client_cert: cli.bankid_client_cert,
+                client_key: cli.bankid_client_key,
+                server_ca: cli.bankid_server_ca,
             },
             demo: cli.demo,
         },

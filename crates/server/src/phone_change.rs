@@ -26,7 +26,11 @@ pub async fn start(
     let phone = PhoneNumber::parse(&request.phone)?;
     let (account, step, email) = match session {
         Some(session) => {
-            let account = login::account_of(&state, Some(session.account_id)).await?;
+            // A BankID session has no account, so no phone to change.
+            let account_id = session.account_id.ok_or_else(|| {
+                ApiError::BadRequest("this session has no account; log in with the account".into())
+            })?;
+            let account = login::account_of(&state, Some(account_id)).await?;
             (account, Step::SmsCode, None)
         }
         None => {

@@ -1,4 +1,5 @@
-//! The HTTP surface: routes under `/api/v1`, the demo outbox (demo mode only), request tracing
+//! The HTTP surface: routes under `/api/v1`, the demo outbox and the demo BankID app (demo
+//! mode only), request tracing
 //! without personal data, and JSON errors for everything, including unknown routes.
 
 use axum::extract::{MatchedPath, State};
@@ -9,7 +10,7 @@ use legitimera_protocol::{Health, OutboxMessage};
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, Result};
-use crate::{cases, login, phone_change, registration, sessions, AppState};
+use crate::{bankid, cases, login, phone_change, registration, sessions, AppState};
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -33,10 +34,19 @@ pub fn router(state: AppState) -> Router {
         .route("/phone-changes/{id}/resend", post(phone_change::resend))
         .route("/session", get(sessions::status).delete(sessions::logout))
         .route("/session/activity", post(sessions::activity))
-        .route("/cases", get(cases::list));
+        .route("/cases", get(cases::list))
+        .route("/bankid/orders", post(bankid::create))
+        .route(
+            "/bankid/orders/{id}",
+            get(bankid::status).delete(bankid::cancel),
+        );
     let mut router = Router::new().nest(legitimera_protocol::API_PREFIX, api);
     if state.outbox().is_some() {
         router = router.route("/demo/outbox", get(outbox));
+    }
+    if let Some(app) = state.demo_bankid_app() {
+        // The simulator's test BankID app: POST /demo/bankid/sign and /demo/bankid/cancel.
+        router = router.nest_service("/demo/bankid", app.router());
     }
     router
         .fallback(not_found)

@@ -1,5 +1,6 @@
 //! Sessions: an opaque random bearer token (32 bytes, base64url) stored only as its SHA-256,
-//! with the assurance of the login. The server enforces the idle and absolute limits; only
+//! with the assurance of the login. A session belongs to a person: through an account
+//! (password logins) or directly (BankID, the person found by personnummer). The server enforces the idle and absolute limits; only
 //! `POST /session/activity` counts as activity. Never logs a token.
 
 use axum::extract::{FromRequestParts, State};
@@ -22,7 +23,31 @@ use crate::AppState;
 /// `session_expired`, not `unauthorized`), then swept.
 const KEEP_EXPIRED_SECONDS: i64 = 24 * 60 * 60;
 
+/// A session for an account (password logins): it shows the account's person's cases.
 pub async fn create(state: &AppState, account_id: i64, assurance: Assurance) -> Result<Session> {
+    let person_id: i64 = sqlx::query_scalar("SELECT person_id FROM accounts WHERE id = ?")
+        .bind(account_id)
+        .fetch_optional(state.pool())
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    insert(state, person_id, Some(account_id), assurance).await
+}
+
+/// A session for a person without an account (BankID logins).
+pub async fn create_for_person(
+    state: &AppState,
+    person_id: i64,
+    assurance: Assurance,
+) -> Result<Session> {
+    insert(state, person_id, None, assurance).await
+}
+
+async fn insert(
+    state: &AppState,
+    person_id: i64,
+    account_id: Option<i64>,
+    assurance: Assurance,
+) -> Result<Session> {
     let now = state.now();
     let timeouts = state.timeouts();
     let absolute = i64::try_from(timeouts.absolute.as_secs()).unwrap_or(i64::MAX);
@@ -34,10 +59,12 @@ pub async fn create(state: &AppState, account_id: i64, assurance: Assurance) -> 
     OsRng.fill_bytes(bytes.as_mut());
     let token = SecretString::new(URL_SAFE_NO_PAD.encode(bytes.as_ref()));
     sqlx::query(
-        "INSERT INTO sessions (token_hash, account_id, assurance, created_at, last_activity_at)
-         VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO sessions (token_hash, person_id, account_id, assurance, created_at,
+                               last_activity_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(token_hash(token.expose()))
+    .bind(person_id)
     .bind(account_id)
     .bind(assurance.as_str())
     .bind(now)
@@ -52,6 +79,15 @@ pub async fn create(state: &AppState, account_id: i64, assurance: Assurance) -> 
     })
 }
 
+/// Ends the session with this token (one that was never handed out, say).
+pub async fn revoke(state: &AppState, token: &SecretString) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+        .bind(token_hash(token.expose()))
+        .execute(state.pool())
+        .await?;
+    Ok(())
+}
+
 fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -61,7 +97,9 @@ fn token_hash(token: &str) -> Vec<u8> {
 #[derive(Debug)]
 pub struct Authenticated {
     token_hash: Vec<u8>,
-    pub account_id: i64,
+    pub person_id: i64,
+    /// `None` for a BankID session.
+    pub account_id: Option<i64>,
     pub assurance: Assurance,
     created_at: i64,
     last_activity_at: i64,
@@ -101,17 +139,18 @@ fn bearer(parts: &Parts) -> Option<SecretString> {
 }
 
 async fn lookup(state: &AppState, token: &SecretString) -> Result<Authenticated> {
-    let row: Option<(String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT assurance, account_id, created_at, last_activity_at
+    let row: Option<(String, i64, Option<i64>, i64, i64)> = sqlx::query_as(
+        "SELECT assurance, person_id, account_id, created_at, last_activity_at
          FROM sessions WHERE token_hash = ?",
     )
     .bind(token_hash(token.expose()))
     .fetch_optional(state.pool())
     .await?;
-    let (assurance, account_id, created_at, last_activity_at) =
+    let (assurance, person_id, account_id, created_at, last_activity_at) =
         row.ok_or(ApiError::Unauthorized)?;
     let session = Authenticated {
         token_hash: token_hash(token.expose()),
+        person_id,
         account_id,
         assurance: Assurance::parse(&assurance).ok_or(ApiError::Unauthorized)?,
         created_at,
@@ -182,20 +221,47 @@ pub async fn end_all(state: &AppState, account_id: i64) -> Result<()> {
 }
 
 async fn describe(state: &AppState, session: &Authenticated) -> Result<SessionStatus> {
-    let account = accounts::find_by_id(state, session.account_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
     let (idle_expires_in, absolute_expires_in) = session.remaining(state);
     let timeouts = state.timeouts();
-    let phone = account.phone();
-    Ok(SessionStatus {
+    let mut status = SessionStatus {
         assurance: session.assurance,
-        email: account.email.clone(),
-        two_step: phone.is_some(),
-        phone: phone.map(|p| p.masked()),
+        email: None,
+        two_step: false,
+        phone: None,
         idle_expires_in,
         absolute_expires_in,
         idle_timeout: timeouts.idle.as_secs(),
         absolute_timeout: timeouts.absolute.as_secs(),
-    })
+        name: None,
+        personal_number: None,
+    };
+    match session.account_id {
+        Some(account_id) => {
+            let account = accounts::find_by_id(state, account_id)
+                .await?
+                .ok_or(ApiError::Unauthorized)?;
+            let phone = account.phone();
+            status.email = Some(account.email.clone());
+            status.two_step = phone.is_some();
+            status.phone = phone.map(|p| p.masked());
+        }
+        None => {
+            let person: Option<(String, String, Option<String>)> = sqlx::query_as(
+                "SELECT given_name, surname, personal_number FROM people WHERE id = ?",
+            )
+            .bind(session.person_id)
+            .fetch_optional(state.pool())
+            .await?;
+            let (given_name, surname, personal_number) = person.ok_or(ApiError::Unauthorized)?;
+            status.name = Some(format!("{given_name} {surname}"));
+            status.personal_number = personal_number.as_deref().map(mask_personal_number);
+        }
+    }
+    Ok(status)
+}
+
+/// `YYYYMMDD-****`: enough for a person to recognise their own number.
+pub fn mask_personal_number(number: &str) -> String {
+    let birth_date: String = number.chars().take(8).collect();
+    format!("{birth_date}-****")
 }

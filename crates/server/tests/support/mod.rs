@@ -60,7 +60,11 @@ impl TestServer {
     }
 
     pub async fn with_config(config: Config) -> Self {
-        let clock = Arc::new(ManualClock::new());
+        Self::with_config_and_clock(config, Arc::new(ManualClock::new())).await
+    }
+
+    /// With a clock the test shares with something else (the BankID simulator).
+    pub async fn with_config_and_clock(config: Config, clock: Arc<ManualClock>) -> Self {
         let running = legitimera_server::start(config, clock.clone())
             .await
             .unwrap();
@@ -88,6 +92,14 @@ impl TestServer {
                 .json(&body),
         )
         .await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.send(self.client.delete(self.url(path))).await
     }
 
     pub async fn get_auth(&self, path: &str, token: &str) -> Answer {
