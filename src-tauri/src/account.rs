@@ -3,6 +3,7 @@
 //! Rust memory only (zeroized when dropped) and never reaches the webview. Knows nothing of
 //! Tauri; never logs what the user typed.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use legitimera_protocol::{
@@ -15,6 +16,7 @@ use tokio::sync::Mutex;
 
 use crate::api::{ApiClient, CodeStep, Flow};
 use crate::error::{AppError, Result};
+use crate::session_timer::{Clock, Limit, SessionTimer, TimerState};
 
 /// How often a click may be reported to the server as activity: the idle limit is minutes
 /// long, so once a minute is enough and keeps a busy user from flooding the server.
@@ -76,19 +78,63 @@ impl ActivityThrottle {
     }
 }
 
-#[derive(Debug)]
 pub struct Account {
     api: ApiClient,
     token: Mutex<Option<SecretString>>,
     activity: std::sync::Mutex<ActivityThrottle>,
+    timer: std::sync::Mutex<Option<SessionTimer>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account").finish_non_exhaustive()
+    }
+}
+
+/// Locks a std mutex whose data stays consistent even if a holder panicked.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Account {
-    pub fn new(api: ApiClient) -> Self {
+    pub fn new(api: ApiClient, clock: Arc<dyn Clock>) -> Self {
         Account {
             api,
             token: Mutex::new(None),
             activity: std::sync::Mutex::new(ActivityThrottle::new(ACTIVITY_INTERVAL)),
+            timer: std::sync::Mutex::new(None),
+            clock,
+        }
+    }
+
+    /// Where the session stands on this side's clock; `None` when nobody is logged in.
+    pub fn tick(&self) -> Option<TimerState> {
+        let now = self.clock.now();
+        lock(&self.timer).as_ref().map(|timer| timer.state(now))
+    }
+
+    /// Ends a session that ran out of time: on the server first (best effort: it has ended it
+    /// by its own clock anyway), then here.
+    pub async fn expire(&self, limit: Limit) {
+        lock(&self.timer).take();
+        let Some(token) = self.token.lock().await.take() else {
+            return;
+        };
+        let limit = match limit {
+            Limit::Idle => "idle",
+            Limit::Absolute => "absolute",
+        };
+        tracing::info!(limit, "the session ran out of time");
+        if let Err(error) = self.api.logout(&token).await {
+            if !error.ends_session() {
+                tracing::warn!(
+                    code = error.code(),
+                    "could not end the session on the server"
+                );
+            }
         }
     }
 
@@ -231,16 +277,19 @@ impl Account {
         self.authorized(self.api.cases(&token, lang).await).await
     }
 
-    /// The user clicked a button or a link: tells the server, at most once a minute.
-    /// Answers the fresh session status when it did, `None` when throttled or logged out.
-    pub async fn activity(&self, now: Instant) -> Result<Option<SessionStatus>> {
+    /// The user clicked a button or a link (or saved): the idle time starts again here, and the
+    /// server is told at most once a minute — or at once when `now_or_never` (the warning's
+    /// "stay logged in" button, which must reach the server before its limit). Answers the
+    /// fresh session status when the server was told, `None` when throttled or logged out.
+    pub async fn activity(&self, now_or_never: bool) -> Result<Option<SessionStatus>> {
         let Some(token) = self.token.lock().await.clone() else {
             return Ok(None);
         };
-        let due = match self.activity.lock() {
-            Ok(mut throttle) => throttle.should_report(now),
-            Err(poisoned) => poisoned.into_inner().should_report(now),
-        };
+        let now = self.clock.now();
+        if let Some(timer) = lock(&self.timer).as_mut() {
+            timer.activity(now);
+        }
+        let due = lock(&self.activity).should_report(now.monotonic) || now_or_never;
         if !due {
             return Ok(None);
         }
@@ -252,6 +301,7 @@ impl Account {
     /// Ends the session on the server and forgets the token. The token is forgotten even when
     /// the server cannot be reached: its idle limit ends it there.
     pub async fn logout(&self) -> Result<()> {
+        lock(&self.timer).take();
         let Some(token) = self.token.lock().await.take() else {
             return Ok(());
         };
@@ -267,16 +317,20 @@ impl Account {
 
     /// Forgets the session locally (the server has already ended it).
     pub async fn forget(&self) {
+        lock(&self.timer).take();
         self.token.lock().await.take();
     }
 
     async fn begin(&self, token: SecretString) -> Result<SessionStatus> {
         let status = self.api.session(&token).await?;
         *self.token.lock().await = Some(token);
-        match self.activity.lock() {
-            Ok(mut throttle) => throttle.restart(Instant::now()),
-            Err(poisoned) => poisoned.into_inner().restart(Instant::now()),
-        }
+        let now = self.clock.now();
+        lock(&self.activity).restart(now.monotonic);
+        *lock(&self.timer) = Some(SessionTimer::start(
+            now,
+            Duration::from_secs(status.idle_timeout),
+            Duration::from_secs(status.absolute_expires_in),
+        ));
         tracing::info!(assurance = status.assurance.as_str(), "logged in");
         Ok(status)
     }

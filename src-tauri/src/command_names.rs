@@ -14,6 +14,8 @@ pub const COMMANDS: &[&str] = &[
     "session_info",
     "cases",
     "user_activity",
+    "keep_session",
+    "set_language",
     "logout",
     "demo_outbox",
 ];

@@ -2,8 +2,6 @@
 //! delegate, return `{code, message}` on failure. When the server says the session is gone, the
 //! UI hears `session-ended` whichever command found out.
 
-use std::time::Instant;
-
 use legitimera_protocol::{CasesAnswer, Challenge, OutboxMessage, SecretString, SessionStatus};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, State};
@@ -167,8 +165,29 @@ pub async fn user_activity(
     app: AppHandle,
     state: State<'_, AppState>,
 ) -> Result<Option<SessionStatus>> {
-    let result = state.account.activity(Instant::now()).await;
+    let result = state.account.activity(false).await;
     watch_session(&app, result)
+}
+
+/// "Fortsätt vara inloggad" in the warning: activity the server hears of at once.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn keep_session(
+    app: AppHandle,
+    state: State<'_, AppState>,
+) -> Result<Option<SessionStatus>> {
+    let result = state.account.activity(true).await;
+    if result.is_ok() {
+        let _ = app.emit(events::SESSION_ACTIVE, ());
+    }
+    watch_session(&app, result)
+}
+
+/// The UI's language, for what Rust says itself (desktop notifications).
+#[tauri::command(rename_all = "snake_case")]
+pub fn set_language(state: State<'_, AppState>, lang: Language) {
+    if let Ok(mut language) = state.language.lock() {
+        *language = lang;
+    }
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -9,6 +9,9 @@ mod connectivity;
 pub mod error;
 pub mod locale;
 mod logging;
+mod notify;
+pub mod session_timer;
+mod timeouts;
 
 use std::sync::Arc;
 
@@ -25,6 +28,10 @@ pub mod events {
     pub const BACKEND_STATUS: &str = "backend-status";
     /// The server ended the session (idle or absolute limit, or it no longer knows the token).
     pub const SESSION_ENDED: &str = "session-ended";
+    /// The idle limit is near: `{seconds_left}`, every second until activity or the end.
+    pub const SESSION_WARNING: &str = "session-warning";
+    /// Activity after a warning: the warning can go.
+    pub const SESSION_ACTIVE: &str = "session-active";
 }
 
 include!("command_names.rs");
@@ -32,7 +39,9 @@ include!("command_names.rs");
 #[derive(Debug)]
 pub struct AppState {
     api: ApiClient,
-    account: Account,
+    account: Arc<Account>,
+    /// The UI's language, for what Rust shows itself (notifications).
+    language: std::sync::Mutex<locale::Language>,
     backend_status: watch::Receiver<BackendStatus>,
     check_backend_now: Arc<Notify>,
 }
@@ -118,8 +127,14 @@ pub fn run() {
                     let _ = handle.emit(events::BACKEND_STATUS, status);
                 }
             });
+            let account = Arc::new(Account::new(
+                api.clone(),
+                Arc::new(session_timer::SystemClock),
+            ));
+            tauri::async_runtime::spawn(timeouts::watch(app.handle().clone(), account.clone()));
             app.manage(AppState {
-                account: Account::new(api.clone()),
+                account,
+                language: std::sync::Mutex::new(locale::Language::from_os()),
                 api: api.clone(),
                 backend_status: status_rx,
                 check_backend_now: check_now,
@@ -140,6 +155,8 @@ pub fn run() {
             commands::session_info,
             commands::cases,
             commands::user_activity,
+            commands::keep_session,
+            commands::set_language,
             commands::logout,
             commands::demo_outbox,
         ])

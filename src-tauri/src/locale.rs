@@ -1,9 +1,9 @@
 //! The UI language: Swedish or English, defaulting from the OS locale (Swedish unless the
 //! system clearly asks for something else, since the agency's default language is Swedish).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     Sv,

@@ -111,7 +111,17 @@ impl Harness {
 
     /// A fresh demo server on a free loopback port, logging at TRACE into the artifacts.
     pub fn server(&self) -> Result<TestServer> {
-        TestServer::start(&self.server_bin, "127.0.0.1:0", &self.artifacts)
+        self.server_with(&[])
+    }
+
+    /// A fresh demo server with extra command-line `args` (e.g. a short `--idle-timeout`).
+    pub fn server_with(&self, args: &[&str]) -> Result<TestServer> {
+        TestServer::start(
+            &self.server_bin,
+            "127.0.0.1:0",
+            &self.artifacts,
+            args.iter().map(|a| a.to_string()).collect(),
+        )
     }
 
     /// Every log the run wrote: the servers' (in the artifacts) and the app's (in its log
@@ -292,6 +302,8 @@ fn strip_ansi(line: &str) -> String {
 pub struct TestServer {
     binary: PathBuf,
     logs: PathBuf,
+    log_file: PathBuf,
+    args: Vec<String>,
     child: Option<Child>,
     pub addr: String,
 }
@@ -299,11 +311,18 @@ pub struct TestServer {
 static SERVERS_STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl TestServer {
-    fn start(binary: &PathBuf, listen: &str, logs: &std::path::Path) -> Result<Self> {
+    fn start(
+        binary: &PathBuf,
+        listen: &str,
+        logs: &std::path::Path,
+        args: Vec<String>,
+    ) -> Result<Self> {
         let n = SERVERS_STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let log = std::fs::File::create(logs.join(format!("server-{n:03}.log")))?;
+        let log_file = logs.join(format!("server-{n:03}.log"));
+        let log = std::fs::File::create(&log_file)?;
         let mut child = Command::new(binary)
             .args(["--demo", "--listen", listen])
+            .args(&args)
             .env("LEGITIMERA_LOG", "trace")
             .stdout(Stdio::piped())
             .stderr(log)
@@ -319,6 +338,8 @@ impl TestServer {
         Ok(TestServer {
             binary: binary.clone(),
             logs: logs.to_path_buf(),
+            log_file,
+            args,
             child: Some(child),
             addr,
         })
@@ -326,6 +347,12 @@ impl TestServer {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// What the server has logged so far (method, route pattern and status of each request).
+    pub fn log(&self) -> Result<String> {
+        let text = std::fs::read_to_string(&self.log_file)?;
+        Ok(strip_ansi(&text))
     }
 
     pub fn stop(&mut self) {
@@ -338,7 +365,7 @@ impl TestServer {
     /// Starts the server again on the same address (with a fresh demo database).
     pub fn restart(&mut self) -> Result<()> {
         self.stop();
-        let again = TestServer::start(&self.binary, &self.addr, &self.logs)?;
+        let again = TestServer::start(&self.binary, &self.addr, &self.logs, self.args.clone())?;
         *self = again;
         Ok(())
     }

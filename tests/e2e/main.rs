@@ -9,6 +9,7 @@ mod accounts;
 mod catalog;
 mod foundation;
 mod harness;
+mod timeouts;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,6 +25,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     let mut all = Vec::new();
     all.extend(foundation::tests());
     all.extend(accounts::tests());
+    all.extend(timeouts::tests());
     all
 }
 

@@ -11,6 +11,8 @@ import { resetAll } from './forms.js';
 
 const $ = (id) => document.getElementById(id);
 let loggedIn = false;
+/** The limits of the session, for the messages that name them. */
+let limits = { idle_timeout: 1800, absolute_timeout: 43200 };
 
 export function isLoggedIn() {
   return loggedIn;
@@ -19,6 +21,7 @@ export function isLoggedIn() {
 /** A login finished: Min sida becomes the bottom of the view stack. */
 export async function enter(session) {
   loggedIn = true;
+  limits = { idle_timeout: session.idle_timeout, absolute_timeout: session.absolute_timeout };
   document.body.dataset.session = session.assurance;
   $('chooser-message').hidden = true;
   minsida.renderSession(session);
@@ -38,15 +41,58 @@ export async function refresh() {
 }
 
 /** Leaves the session's pages and says why (`ended.*` catalog key). */
-function ended(messageKey) {
+function ended(messageKey, values) {
   loggedIn = false;
+  closeWarning();
   delete document.body.dataset.session;
   account.reset();
   minsida.clear();
   resetAll();
   router.home();
-  show($('chooser-message-text'), messageKey);
+  show($('chooser-message-text'), messageKey, values);
   $('chooser-message').hidden = false;
+}
+
+/** Why the session ended, as the `session-ended` event says it, in the user's words. */
+function endedBy(code) {
+  switch (code) {
+    case 'idle_timeout':
+      return ended('ended.idle', { minutes: Math.round(limits.idle_timeout / 60) });
+    case 'absolute_timeout':
+      return ended('ended.absolute', { hours: Math.round(limits.absolute_timeout / 3600) });
+    case 'session_expired':
+      return ended('ended.expired');
+    default:
+      return ended('ended.unauthorized');
+  }
+}
+
+// ---- the warning before the idle limit ------------------------------------------------------
+
+function closeWarning() {
+  const dialog = $('session-warning');
+  if (dialog.open) dialog.close();
+}
+
+function warn({ seconds_left: left }) {
+  if (!loggedIn) return;
+  const dialog = $('session-warning');
+  const minutes = Math.floor(left / 60);
+  const seconds = String(left % 60).padStart(2, '0');
+  show($('session-warning-countdown'), 'warning.countdown', { time: `${minutes}:${seconds}` });
+  if (!dialog.open) {
+    dialog.showModal();
+    $('keep-session').focus();
+  }
+}
+
+async function keepSession() {
+  try {
+    await invoke('keep_session');
+    closeWarning();
+  } catch {
+    // session_expired arrives as the session-ended event.
+  }
 }
 
 async function logout() {
@@ -61,16 +107,22 @@ async function logout() {
 
 export function init() {
   listen('session-ended', (event) => {
-    if (!loggedIn) return;
-    ended(event.code === 'session_expired' ? 'ended.expired' : 'ended.unauthorized');
+    if (loggedIn) endedBy(event.code);
   });
+  listen('session-warning', warn);
+  listen('session-active', closeWarning);
+  $('keep-session').addEventListener('click', keepSession);
+  // Escape must not hide the warning without keeping the session: only the button does.
+  $('session-warning').addEventListener('cancel', (event) => event.preventDefault());
   $('logout-button').addEventListener('click', logout);
   // Activity is a click on a button or a link — not typing, not reading, not moving the mouse.
   document.addEventListener('click', (event) => {
     const control = event.target.closest('button, a');
-    if (loggedIn && control && control.id !== 'logout-button') invoke('user_activity').catch(() => {});
+    const own = control && ['logout-button', 'keep-session'].includes(control.id);
+    if (loggedIn && control && !own) invoke('user_activity').catch(() => {});
   }, true);
-  onLanguageChange(() => {
+  onLanguageChange((lang) => {
+    invoke('set_language', { lang }).catch(() => {});
     if (loggedIn) minsida.loadCases();
   });
 }
