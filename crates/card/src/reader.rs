@@ -86,7 +86,11 @@ impl Pcsc {
         let card = self
             .context
             .connect(&name, ShareMode::Shared, Protocols::ANY)?;
-        Ok(PcscCard { card: Some(card) })
+        Ok(PcscCard {
+            card: Some(card),
+            context: self.context.clone(),
+            reader: name,
+        })
     }
 
     /// Reads the card kind, certificates and PIN status, in one transaction, without a PIN.
@@ -139,6 +143,8 @@ pub fn hex(bytes: &[u8]) -> String {
 /// would reset it, logging out other programs).
 pub struct PcscCard {
     card: Option<pcsc::Card>,
+    context: Context,
+    reader: CString,
 }
 
 impl std::fmt::Debug for PcscCard {
@@ -156,7 +162,11 @@ impl PcscCard {
     ) -> Result<R> {
         let card = self.card.as_mut().ok_or(Error::NoCard)?;
         let transaction = card.transaction()?;
-        let mut session = CardSession::open(PcscTransaction { transaction })?;
+        let mut session = CardSession::open(PcscTransaction {
+            transaction,
+            context: &self.context,
+            reader: &self.reader,
+        })?;
         let result = work(&mut session);
         let transport = session.into_transport();
         // Ending can fail only when the card is already gone; the result says why.
@@ -179,6 +189,8 @@ impl Drop for PcscCard {
 /// The transport inside a PC/SC transaction.
 pub struct PcscTransaction<'card> {
     transaction: pcsc::Transaction<'card>,
+    context: &'card Context,
+    reader: &'card CString,
 }
 
 impl std::fmt::Debug for PcscTransaction<'_> {
@@ -191,23 +203,50 @@ impl Transport for PcscTransaction<'_> {
     fn transmit(&mut self, command: &Command) -> Result<Response> {
         let mut buffer = [0u8; pcsc::MAX_BUFFER_SIZE];
         match self.transaction.transmit(command.as_bytes(), &mut buffer) {
+            // vpcd answers nothing at all when the card's connection broke mid-command.
+            Ok(answer) if answer.len() < 2 => Err(self.explain(None)),
             Ok(answer) => Response::parse(answer),
-            Err(error) => Err(self.explain(error)),
+            Err(error) => Err(self.explain(Some(error))),
         }
     }
 }
 
+/// How long a failed transmit waits for the reader to report the card gone: readers (and
+/// vpcd) notice a pulled card at their next presence poll, a little after the failure.
+const REMOVAL_GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
+
 impl PcscTransaction<'_> {
     /// Transmit failures other than `RemovedCard` can still mean the card went away; the
-    /// card's status tells.
-    fn explain(&self, error: pcsc::Error) -> Error {
-        if matches!(error, pcsc::Error::RemovedCard) {
+    /// reader's state, shortly after, tells.
+    fn explain(&self, error: Option<pcsc::Error>) -> Error {
+        if matches!(error, Some(pcsc::Error::RemovedCard)) {
             return Error::CardRemoved;
         }
-        match self.transaction.status2_owned() {
-            Err(pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard) => Error::CardRemoved,
-            Ok(status) if !status.status().contains(pcsc::Status::PRESENT) => Error::CardRemoved,
-            _ => error.into(),
+        if self.card_went_away() {
+            return Error::CardRemoved;
         }
+        match error {
+            Some(error) => error.into(),
+            None => Error::card("empty response"),
+        }
+    }
+
+    fn card_went_away(&self) -> bool {
+        let started = std::time::Instant::now();
+        let mut states = [ReaderState::new(self.reader.clone(), State::UNAWARE)];
+        while let Some(left) = REMOVAL_GRACE.checked_sub(started.elapsed()) {
+            match self.context.get_status_change(left, &mut states) {
+                Ok(()) => {}
+                // The reader went with the card (a USB reader pulled out with it).
+                Err(pcsc::Error::UnknownReader) => return true,
+                Err(_) => return false,
+            }
+            let state = states[0].event_state();
+            if !state.contains(State::PRESENT) || state.contains(State::MUTE) {
+                return true;
+            }
+            states[0].sync_current_state();
+        }
+        false
     }
 }

@@ -106,17 +106,23 @@ impl Watcher {
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(context) = self
-            .context
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-        {
-            let _ = context.cancel();
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        // SCardCancel only wakes a wait in progress: one sent while the thread is between
+        // two waits is lost, so repeat it until the thread has seen the stop flag.
+        while !thread.is_finished() {
+            if let Some(context) = self
+                .context
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+            {
+                let _ = context.cancel();
+            }
+            std::thread::sleep(STOP_CHECK);
         }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let _ = thread.join();
     }
 }
 
