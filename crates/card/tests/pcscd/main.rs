@@ -507,3 +507,42 @@ fn card_info_prints_readers_card_and_certificates_as_json() {
     assert_eq!(empty["card_present"], false);
     assert!(empty.get("card").is_none());
 }
+
+#[test]
+fn apdus_over_vpcd_take_well_under_a_millisecond_each() {
+    // Symptom this guards against: ~45 ms per APDU when TCP_NODELAY/TCP_QUICKACK are missing
+    // on the card side (Nagle + delayed ACK against vpcd's two writes per message).
+    if !pcscd_or_skip("APDU timing") {
+        return;
+    }
+    let slot = slot();
+    let card = insert(&slot, CardKind::Piv, identity(true));
+    let pcsc = Pcsc::establish().unwrap();
+    let mut connection = pcsc.connect(&slot.reader).unwrap();
+    let rounds = 20;
+    let (elapsed, apdus, per_certificate) = connection
+        .with_session(|session| {
+            let before = card.apdu_count();
+            let started = Instant::now();
+            for _ in 0..rounds {
+                session.certificate(KeyRole::Authentication)?;
+            }
+            let elapsed = started.elapsed();
+            Ok((elapsed, card.apdu_count() - before, elapsed / rounds))
+        })
+        .unwrap();
+    let per_apdu = elapsed / u32::try_from(apdus).unwrap();
+    eprintln!(
+        "vpcd timing: {apdus} APDUs in {elapsed:?}: {per_apdu:?} per APDU; RSA-2048 authentication \
+         certificate ({} APDUs) in {per_certificate:?}",
+        apdus / u64::from(rounds)
+    );
+    assert!(per_apdu < Duration::from_millis(5), "{per_apdu:?} per APDU");
+    let started = Instant::now();
+    let contents = pcsc.read_card(&slot.reader).unwrap();
+    eprintln!(
+        "vpcd timing: read_card (connect, select, both certificates, PIN status) in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(contents.certificates.len(), 2);
+}

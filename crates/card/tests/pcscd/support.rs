@@ -40,7 +40,7 @@ pub fn pcscd_or_skip(test: &str) -> bool {
         Ok(()) => true,
         Err(why) if required() => panic!("{REQUIRE_ENV}=1 but {why}"),
         Err(why) => {
-            eprintln!("SKIP {test}: {why} (start `pcscd -f -a`, or set {REQUIRE_ENV}=1 to fail)");
+            eprintln!("SKIP {test}: {why} (start `pcscd -f`, or set {REQUIRE_ENV}=1 to fail)");
             false
         }
     }
