@@ -38,6 +38,11 @@ pub enum PinStatus {
 }
 
 impl PinStatus {
+    /// The next wrong PIN blocks the card: the UI must say so before the user sends it.
+    pub fn is_last_try(self) -> bool {
+        self == PinStatus::TriesLeft { tries_left: 1 }
+    }
+
     /// Tries left, 0 when blocked, `None` when the card says the PIN is already verified.
     pub fn tries_left(self) -> Option<u8> {
         match self {
@@ -592,6 +597,7 @@ mod tests {
                 session.verify(role, &wrong),
                 Err(Error::WrongPin { tries_left: 1 })
             );
+            assert!(session.pin_status(role).unwrap().is_last_try());
             assert_eq!(session.verify(role, &wrong), Err(Error::PinBlocked));
             assert_eq!(session.pin_status(role).unwrap(), PinStatus::Blocked);
             assert_eq!(

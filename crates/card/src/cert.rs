@@ -67,8 +67,9 @@ pub enum Validity {
 pub struct CertificateInfo {
     /// CN, or given name and surname when there is no CN.
     pub holder: String,
-    /// The subject serialNumber (2.5.4.5): the HSA-id on SITHS HSA-id certificates.
-    pub hsa_id: Option<String>,
+    /// The subject serialNumber (2.5.4.5) when it is an HSA-id (SITHS HSA-id certificates;
+    /// on personnummer certificates it is not, and stays out).
+    pub hsa_id: Option<HsaId>,
     pub organisation: Option<String>,
     /// The issuer's CN, e.g. "SITHS e-id Person HSA-id 3 CA v1".
     pub issuer: String,
@@ -118,7 +119,7 @@ impl CertificateInfo {
         };
         Ok(CertificateInfo {
             holder,
-            hsa_id: first(subject, &OID_X509_SERIALNUMBER),
+            hsa_id: first(subject, &OID_X509_SERIALNUMBER).and_then(|serial| HsaId::parse(&serial)),
             organisation: first(subject, &OID_X509_ORGANIZATION_NAME),
             issuer: first(cert.issuer(), &OID_X509_COMMON_NAME).unwrap_or_default(),
             not_before: cert.validity().not_before.to_datetime(),
@@ -142,6 +143,41 @@ impl CertificateInfo {
                 Validity::Valid
             }
         }
+    }
+}
+
+/// An HSA-id: `SE`, the ten-digit organisation number of the issuing organisation, `-`, and
+/// a local part of letters and digits (e.g. `SE2321000016-abc1`). Personal data: `Debug`
+/// redacts it; `Display` and serialisation show it (for the holder's own screen).
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct HsaId(String);
+
+impl HsaId {
+    pub fn parse(text: &str) -> Option<Self> {
+        let (organisation, local) = text.split_once('-')?;
+        let digits = organisation.strip_prefix("SE")?;
+        let valid = digits.len() == 10
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (1..=31).contains(&local.len())
+            && local.bytes().all(|b| b.is_ascii_alphanumeric());
+        valid.then(|| HsaId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for HsaId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for HsaId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HsaId([redacted])")
     }
 }
 
@@ -204,7 +240,10 @@ mod tests {
     fn siths_like_certificate_fields() {
         let (auth, sign) = certificates(CertificateTimes::Valid);
         assert_eq!(auth.holder, "Anna Testsson");
-        assert_eq!(auth.hsa_id.as_deref(), Some("SE2321000016-1234"));
+        assert_eq!(
+            auth.hsa_id.as_ref().map(HsaId::as_str),
+            Some("SE2321000016-1234")
+        );
         assert_eq!(auth.organisation.as_deref(), Some("Region Testland"));
         assert_eq!(auth.issuer, "SITHS e-id Person HSA-id 3 CA v1 TEST");
         assert_eq!(auth.key_usage, KeyUsage::Authentication);
@@ -247,6 +286,25 @@ mod tests {
         assert_eq!(expired.validity_at(now), Validity::Expired);
         let (future, _) = certificates(CertificateTimes::NotYetValid);
         assert_eq!(future.validity_at(now), Validity::NotYetValid);
+    }
+
+    #[test]
+    fn hsa_id_shape() {
+        assert!(HsaId::parse("SE2321000016-abc1").is_some());
+        assert!(HsaId::parse("SE2321000016-1234").is_some());
+        for not_hsa in [
+            "197001011234",
+            "SE232100001-1",
+            "SE2321000016-",
+            "SE2321000016-a b",
+            "SE2321000016",
+        ] {
+            assert!(HsaId::parse(not_hsa).is_none(), "{not_hsa}");
+        }
+        assert_eq!(
+            format!("{:?}", HsaId::parse("SE2321000016-1").unwrap()),
+            "HsaId([redacted])"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod vcard;
 pub mod watcher;
 
 pub use card::{CardCertificate, CardKind, CardSession, PinStatus, SignedChallenge, Transport};
-pub use cert::{CertificateInfo, KeyKind, KeyUsage, Validity};
+pub use cert::{CertificateInfo, HsaId, KeyKind, KeyUsage, Validity};
 pub use error::{Error, ErrorBody, Result};
 pub use pin::Pin;
 pub use piv::KeyRole;

@@ -373,8 +373,8 @@ impl Identity {
     }
 }
 
-/// How the card is set up when it starts.
-#[derive(Debug, Clone)]
+/// How the card is set up when it starts. `Debug` leaves out the PIN.
+#[derive(Clone)]
 pub struct Config {
     pub kind: CardKind,
     /// The vpcd port: [`VPCD_PORT`] or [`VPCD_PORT_SECOND`].
@@ -385,6 +385,18 @@ pub struct Config {
     pub pin_tries: u8,
     /// Store PIV certificates gzip-compressed (CertInfo bit 0).
     pub compress_certificates: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("kind", &self.kind)
+            .field("port", &self.port)
+            .field("pin", &"[redacted]")
+            .field("pin_tries", &self.pin_tries)
+            .field("compress_certificates", &self.compress_certificates)
+            .finish()
+    }
 }
 
 impl Default for Config {

@@ -94,7 +94,7 @@ fn certificates_read_from_a_pkcs15_card() {
         .unwrap();
     assert_eq!(auth.der, identity.certificates.authentication);
     let info = CertificateInfo::from_der(&auth.der).unwrap();
-    assert_eq!(info.hsa_id.as_deref(), Some("SE2321000016-1234"));
+    assert_eq!(info.hsa_id.unwrap().as_str(), "SE2321000016-1234");
     assert_eq!(info.issuer, "SITHS e-id Person HSA-id 3 CA v1 TEST");
 }
 
