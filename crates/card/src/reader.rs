@@ -161,6 +161,11 @@ impl PcscCard {
         work: impl FnOnce(&mut CardSession<PcscTransaction<'_>>) -> Result<R>,
     ) -> Result<R> {
         let card = self.card.as_mut().ok_or(Error::NoCard)?;
+        // Another program reset the card since we connected: our handle must reconnect once
+        // before it can start a transaction (the card is reset already, so LeaveCard).
+        if let Err(pcsc::Error::ResetCard) = card.status2_owned() {
+            card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)?;
+        }
         let transaction = card.transaction()?;
         let mut session = CardSession::open(PcscTransaction {
             transaction,

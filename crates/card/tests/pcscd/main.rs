@@ -546,3 +546,29 @@ fn apdus_over_vpcd_take_well_under_a_millisecond_each() {
     );
     assert_eq!(contents.certificates.len(), 2);
 }
+
+#[test]
+fn a_card_reset_by_another_program_is_reconnected_not_reported() {
+    // Symptom: after other middleware reset the card, every later use of our connection
+    // failed with "card reset" until the app reconnected.
+    if !pcscd_or_skip("reset by another program") {
+        return;
+    }
+    let slot = slot();
+    let _card = insert(&slot, CardKind::Piv, identity(false));
+    let pcsc = Pcsc::establish().unwrap();
+    let mut ours = pcsc.connect(&slot.reader).unwrap();
+    ours.with_session(|session| session.certificate(KeyRole::Authentication))
+        .unwrap();
+    let context = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+    let reader = std::ffi::CString::new(slot.reader.clone()).unwrap();
+    let other = context
+        .connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+        .unwrap();
+    other
+        .disconnect(pcsc::Disposition::ResetCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    let kind = ours.with_session(|session| Ok(session.kind())).unwrap();
+    assert_eq!(kind, CardKind::Piv);
+}
