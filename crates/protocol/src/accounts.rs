@@ -129,8 +129,10 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionStatus {
     pub assurance: Assurance,
-    /// The account's e-mail address (its username).
-    pub email: String,
+    /// The account's e-mail address (its username); absent for a SITHS session, which
+    /// belongs to a staff member rather than an account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// The two-step phone, all but the last two digits hidden (`+46•••••••67`); absent
     /// without two-step verification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +144,9 @@ pub struct SessionStatus {
     pub idle_timeout: u64,
     /// The server's absolute limit in seconds.
     pub absolute_timeout: u64,
+    /// SITHS sessions: the staff member the card's certificate names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<crate::siths::StaffIdentity>,
 }
 
 /// `POST /api/v1/phone-changes`. With a session (`Authorization: Bearer`) only `phone` is

@@ -32,6 +32,8 @@ pub struct FileConfig {
     pub smtp: SmtpFile,
     #[serde(default)]
     pub sms: SmsFile,
+    /// PEM files of the CAs a SITHS card's chain must lead to. None: SITHS login is off.
+    pub siths_trust_anchors: Option<Vec<PathBuf>>,
 }
 
 /// `[smtp]` in the config file: the mail server codes and notices are sent through.
@@ -82,6 +84,7 @@ pub struct Overrides {
     pub absolute_timeout: Option<u64>,
     pub smtp: SmtpFile,
     pub sms: SmsFile,
+    pub siths_trust_anchors: Option<Vec<PathBuf>>,
     pub demo: bool,
 }
 
@@ -158,6 +161,8 @@ pub struct Config {
     pub tls: Option<Tls>,
     pub timeouts: Timeouts,
     pub delivery: Delivery,
+    /// PEM files of the SITHS trust anchors; empty turns SITHS login off (`siths_unavailable`).
+    pub siths_trust_anchors: Vec<PathBuf>,
     pub demo: bool,
 }
 
@@ -232,6 +237,10 @@ impl Config {
             tls,
             timeouts,
             delivery,
+            siths_trust_anchors: over
+                .siths_trust_anchors
+                .or(file.siths_trust_anchors)
+                .unwrap_or_default(),
             demo: over.demo,
         })
     }
@@ -484,6 +493,28 @@ from = "Myndigheten"
         );
         assert_eq!(sms.url.as_str(), "https://sms.example.se/a1/sms");
         assert_eq!(sms.credentials, None);
+    }
+
+    #[test]
+    fn siths_trust_anchors_come_from_the_file_unless_overridden() {
+        let file =
+            FileConfig::parse("siths_trust_anchors = [\"/etc/siths/a.pem\", \"b.pem\"]\n").unwrap();
+        let config = Config::resolve(file.clone(), demo()).unwrap();
+        assert_eq!(
+            config.siths_trust_anchors,
+            vec![PathBuf::from("/etc/siths/a.pem"), PathBuf::from("b.pem")]
+        );
+        let over = Overrides {
+            siths_trust_anchors: Some(vec!["c.pem".into()]),
+            ..demo()
+        };
+        let config = Config::resolve(file, over).unwrap();
+        assert_eq!(config.siths_trust_anchors, vec![PathBuf::from("c.pem")]);
+        let none = Config::resolve(FileConfig::default(), demo()).unwrap();
+        assert!(
+            none.siths_trust_anchors.is_empty(),
+            "SITHS is off by default"
+        );
     }
 
     #[test]

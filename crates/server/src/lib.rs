@@ -20,6 +20,7 @@ pub mod ratelimit;
 mod registration;
 mod routes;
 mod sessions;
+pub mod siths;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use crate::db::Db;
 use crate::delivery::{DemoOutbox, HttpSmsGateway, Mailer, SmsSender, SmtpMailer};
 use crate::passwords::Hasher;
 use crate::ratelimit::Limiter;
+use crate::siths::TrustAnchors;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -52,6 +54,8 @@ struct Inner {
     outbox: Option<Arc<DemoOutbox>>,
     timeouts: Timeouts,
     limits: Limits,
+    /// Empty when SITHS login is not set up.
+    siths_anchors: TrustAnchors,
 }
 
 /// The guessing limits. Failures count, successes don't; every window empties by itself.
@@ -115,6 +119,10 @@ impl AppState {
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
     }
+
+    pub fn siths_anchors(&self) -> &TrustAnchors {
+        &self.inner.siths_anchors
+    }
 }
 
 /// Opens the database (seeding it in demo mode) and builds the router, on the system clock.
@@ -140,6 +148,12 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     if config.demo {
         demo::seed(&db.pool, &hasher, clock.unix()).await?;
     }
+    let siths_anchors = TrustAnchors::from_pem_files(&config.siths_trust_anchors)?;
+    if siths_anchors.is_empty() {
+        tracing::info!("SITHS login off: no trust anchors configured");
+    } else {
+        tracing::info!(anchors = siths_anchors.len(), "SITHS login on");
+    }
     let state = AppState {
         inner: Arc::new(Inner {
             db,
@@ -151,6 +165,7 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
             outbox,
             timeouts: config.timeouts,
             limits: Limits::default(),
+            siths_anchors,
         }),
     };
     Ok(routes::router(state))

@@ -18,8 +18,8 @@ struct Cli {
     #[arg(long)]
     demo: bool,
     /// A TOML configuration file (keys: listen, database_url, tls_cert, tls_key, idle_timeout,
-    /// absolute_timeout, [smtp] host/port/security/username/password/from, [sms]
-    /// url/username/password/from).
+    /// absolute_timeout, siths_trust_anchors, [smtp] host/port/security/username/password/from,
+    /// [sms] url/username/password/from).
     #[arg(long, env = "LEGITIMERA_CONFIG")]
     config: Option<PathBuf>,
     /// The address to listen on, e.g. 127.0.0.1:8787 (port 0 picks a free port).
@@ -68,6 +68,16 @@ struct Cli {
     /// The sender shown on the phone (up to 11 letters, or a number).
     #[arg(long, env = "LEGITIMERA_SMS_FROM")]
     sms_from: Option<String>,
+    /// PEM files of the CAs SITHS cards must chain to (the environment variable takes them
+    /// colon-separated). Without any, SITHS login answers siths_unavailable. For the demo, the
+    /// virtual card writes its test CA with `vcard --ca-out FILE`.
+    #[arg(
+        long = "siths-trust-anchors",
+        env = "LEGITIMERA_SITHS_TRUST_ANCHORS",
+        value_delimiter = ':',
+        num_args = 1..
+    )]
+    siths_trust_anchors: Vec<PathBuf>,
 }
 
 #[tokio::main]
@@ -117,6 +127,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 password: cli.sms_password.map(SecretString::from),
                 from: cli.sms_from,
             },
+            siths_trust_anchors: (!cli.siths_trust_anchors.is_empty())
+                .then_some(cli.siths_trust_anchors),
             demo: cli.demo,
         },
     )?;

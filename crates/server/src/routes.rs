@@ -9,7 +9,7 @@ use legitimera_protocol::{Health, OutboxMessage};
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, Result};
-use crate::{cases, login, phone_change, registration, sessions, AppState};
+use crate::{cases, login, phone_change, registration, sessions, siths, AppState};
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -33,7 +33,10 @@ pub fn router(state: AppState) -> Router {
         .route("/phone-changes/{id}/resend", post(phone_change::resend))
         .route("/session", get(sessions::status).delete(sessions::logout))
         .route("/session/activity", post(sessions::activity))
-        .route("/cases", get(cases::list));
+        .route("/cases", get(cases::list))
+        .route("/siths/challenges", post(siths::create_challenge))
+        .route("/siths/sessions", post(siths::log_in))
+        .route("/siths/landing", get(siths::landing));
     let mut router = Router::new().nest(legitimera_protocol::API_PREFIX, api);
     if state.outbox().is_some() {
         router = router.route("/demo/outbox", get(outbox));
