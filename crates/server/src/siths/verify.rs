@@ -225,6 +225,218 @@ fn is_hsa_id(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue,
+        ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+    };
+    use ring::rand::SystemRandom;
+    use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+
+    const HSA_ID: &str = "SE2321000016-abc1";
+
+    struct Ca {
+        key: KeyPair,
+        certificate: rcgen::Certificate,
+    }
+
+    fn name(common_name: &str) -> DistinguishedName {
+        let mut name = DistinguishedName::new();
+        name.push(DnType::CountryName, "SE");
+        name.push(DnType::CommonName, common_name);
+        name
+    }
+
+    fn ca_params(common_name: &str) -> CertificateParams {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = name(common_name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params
+    }
+
+    /// A root, and an issuing CA under it: the SITHS shape.
+    fn root_and_issuing() -> (Ca, Ca) {
+        let root_key = KeyPair::generate().unwrap();
+        let root = ca_params("SITHS Root CA v2 TEST")
+            .self_signed(&root_key)
+            .unwrap();
+        let issuing_key = KeyPair::generate().unwrap();
+        let issuing = ca_params("SITHS e-id Person HSA-id 3 CA v1 TEST")
+            .signed_by(&issuing_key, &root, &root_key)
+            .unwrap();
+        (
+            Ca {
+                key: root_key,
+                certificate: root,
+            },
+            Ca {
+                key: issuing_key,
+                certificate: issuing,
+            },
+        )
+    }
+
+    /// A staff authentication certificate from `issuer`, changed by `adjust`; its key.
+    fn leaf(issuer: &Ca, adjust: impl FnOnce(&mut CertificateParams)) -> (Vec<u8>, KeyPair) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        let mut subject = name("Anna Testsson");
+        subject.push(DnType::OrganizationName, "Region Testland");
+        subject.push(
+            DnType::CustomDnType(vec![2, 5, 4, 5]),
+            DnValue::PrintableString(HSA_ID.try_into().unwrap()),
+        );
+        params.distinguished_name = subject;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        adjust(&mut params);
+        let certificate = params
+            .signed_by(&key, &issuer.certificate, &issuer.key)
+            .unwrap();
+        (certificate.der().to_vec(), key)
+    }
+
+    fn sign(key: &KeyPair, challenge: &[u8]) -> Vec<u8> {
+        let rng = SystemRandom::new();
+        let signer =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &key.serialize_der(), &rng)
+                .unwrap();
+        signer.sign(&rng, challenge).unwrap().as_ref().to_vec()
+    }
+
+    fn anchors(ca: &Ca) -> TrustAnchors {
+        TrustAnchors::from_der([ca.certificate.der().clone()]).unwrap()
+    }
+
+    fn check(anchors: &TrustAnchors, chain: &[Vec<u8>], key: &KeyPair) -> Result<Staff, Rejection> {
+        let challenge = [7u8; 32];
+        verify(
+            anchors,
+            chain,
+            SithsAlgorithm::EcdsaP256Sha256,
+            &challenge,
+            &sign(key, &challenge),
+            UnixTime::now(),
+        )
+    }
+
+    #[test]
+    fn a_chain_through_the_issuing_ca_is_trusted_from_the_root() {
+        let (root, issuing) = root_and_issuing();
+        let (leaf, key) = leaf(&issuing, |_| {});
+        let chain = [leaf, issuing.certificate.der().to_vec()];
+        let staff = check(&anchors(&root), &chain, &key).unwrap();
+        assert_eq!(staff.name, "Anna Testsson");
+        assert_eq!(staff.hsa_id, HSA_ID);
+        assert_eq!(staff.organisation.as_deref(), Some("Region Testland"));
+        // Trusting the issuing CA itself works too.
+        assert!(check(&anchors(&issuing), &chain[..1], &key).is_ok());
+    }
+
+    #[test]
+    fn without_the_issuing_ca_the_root_alone_is_not_enough() {
+        let (root, issuing) = root_and_issuing();
+        let (leaf, key) = leaf(&issuing, |_| {});
+        assert!(matches!(
+            check(&anchors(&root), &[leaf], &key),
+            Err(Rejection::Untrusted(_))
+        ));
+    }
+
+    #[test]
+    fn an_extended_key_usage_without_client_auth_is_the_wrong_usage() {
+        let (root, issuing) = root_and_issuing();
+        let (leaf, key) = leaf(&issuing, |params| {
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::EmailProtection];
+        });
+        let chain = [leaf, issuing.certificate.der().to_vec()];
+        assert!(matches!(
+            check(&anchors(&root), &chain, &key),
+            Err(Rejection::WrongKeyUsage(_))
+        ));
+    }
+
+    #[test]
+    fn a_certificate_without_key_usage_or_with_both_bits_is_refused() {
+        let (root, issuing) = root_and_issuing();
+        for usages in [
+            vec![],
+            vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::ContentCommitment,
+            ],
+        ] {
+            let (leaf, key) = leaf(&issuing, |params| params.key_usages = usages);
+            let chain = [leaf, issuing.certificate.der().to_vec()];
+            assert!(matches!(
+                check(&anchors(&root), &chain, &key),
+                Err(Rejection::WrongKeyUsage(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_certificate_without_an_hsa_id_is_not_a_staff_certificate() {
+        let (root, issuing) = root_and_issuing();
+        let (leaf, key) = leaf(&issuing, |params| {
+            params.distinguished_name = name("Anna Testsson");
+            params.distinguished_name.push(
+                DnType::CustomDnType(vec![2, 5, 4, 5]),
+                DnValue::PrintableString("197001011234".try_into().unwrap()),
+            );
+        });
+        let chain = [leaf, issuing.certificate.der().to_vec()];
+        assert!(matches!(
+            check(&anchors(&root), &chain, &key),
+            Err(Rejection::Untrusted(_))
+        ));
+    }
+
+    #[test]
+    fn validity_is_judged_at_the_time_given() {
+        let (root, issuing) = root_and_issuing();
+        let now = time::OffsetDateTime::now_utc();
+        let (leaf, key) = leaf(&issuing, |params| {
+            params.not_before = now - time::Duration::days(1);
+            params.not_after = now + time::Duration::days(1);
+        });
+        let chain = [leaf, issuing.certificate.der().to_vec()];
+        let challenge = [1u8; 32];
+        let signature = sign(&key, &challenge);
+        let at = |offset: time::Duration| {
+            let seconds = (now + offset).unix_timestamp().unsigned_abs();
+            verify(
+                &anchors(&root),
+                &chain,
+                SithsAlgorithm::EcdsaP256Sha256,
+                &challenge,
+                &signature,
+                UnixTime::since_unix_epoch(std::time::Duration::from_secs(seconds)),
+            )
+        };
+        assert!(at(time::Duration::ZERO).is_ok());
+        assert_eq!(at(time::Duration::days(2)), Err(Rejection::Expired));
+        assert_eq!(at(-time::Duration::days(2)), Err(Rejection::NotYetValid));
+    }
+
+    #[test]
+    fn more_than_four_certificates_are_refused_before_any_work() {
+        let (root, issuing) = root_and_issuing();
+        let (leaf, key) = leaf(&issuing, |_| {});
+        let issuing = issuing.certificate.der().to_vec();
+        let chain = [
+            leaf,
+            issuing.clone(),
+            issuing.clone(),
+            issuing.clone(),
+            issuing,
+        ];
+        assert!(matches!(
+            check(&anchors(&root), &chain, &key),
+            Err(Rejection::Untrusted(_))
+        ));
+    }
 
     #[test]
     fn hsa_ids_are_recognised() {
