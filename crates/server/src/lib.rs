@@ -67,7 +67,13 @@ pub struct Limits {
     pub login_ip: Limiter,
     /// Registrations started per client address (each sends an e-mail).
     pub registration_ip: Limiter,
+    /// SITHS challenges per client address (each is a database row for 2 minutes).
+    pub siths_ip: Limiter,
 }
+
+/// SITHS challenges per client address in 15 minutes: generous, since a whole hospital may
+/// reach the server through one address.
+pub const SITHS_CHALLENGES_PER_IP: usize = 300;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -75,6 +81,7 @@ impl Default for Limits {
             login_account: Limiter::new(5, 15 * 60),
             login_ip: Limiter::new(30, 15 * 60),
             registration_ip: Limiter::new(20, 60 * 60),
+            siths_ip: Limiter::new(SITHS_CHALLENGES_PER_IP, 15 * 60),
         }
     }
 }

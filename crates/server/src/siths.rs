@@ -23,7 +23,7 @@ use rustls_pki_types::UnixTime;
 use serde::Deserialize;
 
 use crate::error::{ApiError, Result};
-use crate::extract::Body;
+use crate::extract::{Body, ClientIp};
 use crate::{cases, sessions, AppState};
 
 pub use verify::{Rejection, TrustAnchors, MAX_CHAIN};
@@ -34,11 +34,18 @@ pub const CHALLENGE_SECONDS: u64 = 120;
 /// `POST /api/v1/siths/challenges`: 32 random bytes for the card to sign, usable once.
 pub async fn create_challenge(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
 ) -> Result<(StatusCode, Json<SithsChallenge>)> {
     if state.siths_anchors().is_empty() {
         return Err(ApiError::SithsUnavailable);
     }
     let now = state.now();
+    let ip_key = format!("siths:{ip}");
+    let limiter = &state.limits().siths_ip;
+    if let Some(retry_after) = limiter.retry_after(&ip_key, now) {
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    limiter.record(&ip_key, now);
     sqlx::query("DELETE FROM siths_challenges WHERE expires_at <= ?")
         .bind(now)
         .execute(state.pool())

@@ -302,3 +302,18 @@ async fn malformed_requests_are_bad_requests() {
         "siths_untrusted_certificate"
     );
 }
+
+#[tokio::test]
+async fn challenges_per_client_address_are_limited() {
+    let identity = p256_identity(CertificateTimes::Valid);
+    let (server, _ca) = server_trusting(&[&identity]).await;
+    for _ in 0..legitimera_server::SITHS_CHALLENGES_PER_IP {
+        let answer = server.post("siths/challenges", json!({})).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+    }
+    let limited = server.post("siths/challenges", json!({})).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.code(), "rate_limited");
+    server.advance(15 * 60);
+    challenge(&server).await;
+}
