@@ -317,3 +317,33 @@ async fn challenges_per_client_address_are_limited() {
     server.advance(15 * 60);
     challenge(&server).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_logins_with_one_challenge_give_one_session() {
+    let identity = p256_identity(CertificateTimes::Valid);
+    let (server, _ca) = server_trusting(&[&identity]).await;
+    let (id, bytes) = challenge(&server).await;
+    let body = login_body(&id, &sign(&identity, KeyRole::Authentication, &bytes));
+    let url = format!("{}/api/v1/siths/sessions", server.running.url());
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, url, body) = (server.client.clone(), url.clone(), body.clone());
+            tokio::spawn(async move {
+                let response = client.post(url).json(&body).send().await.unwrap();
+                let status = response.status();
+                let body: serde_json::Value = response.json().await.unwrap();
+                (status, body)
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for attempt in attempts {
+        let (status, body) = attempt.await.unwrap();
+        if status == StatusCode::CREATED {
+            created += 1;
+        } else {
+            assert_eq!(body["code"], "siths_unknown_challenge", "{body:?}");
+        }
+    }
+    assert_eq!(created, 1, "one challenge, one session");
+}
