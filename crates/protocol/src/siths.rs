@@ -70,3 +70,51 @@ pub struct StaffService {
     pub title: String,
     pub count: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SessionStatus;
+
+    #[test]
+    fn algorithms_have_the_card_crates_names() {
+        let request: SithsLoginRequest = serde_json::from_str(
+            r#"{"challenge_id":"c","certificates":["MA=="],"signature":"MA==","algorithm":"rsa_pkcs1_sha256"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(request.algorithm, SithsAlgorithm::RsaPkcs1Sha256);
+        assert_eq!(
+            serde_json::to_value(SithsAlgorithm::EcdsaP256Sha256).unwrap_or_default(),
+            "ecdsa_p256_sha256"
+        );
+        assert!(serde_json::from_str::<SithsAlgorithm>(r#""rsa_pss_sha256""#).is_err());
+    }
+
+    #[test]
+    fn session_status_names_staff_only_for_a_staff_session() {
+        let applicant: SessionStatus = serde_json::from_str(
+            r#"{"assurance":"low","email":"a@example.se","two_step":false,"idle_expires_in":1,
+                "absolute_expires_in":2,"idle_timeout":3,"absolute_timeout":4}"#,
+        )
+        .unwrap_or_else(|e| panic!("an applicant's status from an older server: {e}"));
+        assert_eq!(applicant.staff, None);
+        let json = serde_json::to_value(&applicant).unwrap_or_default();
+        assert!(json.get("staff").is_none(), "{json}");
+
+        let staff = SessionStatus {
+            email: None,
+            staff: Some(StaffIdentity {
+                name: "Anna Testsson".into(),
+                hsa_id: "SE2321000016-1234".into(),
+                organisation: None,
+            }),
+            ..applicant
+        };
+        let json = serde_json::to_value(&staff).unwrap_or_default();
+        assert!(json.get("email").is_none(), "{json}");
+        assert_eq!(
+            json["staff"],
+            serde_json::json!({"name": "Anna Testsson", "hsa_id": "SE2321000016-1234"})
+        );
+    }
+}

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use legitimera_card::vcard::{CardKeys, CertificateTimes, Config, Identity, Loopback};
-use legitimera_card::{CardSession, KeyRole, Pin, SignatureAlgorithm, SignedChallenge};
+use legitimera_card::{CardSession, KeyRole, Pin, SignedChallenge};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -77,11 +77,8 @@ pub fn login_body(challenge_id: &str, signed: &SignedChallenge) -> Value {
         "challenge_id": challenge_id,
         "certificates": [STANDARD.encode(&signed.certificate)],
         "signature": STANDARD.encode(&signed.signature),
-        "algorithm": match signed.algorithm {
-            SignatureAlgorithm::RsaPkcs1Sha256 => "rsa_pkcs1_sha256",
-            SignatureAlgorithm::EcdsaP256Sha256 => "ecdsa_p256_sha256",
-            other => panic!("unexpected algorithm {other:?}"),
-        },
+        // The card crate's own name for it: the server must accept exactly those names.
+        "algorithm": serde_json::to_value(signed.algorithm).unwrap(),
     })
 }
 
