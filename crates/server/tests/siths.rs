@@ -65,9 +65,18 @@ async fn p256_card_logs_in_and_sees_the_staff_landing_page() {
     let english = server.get_auth("siths/landing?lang=en", token).await;
     assert_eq!(english.body["services"][0]["title"], "Cases to handle");
 
-    // A staff member has no applicant's cases.
+    // A staff member has no applicant's cases, and an applicant no staff landing page.
     let cases = server.get_auth("cases", token).await;
     assert_eq!(cases.status, StatusCode::UNAUTHORIZED);
+    let (applicant, _) = server
+        .log_in("erik@example.se", support::DEMO_PASSWORD)
+        .await;
+    let refused = server.get_auth("siths/landing", &applicant).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.code(), "unauthorized");
+    let status = server.get_auth("session", &applicant).await;
+    assert_eq!(status.body["email"], "erik@example.se");
+    assert!(status.body.get("staff").is_none(), "{:?}", status.body);
 }
 
 #[tokio::test]
