@@ -4,6 +4,7 @@
 
 mod e2e_env;
 mod packages;
+mod pcscd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -141,12 +142,15 @@ fn test(install: bool) -> Result<()> {
             "warnings",
         ]),
     )?;
+    let pcscd = pcscd::Pcscd::ensure()?;
     step(
         "unit and integration tests",
         cargo()
             .args(["test", "--workspace"])
-            .env_remove(e2e_env::E2E_ENV),
+            .env_remove(e2e_env::E2E_ENV)
+            .env(pcscd::REQUIRE_ENV, "1"),
     )?;
+    drop(pcscd);
     // `cargo test --workspace` has just built the server binary (its integration tests need
     // it) with the same features as everything else; a separate `cargo build` would resolve
     // features without dev-dependencies and rebuild half the dependency tree.

@@ -129,8 +129,8 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionStatus {
     pub assurance: Assurance,
-    /// The account's e-mail address (its username); absent for a BankID session, which
-    /// belongs to a person rather than an account.
+    /// The account's e-mail address (its username); absent for a BankID session (which
+    /// belongs to a person) and a SITHS session (which belongs to a staff member).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// The two-step phone, all but the last two digits hidden (`+46•••••••67`); absent
@@ -150,6 +150,9 @@ pub struct SessionStatus {
     /// BankID sessions: the personnummer with its last four digits hidden (`19900101-****`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personal_number: Option<String>,
+    /// SITHS sessions: the staff member the card's certificate names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<crate::siths::StaffIdentity>,
 }
 
 /// `POST /api/v1/phone-changes`. With a session (`Authorization: Bearer`) only `phone` is

@@ -6,6 +6,7 @@ pub mod bankid;
 pub mod cases;
 pub mod fields;
 pub mod outbox;
+pub mod siths;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,7 @@ pub use bankid::*;
 pub use cases::*;
 pub use fields::{Email, FieldError, OneTimeCode, Password, PhoneNumber, SecretString};
 pub use outbox::*;
+pub use siths::*;
 
 /// The path prefix of every API route.
 pub const API_PREFIX: &str = "/api/v1";
@@ -116,6 +118,20 @@ pub mod codes {
     /// BankID cannot be reached or refused the request, or BankID login is not set up on this
     /// server (RFA5): try again later.
     pub const BANKID_UNAVAILABLE: &str = "bankid_unavailable";
+    /// The SITHS challenge is unknown, already used or older than 2 minutes: ask for a new one.
+    pub const SITHS_UNKNOWN_CHALLENGE: &str = "siths_unknown_challenge";
+    /// The card's certificate is not from a trusted SITHS issuer (or names no HSA-id).
+    pub const SITHS_UNTRUSTED_CERTIFICATE: &str = "siths_untrusted_certificate";
+    /// The card's certificate (or one above it) has expired: the card must be renewed.
+    pub const SITHS_CERTIFICATE_EXPIRED: &str = "siths_certificate_expired";
+    /// The card's certificate is not valid yet.
+    pub const SITHS_CERTIFICATE_NOT_YET_VALID: &str = "siths_certificate_not_yet_valid";
+    /// The certificate is not an authentication certificate (e.g. the signing one was sent).
+    pub const SITHS_WRONG_KEY_USAGE: &str = "siths_wrong_key_usage";
+    /// The signature does not match the challenge and the certificate.
+    pub const SITHS_BAD_SIGNATURE: &str = "siths_bad_signature";
+    /// SITHS login is not set up on this server (no trust anchors).
+    pub const SITHS_UNAVAILABLE: &str = "siths_unavailable";
 
     /// Every code above, for exhaustiveness checks (e.g. every code has a translation).
     pub const ALL: &[&str] = &[
@@ -143,6 +159,13 @@ pub mod codes {
         SAME_PHONE,
         BANKID_ALREADY_IN_PROGRESS,
         BANKID_UNAVAILABLE,
+        SITHS_UNKNOWN_CHALLENGE,
+        SITHS_UNTRUSTED_CERTIFICATE,
+        SITHS_CERTIFICATE_EXPIRED,
+        SITHS_CERTIFICATE_NOT_YET_VALID,
+        SITHS_WRONG_KEY_USAGE,
+        SITHS_BAD_SIGNATURE,
+        SITHS_UNAVAILABLE,
     ];
 }
 

@@ -91,7 +91,7 @@ pub async fn list(
     }))
 }
 
-fn supported(tag: &str) -> Option<&'static str> {
+pub(crate) fn supported(tag: &str) -> Option<&'static str> {
     let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
     match primary.as_str() {
         "sv" => Some("sv"),
@@ -101,7 +101,7 @@ fn supported(tag: &str) -> Option<&'static str> {
 }
 
 /// The supported language the `Accept-Language` header likes best, by its q-values.
-fn preferred_language(header: &str) -> Option<&'static str> {
+pub(crate) fn preferred_language(header: &str) -> Option<&'static str> {
     header
         .split(',')
         .filter_map(|item| {

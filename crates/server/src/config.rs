@@ -38,6 +38,8 @@ pub struct FileConfig {
     pub trusted_proxy_header: Option<String>,
     #[serde(default)]
     pub bankid: BankIdFile,
+    /// PEM files of the CAs a SITHS card's chain must lead to. None: SITHS login is off.
+    pub siths_trust_anchors: Option<Vec<PathBuf>>,
 }
 
 /// `[bankid]` in the config file: BankID's RP API and this RP's identity. Without it BankID
@@ -107,6 +109,7 @@ pub struct Overrides {
     pub sms: SmsFile,
     pub trusted_proxy_header: Option<String>,
     pub bankid: BankIdFile,
+    pub siths_trust_anchors: Option<Vec<PathBuf>>,
     pub demo: bool,
 }
 
@@ -217,6 +220,8 @@ pub struct Config {
     /// Lowercase header name; see [`FileConfig::trusted_proxy_header`].
     pub trusted_proxy_header: Option<String>,
     pub bankid: BankIdSetup,
+    /// PEM files of the SITHS trust anchors; empty turns SITHS login off (`siths_unavailable`).
+    pub siths_trust_anchors: Vec<PathBuf>,
     pub demo: bool,
 }
 
@@ -306,6 +311,10 @@ impl Config {
             delivery,
             trusted_proxy_header,
             bankid: resolve_bankid(over.bankid, file.bankid, over.demo)?,
+            siths_trust_anchors: over
+                .siths_trust_anchors
+                .or(file.siths_trust_anchors)
+                .unwrap_or_default(),
             demo: over.demo,
         })
     }
@@ -681,6 +690,28 @@ server_ca = "bankid-test-root.pem"
             Config::resolve(FileConfig::default(), over),
             Err(ConfigError::ProxyHeader(_))
         ));
+    }
+
+    #[test]
+    fn siths_trust_anchors_come_from_the_file_unless_overridden() {
+        let file =
+            FileConfig::parse("siths_trust_anchors = [\"/etc/siths/a.pem\", \"b.pem\"]\n").unwrap();
+        let config = Config::resolve(file.clone(), demo()).unwrap();
+        assert_eq!(
+            config.siths_trust_anchors,
+            vec![PathBuf::from("/etc/siths/a.pem"), PathBuf::from("b.pem")]
+        );
+        let over = Overrides {
+            siths_trust_anchors: Some(vec!["c.pem".into()]),
+            ..demo()
+        };
+        let config = Config::resolve(file, over).unwrap();
+        assert_eq!(config.siths_trust_anchors, vec![PathBuf::from("c.pem")]);
+        let none = Config::resolve(FileConfig::default(), demo()).unwrap();
+        assert!(
+            none.siths_trust_anchors.is_empty(),
+            "SITHS is off by default"
+        );
     }
 
     #[test]

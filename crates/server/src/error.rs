@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use legitimera_protocol::{codes, ErrorBody, FieldError};
 
+use crate::siths::Rejection;
+
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,14 @@ pub enum ApiError {
     BankIdAlreadyInProgress,
     #[error("BankID login is not available now")]
     BankIdUnavailable { rfa: legitimera_bankid::RfaCode },
+    #[error("unknown or already used SITHS challenge; ask for a new one")]
+    SithsUnknownChallenge,
+    #[error("the SITHS challenge has expired; ask for a new one")]
+    SithsChallengeExpired,
+    #[error("SITHS login refused: {0}")]
+    Siths(crate::siths::Rejection),
+    #[error("SITHS login is not set up on this server (no trust anchors)")]
+    SithsUnavailable,
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] sqlx::Error),
     #[error("internal error")]
@@ -74,6 +84,10 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::WrongStep | ApiError::BankIdAlreadyInProgress => StatusCode::CONFLICT,
+            ApiError::SithsUnknownChallenge => StatusCode::NOT_FOUND,
+            ApiError::SithsChallengeExpired => StatusCode::GONE,
+            ApiError::Siths(_) => StatusCode::UNAUTHORIZED,
+            ApiError::SithsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::EmailUnavailable { .. }
             | ApiError::SmsUnavailable { .. }
             | ApiError::BankIdUnavailable { .. }
@@ -103,6 +117,17 @@ impl ApiError {
             ApiError::SamePhone => codes::SAME_PHONE,
             ApiError::BankIdAlreadyInProgress => codes::BANKID_ALREADY_IN_PROGRESS,
             ApiError::BankIdUnavailable { .. } => codes::BANKID_UNAVAILABLE,
+            ApiError::SithsUnknownChallenge | ApiError::SithsChallengeExpired => {
+                codes::SITHS_UNKNOWN_CHALLENGE
+            }
+            ApiError::Siths(rejection) => match rejection {
+                Rejection::Untrusted(_) => codes::SITHS_UNTRUSTED_CERTIFICATE,
+                Rejection::Expired => codes::SITHS_CERTIFICATE_EXPIRED,
+                Rejection::NotYetValid => codes::SITHS_CERTIFICATE_NOT_YET_VALID,
+                Rejection::WrongKeyUsage(_) => codes::SITHS_WRONG_KEY_USAGE,
+                Rejection::BadSignature => codes::SITHS_BAD_SIGNATURE,
+            },
+            ApiError::SithsUnavailable => codes::SITHS_UNAVAILABLE,
             ApiError::DatabaseUnavailable(_) => codes::DATABASE_UNAVAILABLE,
             ApiError::Internal(_) => codes::INTERNAL,
         }

@@ -21,6 +21,7 @@ pub mod ratelimit;
 mod registration;
 mod routes;
 mod sessions;
+pub mod siths;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ use crate::db::Db;
 use crate::delivery::{DemoOutbox, HttpSmsGateway, Mailer, SmsSender, SmtpMailer};
 use crate::passwords::Hasher;
 use crate::ratelimit::Limiter;
+use crate::siths::TrustAnchors;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -62,6 +64,8 @@ struct Inner {
     bankid: Option<Arc<BankId>>,
     /// Demo mode: the BankID simulator the orders go to, with its test app.
     simulator: Option<Simulator>,
+    /// Empty when SITHS login is not set up.
+    siths_anchors: TrustAnchors,
 }
 
 /// The guessing limits. Failures count, successes don't; every window empties by itself.
@@ -75,7 +79,13 @@ pub struct Limits {
     pub registration_ip: Limiter,
     /// BankID orders started per client address (each is a BankID order and a poller).
     pub bankid_ip: Limiter,
+    /// SITHS challenges per client address (each is a database row for 2 minutes).
+    pub siths_ip: Limiter,
 }
+
+/// SITHS challenges per client address in 15 minutes: generous, since a whole hospital may
+/// reach the server through one address.
+pub const SITHS_CHALLENGES_PER_IP: usize = 300;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -84,6 +94,7 @@ impl Default for Limits {
             login_ip: Limiter::new(30, 15 * 60),
             registration_ip: Limiter::new(20, 60 * 60),
             bankid_ip: Limiter::new(60, 15 * 60),
+            siths_ip: Limiter::new(SITHS_CHALLENGES_PER_IP, 15 * 60),
         }
     }
 }
@@ -143,6 +154,11 @@ impl AppState {
     pub fn demo_bankid_app(&self) -> Option<TestApp> {
         self.inner.simulator.as_ref().map(Simulator::app)
     }
+
+    /// Empty when SITHS login is not set up.
+    pub fn siths_anchors(&self) -> &TrustAnchors {
+        &self.inner.siths_anchors
+    }
 }
 
 /// Opens the database (seeding it in demo mode) and builds the router, on the system clock.
@@ -174,6 +190,12 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         .as_deref()
         .map(HeaderName::try_from)
         .transpose()?;
+    let siths_anchors = TrustAnchors::from_pem_files(&config.siths_trust_anchors)?;
+    if siths_anchors.is_empty() {
+        tracing::info!("SITHS login off: no trust anchors configured");
+    } else {
+        tracing::info!(anchors = siths_anchors.len(), "SITHS login on");
+    }
     let state = AppState {
         inner: Arc::new(Inner {
             db,
@@ -188,6 +210,7 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
             trusted_proxy_header,
             bankid: bankid.map(|client| Arc::new(BankId::new(client))),
             simulator,
+            siths_anchors,
         }),
     };
     Ok(routes::router(state))

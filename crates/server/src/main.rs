@@ -20,9 +20,9 @@ struct Cli {
     #[arg(long)]
     demo: bool,
     /// A TOML configuration file (keys: listen, database_url, tls_cert, tls_key, idle_timeout,
-    /// absolute_timeout, trusted_proxy_header, [smtp] host/port/security/username/password/from,
-    /// [sms] url/username/password/from, [bankid] url/client_pkcs12/client_pkcs12_password/
-    /// client_cert/client_key/server_ca).
+    /// absolute_timeout, trusted_proxy_header, siths_trust_anchors, [smtp] host/port/security/
+    /// username/password/from, [sms] url/username/password/from, [bankid] url/client_pkcs12/
+    /// client_pkcs12_password/client_cert/client_key/server_ca).
     #[arg(long, env = "LEGITIMERA_CONFIG")]
     config: Option<PathBuf>,
     /// The address to listen on, e.g. 127.0.0.1:8787 (port 0 picks a free port).
@@ -98,6 +98,16 @@ struct Cli {
     /// BankID's SSL root CA as PEM: the only CA the RP API's certificate may chain to.
     #[arg(long, env = "LEGITIMERA_BANKID_SERVER_CA")]
     bankid_server_ca: Option<PathBuf>,
+    /// PEM files of the CAs SITHS cards must chain to (the environment variable takes them
+    /// colon-separated). Without any, SITHS login answers siths_unavailable. For the demo, the
+    /// virtual card writes its test CA with `vcard --ca-out FILE`.
+    #[arg(
+        long = "siths-trust-anchors",
+        env = "LEGITIMERA_SITHS_TRUST_ANCHORS",
+        value_delimiter = ':',
+        num_args = 1..
+    )]
+    siths_trust_anchors: Vec<PathBuf>,
 }
 
 #[tokio::main]
@@ -156,6 +166,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 client_key: cli.bankid_client_key,
                 server_ca: cli.bankid_server_ca,
             },
+            siths_trust_anchors: (!cli.siths_trust_anchors.is_empty())
+                .then_some(cli.siths_trust_anchors),
             demo: cli.demo,
         },
     )?;

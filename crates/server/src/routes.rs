@@ -10,7 +10,7 @@ use legitimera_protocol::{Health, OutboxMessage};
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, Result};
-use crate::{bankid, cases, login, phone_change, registration, sessions, AppState};
+use crate::{bankid, cases, login, phone_change, registration, sessions, siths, AppState};
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -39,7 +39,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/bankid/orders/{id}",
             get(bankid::status).delete(bankid::cancel),
-        );
+        )
+        .route("/siths/challenges", post(siths::create_challenge))
+        .route("/siths/sessions", post(siths::log_in))
+        .route("/siths/landing", get(siths::landing));
     let mut router = Router::new().nest(legitimera_protocol::API_PREFIX, api);
     if state.outbox().is_some() {
         router = router.route("/demo/outbox", get(outbox));

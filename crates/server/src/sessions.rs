@@ -15,13 +15,13 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::accounts;
 use crate::error::{ApiError, Result};
 use crate::AppState;
+use crate::{accounts, siths};
 
 /// Expired sessions are kept this long past the absolute limit (so they answer
 /// `session_expired`, not `unauthorized`), then swept.
-const KEEP_EXPIRED_SECONDS: i64 = 24 * 60 * 60;
+pub(crate) const KEEP_EXPIRED_SECONDS: i64 = 24 * 60 * 60;
 
 /// A session for an account (password logins): it shows the account's person's cases.
 pub async fn create(state: &AppState, account_id: i64, assurance: Assurance) -> Result<Session> {
@@ -88,8 +88,15 @@ pub async fn revoke(state: &AppState, token: &SecretString) -> Result<()> {
     Ok(())
 }
 
-fn token_hash(token: &str) -> Vec<u8> {
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A new bearer token (for staff sessions, which live in their own table; see `siths`).
+pub(crate) fn new_token() -> SecretString {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    OsRng.fill_bytes(bytes.as_mut());
+    SecretString::new(URL_SAFE_NO_PAD.encode(bytes.as_ref()))
 }
 
 /// A live session, from `Authorization: Bearer <token>`. No header or an unknown token is
@@ -130,7 +137,7 @@ impl FromRequestParts<AppState> for MaybeAuthenticated {
     }
 }
 
-fn bearer(parts: &Parts) -> Option<SecretString> {
+pub(crate) fn bearer(parts: &Parts) -> Option<SecretString> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -166,31 +173,67 @@ async fn lookup(state: &AppState, token: &SecretString) -> Result<Authenticated>
 impl Authenticated {
     /// Seconds left before the idle and the absolute limit (0 = expired).
     fn remaining(&self, state: &AppState) -> (u64, u64) {
-        let now = state.now();
-        let timeouts = state.timeouts();
-        let left = |since: i64, limit: u64| {
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            (since.saturating_add(limit) - now).max(0).unsigned_abs()
-        };
-        let absolute = left(self.created_at, timeouts.absolute.as_secs());
-        let idle = left(self.last_activity_at, timeouts.idle.as_secs()).min(absolute);
-        (idle, absolute)
+        time_left(state, self.created_at, self.last_activity_at)
+    }
+}
+
+/// Seconds left before the idle and the absolute limit (0 = expired) of a session created and
+/// last active at these times: one rule for applicants' and staff sessions.
+pub(crate) fn time_left(state: &AppState, created_at: i64, last_activity_at: i64) -> (u64, u64) {
+    let now = state.now();
+    let timeouts = state.timeouts();
+    let left = |since: i64, limit: u64| {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        (since.saturating_add(limit) - now).max(0).unsigned_abs()
+    };
+    let absolute = left(created_at, timeouts.absolute.as_secs());
+    let idle = left(last_activity_at, timeouts.idle.as_secs()).min(absolute);
+    (idle, absolute)
+}
+
+/// Whoever a bearer token belongs to: an applicant (account) or a staff member (SITHS). The
+/// session endpoints take this; everything about cases takes [`Authenticated`] only.
+#[derive(Debug)]
+pub enum AnySession {
+    Applicant(Authenticated),
+    Staff(siths::StaffSession),
+}
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        match siths::lookup(state, &token).await? {
+            Some(staff) => Ok(AnySession::Staff(staff)),
+            None => lookup(state, &token).await.map(AnySession::Applicant),
+        }
     }
 }
 
 /// `GET /api/v1/session`: what the session is and how long it has left. Not activity.
 pub async fn status(
     State(state): State<AppState>,
-    session: Authenticated,
+    session: AnySession,
 ) -> Result<Json<SessionStatus>> {
-    describe(&state, &session).await.map(Json)
+    match session {
+        AnySession::Applicant(session) => describe(&state, &session).await.map(Json),
+        AnySession::Staff(staff) => staff.describe(&state).await.map(Json),
+    }
 }
 
 /// `POST /api/v1/session/activity`: the user did something; the idle limit starts over.
 pub async fn activity(
     State(state): State<AppState>,
-    mut session: Authenticated,
+    session: AnySession,
 ) -> Result<Json<SessionStatus>> {
+    let mut session = match session {
+        AnySession::Applicant(session) => session,
+        AnySession::Staff(mut staff) => {
+            staff.touch(&state).await?;
+            return staff.describe(&state).await.map(Json);
+        }
+    };
     let now = state.now();
     sqlx::query("UPDATE sessions SET last_activity_at = ? WHERE token_hash = ?")
         .bind(now)
@@ -202,7 +245,15 @@ pub async fn activity(
 }
 
 /// `DELETE /api/v1/session`: logout; the token is unknown from now on.
-pub async fn logout(State(state): State<AppState>, session: Authenticated) -> Result<StatusCode> {
+pub async fn logout(State(state): State<AppState>, session: AnySession) -> Result<StatusCode> {
+    let session = match session {
+        AnySession::Applicant(session) => session,
+        AnySession::Staff(staff) => {
+            staff.end(&state).await?;
+            tracing::info!("logged out");
+            return Ok(StatusCode::NO_CONTENT);
+        }
+    };
     sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
         .bind(&session.token_hash)
         .execute(state.pool())
@@ -234,6 +285,7 @@ async fn describe(state: &AppState, session: &Authenticated) -> Result<SessionSt
         absolute_timeout: timeouts.absolute.as_secs(),
         name: None,
         personal_number: None,
+        staff: None,
     };
     match session.account_id {
         Some(account_id) => {

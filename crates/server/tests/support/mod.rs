@@ -18,6 +18,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+pub mod siths;
+
 pub const DEMO_PASSWORD: &str = "demo-lösenord-2026";
 pub const GOOD_PASSWORD: &str = "en lång och ovanlig fras";
 

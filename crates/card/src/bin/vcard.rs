@@ -1,0 +1,75 @@
+//! `vcard`: runs the virtual card in pcscd's virtual reader until stopped (Ctrl-C), for the
+//! demo and manual checks. Writes the test CA certificate (PEM) where `--ca-out` says, so the
+//! server can trust it.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use legitimera_card::vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
+use legitimera_card::CardKind;
+
+const USAGE: &str =
+    "usage: vcard [--kind piv|pkcs15] [--key rsa|p256] [--port 35963] [--pin 123456]
+             [--expired | --not-yet-valid] [--blocked] [--garbage] [--compress] [--ca-out FILE]";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("vcard: {message}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut config = Config::default();
+    let mut rsa = false;
+    let mut times = CertificateTimes::Valid;
+    let (mut blocked, mut garbage) = (false, false);
+    let mut ca_out = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--kind" => {
+                config.kind = match value()?.as_str() {
+                    "piv" => CardKind::Piv,
+                    "pkcs15" => CardKind::Pkcs15,
+                    other => return Err(format!("unknown kind {other}")),
+                }
+            }
+            "--key" => rsa = value()? == "rsa",
+            "--port" => config.port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--pin" => config.pin = value()?,
+            "--expired" => times = CertificateTimes::Expired,
+            "--not-yet-valid" => times = CertificateTimes::NotYetValid,
+            "--blocked" => blocked = true,
+            "--garbage" => garbage = true,
+            "--compress" => config.compress_certificates = true,
+            "--ca-out" => ca_out = Some(value()?),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    let keys = if rsa {
+        CardKeys::generate_rsa2048().map_err(|e| e.to_string())?
+    } else {
+        CardKeys::generate_p256()
+    };
+    let identity = Arc::new(Identity::generate(keys, times).map_err(|e| e.to_string())?);
+    if let Some(path) = ca_out {
+        std::fs::write(&path, identity.ca.pem()).map_err(|e| format!("{path}: {e}"))?;
+    }
+    let card = VirtualCard::start(config, identity).map_err(|e| e.to_string())?;
+    if blocked {
+        card.block_pin();
+    }
+    card.set_garbage(garbage);
+    println!(
+        "virtual card in \"{}\"; Ctrl-C to take it out",
+        card.reader_name()
+    );
+    loop {
+        std::thread::park();
+    }
+}

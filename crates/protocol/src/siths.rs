@@ -1,0 +1,120 @@
+//! SITHS card login on the wire: a challenge from the server, the card's signature over it with
+//! the certificate chain, and what a staff member's session shows (identity and landing page).
+
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::Assurance;
+
+/// `POST /api/v1/siths/challenges` → `201`: the bytes the card signs, single use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SithsChallenge {
+    pub id: String,
+    /// Standard base64 of 32 random bytes. The card signs SHA-256 of the decoded bytes.
+    pub challenge: String,
+    /// Seconds until the challenge can no longer be used.
+    pub expires_in: u64,
+}
+
+/// How the card signed: the card crate's names for the same two algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SithsAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256; the signature is as long as the key (256 bytes).
+    RsaPkcs1Sha256,
+    /// ECDSA P-256 with SHA-256; the signature is DER (`SEQUENCE { r, s }`).
+    EcdsaP256Sha256,
+}
+
+/// `POST /api/v1/siths/sessions`: the signed challenge. Answered with a [`crate::Session`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SithsLoginRequest {
+    pub challenge_id: String,
+    /// Standard base64 DER certificates: the card's authentication certificate first, then any
+    /// intermediates (the trust anchor itself may be left out).
+    pub certificates: Vec<String>,
+    /// Standard base64 of the signature over the challenge bytes.
+    pub signature: String,
+    pub algorithm: SithsAlgorithm,
+}
+
+/// Who a SITHS session belongs to, as the authentication certificate says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffIdentity {
+    pub name: String,
+    /// E.g. `SE2321000016-abc1`.
+    pub hsa_id: String,
+    /// The certificate's organisation (O); absent when it names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+}
+
+/// `GET /api/v1/siths/landing`: the staff landing page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffLanding {
+    pub name: String,
+    pub hsa_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    pub assurance: Assurance,
+    /// The language of `title`: `"sv"` or `"en"`.
+    pub lang: String,
+    pub services: Vec<StaffService>,
+}
+
+/// One e-service for staff, with how many cases wait in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffService {
+    /// A stable code: `cases_to_handle`, `waiting_for_applicant`, `decided`.
+    pub id: String,
+    /// In the answer's `lang`, e.g. "Ärenden att handlägga".
+    pub title: String,
+    pub count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SessionStatus;
+
+    #[test]
+    fn algorithms_have_the_card_crates_names() {
+        let request: SithsLoginRequest = serde_json::from_str(
+            r#"{"challenge_id":"c","certificates":["MA=="],"signature":"MA==","algorithm":"rsa_pkcs1_sha256"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(request.algorithm, SithsAlgorithm::RsaPkcs1Sha256);
+        assert_eq!(
+            serde_json::to_value(SithsAlgorithm::EcdsaP256Sha256).unwrap_or_default(),
+            "ecdsa_p256_sha256"
+        );
+        assert!(serde_json::from_str::<SithsAlgorithm>(r#""rsa_pss_sha256""#).is_err());
+    }
+
+    #[test]
+    fn session_status_names_staff_only_for_a_staff_session() {
+        let applicant: SessionStatus = serde_json::from_str(
+            r#"{"assurance":"low","email":"a@example.se","two_step":false,"idle_expires_in":1,
+                "absolute_expires_in":2,"idle_timeout":3,"absolute_timeout":4}"#,
+        )
+        .unwrap_or_else(|e| panic!("an applicant's status from an older server: {e}"));
+        assert_eq!(applicant.staff, None);
+        let json = serde_json::to_value(&applicant).unwrap_or_default();
+        assert!(json.get("staff").is_none(), "{json}");
+
+        let staff = SessionStatus {
+            email: None,
+            staff: Some(StaffIdentity {
+                name: "Anna Testsson".into(),
+                hsa_id: "SE2321000016-1234".into(),
+                organisation: None,
+            }),
+            ..applicant
+        };
+        let json = serde_json::to_value(&staff).unwrap_or_default();
+        assert!(json.get("email").is_none(), "{json}");
+        assert_eq!(
+            json["staff"],
+            serde_json::json!({"name": "Anna Testsson", "hsa_id": "SE2321000016-1234"})
+        );
+    }
+}
