@@ -16,4 +16,7 @@ pub const COMMANDS: &[&str] = &[
     "user_activity",
     "logout",
     "demo_outbox",
+    "bankid_start",
+    "bankid_cancel",
+    "demo_bankid_app",
 ];

@@ -3,6 +3,8 @@
 
 mod account;
 mod api;
+mod bankid;
+mod bankid_commands;
 mod commands;
 pub mod config;
 mod connectivity;
@@ -25,6 +27,8 @@ pub mod events {
     pub const BACKEND_STATUS: &str = "backend-status";
     /// The server ended the session (idle or absolute limit, or it no longer knows the token).
     pub const SESSION_ENDED: &str = "session-ended";
+    /// A BankID login moved on: its message, QR code, or the session it ended in.
+    pub const BANKID_STATUS: &str = "bankid-status";
 }
 
 include!("command_names.rs");
@@ -118,6 +122,7 @@ pub fn run() {
                     let _ = handle.emit(events::BACKEND_STATUS, status);
                 }
             });
+            app.manage(bankid::BankId::new(api.clone()));
             app.manage(AppState {
                 account: Account::new(api.clone()),
                 api: api.clone(),
@@ -142,7 +147,16 @@ pub fn run() {
             commands::user_activity,
             commands::logout,
             commands::demo_outbox,
+            bankid_commands::bankid_start,
+            bankid_commands::bankid_cancel,
+            bankid_commands::demo_bankid_app,
         ])
+        // Closing the window ends the app: an open BankID order is cancelled, not left pending.
+        .on_window_event(|window, event| {
+            if matches!(event, tauri::WindowEvent::Destroyed) && window.label() == "main" {
+                bankid_commands::cancel_on_exit(window.app_handle());
+            }
+        })
         .run(tauri::generate_context!());
     if let Err(error) = result {
         eprintln!("legitimera: {error}");
