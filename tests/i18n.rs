@@ -190,6 +190,15 @@ fn every_value_the_server_sends_has_a_label() {
         ),
         ("minsida.level", &["low", "substantial", "high"][..]),
         ("outbox.channel", &["email", "sms"][..]),
+        // BankID's recommended user messages, every code of docs/api.md and the reference's
+        // table (`rfa.${message}` in bankid.js).
+        (
+            "rfa",
+            &[
+                "RFA1", "RFA2", "RFA3", "RFA4", "RFA5", "RFA6", "RFA8", "RFA9", "RFA13", "RFA15A",
+                "RFA15B", "RFA16", "RFA17A", "RFA17B", "RFA21", "RFA22", "RFA23",
+            ][..],
+        ),
     ];
     for lang in LANGUAGES {
         let catalog = catalog(lang).unwrap();

@@ -321,6 +321,11 @@ impl Account {
         self.token.lock().await.take();
     }
 
+    /// Starts the session a BankID login ended in (the token came from the completed order).
+    pub async fn begin_with_token(&self, token: SecretString) -> Result<SessionStatus> {
+        self.begin(token).await
+    }
+
     async fn begin(&self, token: SecretString) -> Result<SessionStatus> {
         let status = self.api.session(&token).await?;
         *self.token.lock().await = Some(token);

@@ -180,7 +180,7 @@ impl ApiClient {
             .await
     }
 
-    fn request<B: Serialize + ?Sized>(
+    pub(crate) fn request<B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
@@ -197,7 +197,7 @@ impl ApiClient {
         Ok(request)
     }
 
-    async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
+    pub(crate) async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
@@ -215,7 +215,7 @@ impl ApiClient {
 
 /// An id from the server, checked before it becomes a path segment: ids are URL-safe tokens,
 /// and anything else (a `/`, `..`, `?`) must not reach another route.
-fn segment(id: &str) -> Result<&str> {
+pub(crate) fn segment(id: &str) -> Result<&str> {
     let safe = !id.is_empty()
         && id.len() <= 128
         && id

@@ -18,4 +18,7 @@ pub const COMMANDS: &[&str] = &[
     "set_language",
     "logout",
     "demo_outbox",
+    "bankid_start",
+    "bankid_cancel",
+    "demo_bankid_app",
 ];

@@ -3,6 +3,8 @@
 
 mod account;
 mod api;
+mod bankid;
+mod bankid_commands;
 mod commands;
 pub mod config;
 mod connectivity;
@@ -32,6 +34,8 @@ pub mod events {
     pub const SESSION_WARNING: &str = "session-warning";
     /// Activity after a warning: the warning can go.
     pub const SESSION_ACTIVE: &str = "session-active";
+    /// A BankID login moved on: its message, QR code, or the session it ended in.
+    pub const BANKID_STATUS: &str = "bankid-status";
 }
 
 include!("command_names.rs");
@@ -132,6 +136,7 @@ pub fn run() {
                 Arc::new(session_timer::SystemClock),
             ));
             tauri::async_runtime::spawn(timeouts::watch(app.handle().clone(), account.clone()));
+            app.manage(bankid::BankId::new(api.clone()));
             app.manage(AppState {
                 account,
                 language: std::sync::Mutex::new(locale::Language::from_os()),
@@ -159,7 +164,16 @@ pub fn run() {
             commands::set_language,
             commands::logout,
             commands::demo_outbox,
+            bankid_commands::bankid_start,
+            bankid_commands::bankid_cancel,
+            bankid_commands::demo_bankid_app,
         ])
+        // Closing the window ends the app: an open BankID order is cancelled, not left pending.
+        .on_window_event(|window, event| {
+            if matches!(event, tauri::WindowEvent::Destroyed) && window.label() == "main" {
+                bankid_commands::cancel_on_exit(window.app_handle());
+            }
+        })
         .run(tauri::generate_context!());
     if let Err(error) = result {
         eprintln!("legitimera: {error}");

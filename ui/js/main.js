@@ -8,6 +8,7 @@ import * as forms from './forms.js';
 import * as account from './account.js';
 import * as session from './session.js';
 import * as outbox from './outbox.js';
+import * as bankid from './bankid.js';
 
 async function start() {
   const info = await invoke('app_info');
@@ -31,6 +32,7 @@ async function start() {
     isLoggedIn: session.isLoggedIn,
   });
   session.init();
+  bankid.init({ loggedIn: session.enter });
   outbox.init();
   await backend.init();
   document.body.dataset.ready = 'true';

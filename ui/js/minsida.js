@@ -27,7 +27,11 @@ function clockIn(seconds) {
 }
 
 export function renderSession(session) {
-  show($('session-user'), session.email ? 'minsida.logged_in_as' : 'minsida.logged_in', { email: session.email || '' });
+  if (session.email) show($('session-user'), 'minsida.logged_in_as', { email: session.email });
+  else if (session.name) {
+    // A BankID session belongs to a person: the name BankID gave and the masked personnummer.
+    show($('session-user'), 'minsida.logged_in_person', { name: session.name, personal_number: session.personal_number || '' });
+  } else show($('session-user'), 'minsida.logged_in');
   show($('session-level'), `minsida.level.${session.assurance}`);
   show($('session-ends'), 'minsida.ends', {
     time: clockIn(session.absolute_expires_in),

@@ -1,0 +1,481 @@
+//! BankID login from the app's side: starts an order at the backend, follows it with the
+//! long-poll until it ends, renders the server's QR data as SVG and cancels what the user leaves.
+//! Knows nothing of Tauri. Never logs the order id, the autostart token, the QR data or the
+//! session token: whoever holds one of them can take the login over.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use legitimera_bankid::{desktop_launch_url, AutoStartToken};
+use legitimera_protocol::{
+    BankIdMode, BankIdOrder, BankIdOrderRequest, BankIdStatus, SecretString, SessionStatus,
+};
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{segment, ApiClient};
+use crate::error::{AppError, Result};
+
+/// How long one long-poll may wait at the server (it caps at 25 s; the client times out at 30).
+pub const LONG_POLL_SECONDS: u64 = 20;
+/// Failed polls in a row before the login is given up with RFA5.
+const MAX_POLL_FAILURES: u32 = 3;
+
+/// What the `bankid-status` event tells the UI: everything it shows, computed here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BankIdView {
+    /// Which start this belongs to: the UI ignores news of an attempt it has left.
+    pub attempt: u64,
+    pub mode: BankIdMode,
+    pub status: BankIdStatus,
+    /// The recommended user message (`RFA1`, `RFA13`…), absent once complete.
+    pub message: Option<String>,
+    /// BankID's hint code, for diagnostics and tests; the UI shows `message`.
+    pub hint: Option<String>,
+    /// The QR code to show now, as an SVG document (other device, while pending).
+    pub qr_svg: Option<String>,
+    /// Once logged in: the session, for Min sida.
+    pub session: Option<SessionStatus>,
+}
+
+impl BankIdView {
+    /// The view of `order`, with its QR data drawn as SVG.
+    pub fn of(attempt: u64, order: &BankIdOrder) -> Self {
+        BankIdView {
+            attempt,
+            mode: order.mode,
+            status: order.status,
+            message: order.message.clone(),
+            hint: order.hint.clone(),
+            qr_svg: order.qr.as_deref().and_then(qr_svg),
+            session: None,
+        }
+    }
+
+    /// An attempt that ended on the app's side (no answer, no launcher) with `message`.
+    pub fn failed(attempt: u64, mode: BankIdMode, message: &str) -> Self {
+        BankIdView {
+            attempt,
+            mode,
+            status: BankIdStatus::Failed,
+            message: Some(message.to_owned()),
+            hint: None,
+            qr_svg: None,
+            session: None,
+        }
+    }
+
+    pub fn logged_in(attempt: u64, mode: BankIdMode, session: SessionStatus) -> Self {
+        BankIdView {
+            attempt,
+            mode,
+            status: BankIdStatus::Complete,
+            message: None,
+            hint: None,
+            qr_svg: None,
+            session: Some(session),
+        }
+    }
+}
+
+/// Draws QR data as an SVG document (black on white, with the quiet zone a reader needs).
+/// `None` only for data too long for any QR code, which the server never sends.
+pub fn qr_svg(data: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(data.as_bytes()).ok()?;
+    Some(
+        code.render::<qrcode::render::svg::Color>()
+            .min_dimensions(240, 240)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
+/// `bankid:///?autostarttoken=…&redirect=null` for the order's token; `None` for a token that
+/// is not the UUID BankID issues (nothing else may reach the OS's URL handler).
+pub fn launch_url(autostarttoken: &str) -> Option<String> {
+    let token: AutoStartToken = autostarttoken.parse().ok()?;
+    Some(desktop_launch_url(&token))
+}
+
+/// What the demo backend's test BankID app is asked to do with the open order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DemoAction {
+    Sign,
+    Cancel,
+}
+
+/// A started order: its first state, and the attempt it is.
+#[derive(Debug)]
+pub struct Started {
+    pub attempt: u64,
+    pub order: BankIdOrder,
+}
+
+/// The order being shown. Its id, autostart token and QR data are secrets (see the top).
+#[derive(Debug)]
+struct OpenOrder {
+    attempt: u64,
+    id: SecretString,
+    mode: BankIdMode,
+    autostarttoken: Option<SecretString>,
+    qr: Option<SecretString>,
+    follower: Option<tokio::task::AbortHandle>,
+}
+
+#[derive(Debug)]
+pub struct BankId {
+    api: ApiClient,
+    open: Mutex<Option<OpenOrder>>,
+    attempts: Mutex<u64>,
+}
+
+impl BankId {
+    pub fn new(api: ApiClient) -> Self {
+        BankId {
+            api,
+            open: Mutex::new(None),
+            attempts: Mutex::new(0),
+        }
+    }
+
+    /// Starts an order in `mode`, first cancelling any order still open.
+    pub async fn start(&self, mode: BankIdMode) -> Result<Started> {
+        self.cancel(None).await;
+        let order: BankIdOrder = self
+            .api
+            .call(
+                Method::POST,
+                "api/v1/bankid/orders",
+                None,
+                Some(&BankIdOrderRequest { mode }),
+            )
+            .await?;
+        let attempt = {
+            let mut attempts = lock(&self.attempts);
+            *attempts += 1;
+            *attempts
+        };
+        let superseded = lock(&self.open).replace(OpenOrder {
+            attempt,
+            id: SecretString::new(order.id.clone()),
+            mode,
+            autostarttoken: order.autostarttoken.clone().map(SecretString::new),
+            qr: order.qr.clone().map(SecretString::new),
+            follower: None,
+        });
+        // Two starts at once: the one that lost is cancelled too.
+        if let Some(superseded) = superseded {
+            self.end_at_server(superseded).await;
+        }
+        tracing::info!(mode = mode_name(mode), attempt, "BankID order started");
+        Ok(Started { attempt, order })
+    }
+
+    /// Records the task following `attempt`, so a cancel can stop it. A task for an attempt
+    /// that is no longer open is stopped at once.
+    pub fn set_follower(&self, attempt: u64, follower: tokio::task::AbortHandle) {
+        let mut open = lock(&self.open);
+        match open.as_mut() {
+            Some(order) if order.attempt == attempt => order.follower = Some(follower),
+            _ => follower.abort(),
+        }
+    }
+
+    /// The launch URL of the open this-device order.
+    pub fn open_launch_url(&self, attempt: u64) -> Option<String> {
+        let open = lock(&self.open);
+        let order = open.as_ref().filter(|order| order.attempt == attempt)?;
+        launch_url(order.autostarttoken.as_ref()?.expose())
+    }
+
+    /// Follows `attempt` from its first state until it ends, handing each change to `emit`.
+    /// Answers the session token when the order completed; `None` when it failed, was cancelled
+    /// or superseded (the failure was emitted).
+    pub async fn follow(
+        &self,
+        attempt: u64,
+        mut order: BankIdOrder,
+        emit: impl Fn(BankIdView),
+    ) -> Option<SecretString> {
+        let mode = order.mode;
+        let mut failures = 0;
+        while order.status == BankIdStatus::Pending {
+            match self.poll(&order).await {
+                Ok(next) => {
+                    failures = 0;
+                    let changed = next.version != order.version || next.qr != order.qr;
+                    order = next;
+                    if !self.update(attempt, &order) {
+                        return None;
+                    }
+                    if changed && order.status != BankIdStatus::Complete {
+                        emit(BankIdView::of(attempt, &order));
+                    }
+                }
+                // The order is gone at the server (cancelled elsewhere, or forgotten).
+                Err(error) if error.code() == legitimera_protocol::codes::NOT_FOUND => {
+                    if self.forget(attempt) {
+                        emit(BankIdView::failed(attempt, mode, "RFA3"));
+                    }
+                    return None;
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(code = error.code(), failures, "BankID poll failed");
+                    if failures >= MAX_POLL_FAILURES {
+                        if let Some(mut open) = self.take(attempt) {
+                            // This task is the follower: aborting it would stop the cancel.
+                            open.follower = None;
+                            self.end_at_server(open).await;
+                            emit(BankIdView::failed(attempt, mode, "RFA5"));
+                        }
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_secs(u64::from(failures))).await;
+                }
+            }
+        }
+        self.forget(attempt);
+        tracing::info!(
+            status = status_name(order.status),
+            message = order.message.as_deref().unwrap_or(""),
+            attempt,
+            "BankID order ended"
+        );
+        match (order.status, order.token.take()) {
+            (BankIdStatus::Complete, Some(token)) => Some(token),
+            // Complete, but the token went to another answer: this app cannot log in with it.
+            (BankIdStatus::Complete, None) => {
+                emit(BankIdView::failed(attempt, mode, "RFA5"));
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Cancels the open order (only if it is `attempt`, when given): stops following it and
+    /// deletes it at the server, which cancels it at BankID. Best effort: failures are logged.
+    pub async fn cancel(&self, attempt: Option<u64>) {
+        let open = {
+            let mut open = lock(&self.open);
+            match (open.as_ref(), attempt) {
+                (Some(order), Some(attempt)) if order.attempt != attempt => None,
+                _ => open.take(),
+            }
+        };
+        if let Some(open) = open {
+            tracing::info!(attempt = open.attempt, "BankID order cancelled");
+            self.end_at_server(open).await;
+        }
+    }
+
+    /// Demo backends only (the caller checks): plays the user's BankID app for the open order,
+    /// by its autostart token (this device) or the QR code on screen now (other device).
+    pub async fn demo_app(&self, action: DemoAction) -> Result<()> {
+        let body = {
+            let open = lock(&self.open);
+            let order = open.as_ref().ok_or_else(no_open_order)?;
+            match order.mode {
+                BankIdMode::ThisDevice => serde_json::json!({
+                    "autostarttoken": order.autostarttoken.as_ref().ok_or_else(no_open_order)?.expose()
+                }),
+                BankIdMode::OtherDevice => serde_json::json!({
+                    "qr": order.qr.as_ref().ok_or_else(no_open_order)?.expose()
+                }),
+            }
+        };
+        let path = match action {
+            DemoAction::Sign => "demo/bankid/sign",
+            DemoAction::Cancel => "demo/bankid/cancel",
+        };
+        let _: serde_json::Value = self.api.call(Method::POST, path, None, Some(&body)).await?;
+        Ok(())
+    }
+
+    /// `GET …/orders/{id}?wait=…&since=…`: answers when the order changed (or its QR code did).
+    async fn poll(&self, order: &BankIdOrder) -> Result<BankIdOrder> {
+        let path = format!(
+            "api/v1/bankid/orders/{}?wait={LONG_POLL_SECONDS}&since={}",
+            segment(&order.id)?,
+            order.version
+        );
+        self.api.call(Method::GET, &path, None, None::<&()>).await
+    }
+
+    /// Keeps the open order's autostart token and QR data current. False when `attempt` is no
+    /// longer the open order (cancelled or superseded): its follower stops.
+    fn update(&self, attempt: u64, order: &BankIdOrder) -> bool {
+        let mut open = lock(&self.open);
+        match open.as_mut() {
+            Some(open) if open.attempt == attempt => {
+                open.qr = order.qr.clone().map(SecretString::new);
+                if order.autostarttoken.is_some() {
+                    open.autostarttoken = order.autostarttoken.clone().map(SecretString::new);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Forgets `attempt` without cancelling it (it ended). True when it was the open order.
+    fn forget(&self, attempt: u64) -> bool {
+        self.take(attempt).is_some()
+    }
+
+    fn take(&self, attempt: u64) -> Option<OpenOrder> {
+        let mut open = lock(&self.open);
+        if open.as_ref().is_some_and(|order| order.attempt == attempt) {
+            open.take()
+        } else {
+            None
+        }
+    }
+
+    /// Stops following `open` and deletes it at the server (a 404 means it is gone already).
+    async fn end_at_server(&self, open: OpenOrder) {
+        if let Some(follower) = &open.follower {
+            follower.abort();
+        }
+        let Ok(id) = segment(open.id.expose()) else {
+            return;
+        };
+        let path = format!("api/v1/bankid/orders/{id}");
+        let sent = match self.api.request(Method::DELETE, &path, None, None::<&()>) {
+            Ok(request) => request.send().await.map_err(AppError::BackendUnreachable),
+            Err(error) => Err(error),
+        };
+        match sent {
+            Ok(response)
+                if response.status().is_success() || response.status() == StatusCode::NOT_FOUND => {
+            }
+            Ok(response) => {
+                tracing::warn!(
+                    status = response.status().as_u16(),
+                    "the BankID order could not be cancelled"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(
+                    code = error.code(),
+                    "the BankID order could not be cancelled"
+                );
+            }
+        }
+    }
+}
+
+fn no_open_order() -> AppError {
+    AppError::Backend {
+        code: legitimera_protocol::codes::NOT_FOUND.to_owned(),
+        status: 404,
+        tries_left: None,
+        retry_after: None,
+        id: None,
+    }
+}
+
+/// A poisoned lock only means another thread panicked while holding it; the data stays usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn mode_name(mode: BankIdMode) -> &'static str {
+    match mode {
+        BankIdMode::ThisDevice => "this_device",
+        BankIdMode::OtherDevice => "other_device",
+    }
+}
+
+fn status_name(status: BankIdStatus) -> &'static str {
+    match status {
+        BankIdStatus::Pending => "pending",
+        BankIdStatus::Failed => "failed",
+        BankIdStatus::Complete => "complete",
+    }
+}
+
+/// The QR reader the end-to-end tests use, here to read what `qr_svg` draws.
+#[cfg(test)]
+#[path = "../../tests/support/qr_read.rs"]
+mod qr_read;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bankid::qr_read;
+
+    const QR: &str = "bankid.67df3917-fa0d-44e5-b327-edcc928297f8.0.dc69358e712458a66a7525beef148ae8526b1c71610eff2c16cdffb4cdac9bf8";
+
+    fn order(mode: BankIdMode, status: BankIdStatus) -> BankIdOrder {
+        BankIdOrder {
+            id: "abc".into(),
+            mode,
+            status,
+            version: 3,
+            hint: Some("outstandingTransaction".into()),
+            message: Some("RFA1".into()),
+            autostarttoken: None,
+            qr: Some(QR.into()),
+            token: Some("session-token".into()),
+            user: None,
+        }
+    }
+
+    #[test]
+    fn qr_data_becomes_an_svg_that_decodes_back_to_it() {
+        let svg = qr_svg(QR).expect("fits a QR code");
+        assert!(svg.contains("<svg") && svg.ends_with("</svg>"));
+        assert_eq!(qr_read::read_svg_qr(&svg).expect("readable"), QR);
+        // Different data, different picture: the code is drawn from the data, not a fixed image.
+        let next = QR.replace(".0.", ".1.");
+        assert_ne!(qr_svg(&next), Some(svg));
+    }
+
+    #[test]
+    fn a_pending_other_device_order_shows_its_message_and_qr_but_no_secret() {
+        let view = BankIdView::of(7, &order(BankIdMode::OtherDevice, BankIdStatus::Pending));
+        assert_eq!(view.attempt, 7);
+        assert_eq!(view.message.as_deref(), Some("RFA1"));
+        assert_eq!(view.hint.as_deref(), Some("outstandingTransaction"));
+        assert!(view.qr_svg.is_some());
+        let json = serde_json::to_string(&view).expect("serializes");
+        for secret in ["session-token", "abc", QR] {
+            assert!(!json.contains(secret), "{secret} reaches the UI");
+        }
+        assert!(json.contains(r#""mode":"other_device""#));
+        assert!(json.contains(r#""status":"pending""#));
+    }
+
+    #[test]
+    fn a_this_device_order_has_no_qr_and_failures_carry_their_message() {
+        let mut this_device = order(BankIdMode::ThisDevice, BankIdStatus::Pending);
+        this_device.qr = None;
+        assert_eq!(BankIdView::of(1, &this_device).qr_svg, None);
+        let failed = BankIdView::failed(2, BankIdMode::ThisDevice, "RFA17A");
+        assert_eq!(failed.status, BankIdStatus::Failed);
+        assert_eq!(failed.message.as_deref(), Some("RFA17A"));
+    }
+
+    #[test]
+    fn only_a_real_autostart_token_becomes_a_launch_url() {
+        assert_eq!(
+            launch_url("7c40b5c9-fa3e-4e4a-9e4d-5c0d83f0c8b8").as_deref(),
+            Some("bankid:///?autostarttoken=7c40b5c9-fa3e-4e4a-9e4d-5c0d83f0c8b8&redirect=null")
+        );
+        for bad in ["", "x&redirect=https://evil", "../../etc", "7c40b5c9"] {
+            assert_eq!(launch_url(bad), None, "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn demo_actions_are_the_two_the_test_app_has() {
+        let sign: DemoAction = serde_json::from_str(r#""sign""#).expect("sign");
+        let cancel: DemoAction = serde_json::from_str(r#""cancel""#).expect("cancel");
+        assert_eq!((sign, cancel), (DemoAction::Sign, DemoAction::Cancel));
+        assert!(serde_json::from_str::<DemoAction>(r#""approve""#).is_err());
+    }
+}
