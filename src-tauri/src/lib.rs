@@ -123,6 +123,7 @@ pub fn run() {
                 }
             });
             app.manage(bankid::BankId::new(api.clone()));
+            bankid_commands::cancel_on_termination(app.handle());
             app.manage(AppState {
                 account: Account::new(api.clone()),
                 api: api.clone(),

@@ -5,10 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod bankid;
 #[path = "../support/catalog.rs"]
 mod catalog;
 mod foundation;
 mod harness;
+#[path = "../support/qr_read.rs"]
+mod qr_read;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,6 +27,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     let mut all = Vec::new();
     all.extend(foundation::tests());
     all.extend(accounts::tests());
+    all.extend(bankid::tests());
     all
 }
 
