@@ -115,12 +115,46 @@ async fn follow_and_log_in(app: AppHandle, attempt: u64, order: legitimera_proto
     }
 }
 
+/// How long closing the app waits for the server to hear of the cancel.
+const CANCEL_ON_EXIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The app is closing: cancel the open order, waiting a moment for the server to hear it.
 pub fn cancel_on_exit(app: &AppHandle) {
     let Some(bankid) = app.try_state::<BankId>() else {
         return;
     };
     tauri::async_runtime::block_on(async {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), bankid.cancel(None)).await;
+        let _ = tokio::time::timeout(CANCEL_ON_EXIT, bankid.cancel(None)).await;
     });
 }
+
+/// Terminated by a signal (the desktop session ends, WebDriver closes the window, `kill`): the
+/// window events never come, so the open order is cancelled here before the app exits.
+#[cfg(unix)]
+pub fn cancel_on_termination(app: &AppHandle) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let (Ok(mut term), Ok(mut hangup), Ok(mut interrupt)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("no signal handlers: an open BankID order is not cancelled on kill");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hangup.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        tracing::info!("terminated by a signal");
+        if let Some(bankid) = app.try_state::<BankId>() {
+            let _ = tokio::time::timeout(CANCEL_ON_EXIT, bankid.cancel(None)).await;
+        }
+        app.exit(0);
+    });
+}
+
+#[cfg(not(unix))]
+pub fn cancel_on_termination(_app: &AppHandle) {}

@@ -137,6 +137,7 @@ pub fn run() {
             ));
             tauri::async_runtime::spawn(timeouts::watch(app.handle().clone(), account.clone()));
             app.manage(bankid::BankId::new(api.clone()));
+            bankid_commands::cancel_on_termination(app.handle());
             app.manage(AppState {
                 account,
                 language: std::sync::Mutex::new(locale::Language::from_os()),

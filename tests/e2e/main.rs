@@ -5,10 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod bankid;
 #[path = "../support/catalog.rs"]
 mod catalog;
 mod foundation;
 mod harness;
+#[path = "../support/qr_read.rs"]
+mod qr_read;
 mod timeouts;
 
 use std::future::Future;
@@ -26,6 +29,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     all.extend(foundation::tests());
     all.extend(accounts::tests());
     all.extend(timeouts::tests());
+    all.extend(bankid::tests());
     all
 }
 
