@@ -212,8 +212,15 @@ async fn bankid_other_device_qr_is_read_signed_and_opens_min_sida(h: &Harness) -
     );
     let span = changes[changes.len() - 1].0.duration_since(changes[0].0);
     let period = span.as_secs_f64() / (changes.len() - 1) as f64;
+    let gaps: Vec<f64> = changes
+        .windows(2)
+        .map(|w| w[1].0.duration_since(w[0].0).as_secs_f64())
+        .collect();
+    let shortest = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+    let longest = gaps.iter().copied().fold(0.0, f64::max);
     println!(
-        "    QR refresh: {} new codes in 7 s, mean period {period:.3} s",
+        "    QR refresh: {} new codes in 7 s, mean period {period:.3} s \
+         (seen apart {shortest:.3}–{longest:.3} s, polled every 50 ms)",
         changes.len()
     );
     ensure!(
