@@ -3,6 +3,7 @@
 //! Knows nothing of Tauri. Never logs the order id, the autostart token, the QR data or the
 //! session token: whoever holds one of them can take the login over.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -127,7 +128,7 @@ struct OpenOrder {
 pub struct BankId {
     api: ApiClient,
     open: Mutex<Option<OpenOrder>>,
-    attempts: Mutex<u64>,
+    attempts: AtomicU64,
 }
 
 impl BankId {
@@ -135,7 +136,7 @@ impl BankId {
         BankId {
             api,
             open: Mutex::new(None),
-            attempts: Mutex::new(0),
+            attempts: AtomicU64::new(0),
         }
     }
 
@@ -151,11 +152,7 @@ impl BankId {
                 Some(&BankIdOrderRequest { mode }),
             )
             .await?;
-        let attempt = {
-            let mut attempts = lock(&self.attempts);
-            *attempts += 1;
-            *attempts
-        };
+        let attempt = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
         let superseded = lock(&self.open).replace(OpenOrder {
             attempt,
             id: SecretString::new(order.id.clone()),
@@ -477,5 +474,206 @@ mod tests {
         let cancel: DemoAction = serde_json::from_str(r#""cancel""#).expect("cancel");
         assert_eq!((sign, cancel), (DemoAction::Sign, DemoAction::Cancel));
         assert!(serde_json::from_str::<DemoAction>(r#""approve""#).is_err());
+    }
+
+    /// A backend that answers the order's long-polls from a script, and counts what it got.
+    mod fake_backend {
+        use std::collections::VecDeque;
+        use std::sync::{Arc, Mutex};
+
+        use axum::extract::{Query, State};
+        use axum::http::StatusCode;
+        use axum::routing::{delete, get, post};
+        use axum::{Json, Router};
+        use serde_json::{json, Value};
+
+        #[derive(Default)]
+        pub struct Script {
+            pub first: Value,
+            pub answers: VecDeque<Value>,
+            /// `since` of every GET, in order.
+            pub polls: Vec<u64>,
+            pub deletes: usize,
+            /// A GET with nothing scripted waits this long (a pending order's long-poll).
+            pub hold_ms: u64,
+        }
+
+        pub type Shared = Arc<Mutex<Script>>;
+
+        pub async fn start(script: Script) -> (String, Shared) {
+            let shared = Arc::new(Mutex::new(script));
+            let app = Router::new()
+                .route("/api/v1/bankid/orders", post(create))
+                .route("/api/v1/bankid/orders/{id}", get(poll))
+                .route("/api/v1/bankid/orders/{id}", delete(cancel))
+                .with_state(shared.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            (format!("http://{addr}/"), shared)
+        }
+
+        async fn create(State(script): State<Shared>) -> (StatusCode, Json<Value>) {
+            let first = script.lock().expect("lock").first.clone();
+            (StatusCode::CREATED, Json(first))
+        }
+
+        async fn poll(
+            State(script): State<Shared>,
+            Query(query): Query<std::collections::HashMap<String, String>>,
+        ) -> (StatusCode, Json<Value>) {
+            let (next, hold) = {
+                let mut script = script.lock().expect("lock");
+                let since = query.get("since").and_then(|s| s.parse().ok()).unwrap_or(0);
+                script.polls.push(since);
+                (script.answers.pop_front(), script.hold_ms)
+            };
+            match next {
+                Some(answer) => (StatusCode::OK, Json(answer)),
+                None => {
+                    tokio::time::sleep(std::time::Duration::from_millis(hold)).await;
+                    (
+                        StatusCode::NOT_FOUND,
+                        Json(json!({"code": "not_found", "message": "-"})),
+                    )
+                }
+            }
+        }
+
+        async fn cancel(State(script): State<Shared>) -> StatusCode {
+            script.lock().expect("lock").deletes += 1;
+            StatusCode::NO_CONTENT
+        }
+    }
+
+    fn order_json(
+        version: u64,
+        status: &str,
+        message: Option<&str>,
+        qr_second: u64,
+    ) -> serde_json::Value {
+        let mut order = serde_json::json!({
+            "id": "order-1", "mode": "other_device", "status": status, "version": version,
+        });
+        if let Some(message) = message {
+            order["message"] = message.into();
+            order["hint"] = "x".into();
+        }
+        if status == "pending" {
+            order["qr"] = QR.replace(".0.", &format!(".{qr_second}.")).into();
+        }
+        if status == "complete" {
+            order["token"] = "session-token".into();
+        }
+        order
+    }
+
+    async fn bankid_for(script: fake_backend::Script) -> (BankId, fake_backend::Shared) {
+        let (url, shared) = fake_backend::start(script).await;
+        let api =
+            ApiClient::new(crate::config::BackendUrl::parse(&url).expect("url")).expect("client");
+        (BankId::new(api), shared)
+    }
+
+    #[tokio::test]
+    async fn follow_shows_each_change_and_stops_polling_at_the_end() {
+        let script = fake_backend::Script {
+            first: order_json(1, "pending", Some("RFA1"), 0),
+            answers: [
+                order_json(1, "pending", Some("RFA1"), 1),
+                order_json(2, "pending", Some("RFA15A"), 2),
+                order_json(3, "complete", None, 0),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let (bankid, shared) = bankid_for(script).await;
+        let Started { attempt, order } =
+            bankid.start(BankIdMode::OtherDevice).await.expect("start");
+        let seen = Mutex::new(Vec::new());
+        let token = bankid
+            .follow(attempt, order, |view| lock(&seen).push(view))
+            .await;
+        assert_eq!(
+            token.as_ref().map(SecretString::expose),
+            Some("session-token")
+        );
+        let seen = seen.into_inner().expect("lock");
+        let messages: Vec<_> = seen.iter().map(|v| v.message.as_deref()).collect();
+        assert_eq!(
+            messages,
+            [Some("RFA1"), Some("RFA15A")],
+            "a new QR code, then a new message"
+        );
+        assert!(seen
+            .iter()
+            .all(|v| v.qr_svg.is_some() && v.attempt == attempt));
+        let script = shared.lock().expect("lock");
+        assert_eq!(
+            script.polls,
+            [1, 1, 2],
+            "each poll waits for news after what it has"
+        );
+        assert_eq!(script.deletes, 0, "a completed order is not cancelled");
+        drop(script);
+        // The order is over: nothing is left to cancel or for the demo test app to act on.
+        assert!(lock(&bankid.open).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failed_order_is_shown_and_not_polled_again() {
+        let script = fake_backend::Script {
+            first: order_json(1, "pending", Some("RFA1"), 0),
+            answers: [order_json(2, "failed", Some("RFA17B"), 0)].into(),
+            ..Default::default()
+        };
+        let (bankid, shared) = bankid_for(script).await;
+        let Started { attempt, order } =
+            bankid.start(BankIdMode::OtherDevice).await.expect("start");
+        let seen = Mutex::new(Vec::new());
+        let token = bankid
+            .follow(attempt, order, |view| lock(&seen).push(view))
+            .await;
+        assert!(token.is_none());
+        let seen = seen.into_inner().expect("lock");
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].status, BankIdStatus::Failed);
+        assert_eq!(seen[0].message.as_deref(), Some("RFA17B"));
+        assert_eq!(seen[0].qr_svg, None, "no QR code for an order that ended");
+        assert_eq!(shared.lock().expect("lock").polls.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_the_follower_and_deletes_the_order_once() {
+        let script = fake_backend::Script {
+            first: order_json(1, "pending", Some("RFA13"), 0),
+            hold_ms: 10_000,
+            ..Default::default()
+        };
+        let (bankid, shared) = bankid_for(script).await;
+        let bankid = std::sync::Arc::new(bankid);
+        let Started { attempt, order } = bankid.start(BankIdMode::ThisDevice).await.expect("start");
+        let following = bankid.clone();
+        let follower = tokio::spawn(async move { following.follow(attempt, order, |_| {}).await });
+        bankid.set_follower(attempt, follower.abort_handle());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            shared.lock().expect("lock").polls,
+            [1],
+            "the follower is waiting"
+        );
+        // A cancel for an older attempt (a view left long ago) leaves this one alone.
+        bankid.cancel(Some(attempt - 1)).await;
+        assert_eq!(shared.lock().expect("lock").deletes, 0);
+        bankid.cancel(Some(attempt)).await;
+        let stopped = tokio::time::timeout(Duration::from_secs(2), follower).await;
+        assert!(
+            matches!(stopped, Ok(Err(error)) if error.is_cancelled()),
+            "the follower still runs"
+        );
+        bankid.cancel(None).await;
+        assert_eq!(shared.lock().expect("lock").deletes, 1);
     }
 }

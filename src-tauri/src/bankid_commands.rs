@@ -17,6 +17,19 @@ fn demo_backend(state: &AppState) -> bool {
     )
 }
 
+/// Whether the backend is a demo one, asking it when its status is not known yet (a start right
+/// after launch must not open the real BankID app for a demo order, nor the other way round).
+async fn demo_backend_now(state: &AppState) -> bool {
+    let known = match *state.backend_status.borrow() {
+        BackendStatus::Reachable { demo } => Some(demo),
+        _ => None,
+    };
+    match known {
+        Some(demo) => demo,
+        None => state.api.health().await.is_ok_and(|health| health.demo),
+    }
+}
+
 /// Starts a BankID login in `mode` and answers its first state; later states come as
 /// `bankid-status` events. On this device the BankID app is opened by the OS, except with a
 /// demo backend, whose test app the UI offers instead.
@@ -29,7 +42,10 @@ pub async fn bankid_start(
 ) -> Result<BankIdView> {
     let Started { attempt, order } = bankid.start(mode).await?;
     let first = BankIdView::of(attempt, &order);
-    if mode == BankIdMode::ThisDevice && !demo_backend(&state) && !launch(&bankid, attempt).await {
+    if mode == BankIdMode::ThisDevice
+        && !demo_backend_now(&state).await
+        && !launch(&bankid, attempt).await
+    {
         bankid.cancel(Some(attempt)).await;
         return Ok(BankIdView::failed(attempt, mode, "RFA17A"));
     }

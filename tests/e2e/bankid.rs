@@ -35,6 +35,10 @@ pub fn tests() -> Vec<(&'static str, TestFn)> {
                 ))
             },
         ),
+        (
+            "bankid_start_failed_on_this_computer_offers_mobilt_bankid",
+            |h| Box::pin(bankid_start_failed_on_this_computer_offers_mobilt_bankid(h)),
+        ),
         ("bankid_closing_the_app_cancels_the_order", |h| {
             Box::pin(bankid_closing_the_app_cancels_the_order(h))
         }),
@@ -208,8 +212,15 @@ async fn bankid_other_device_qr_is_read_signed_and_opens_min_sida(h: &Harness) -
     );
     let span = changes[changes.len() - 1].0.duration_since(changes[0].0);
     let period = span.as_secs_f64() / (changes.len() - 1) as f64;
+    let gaps: Vec<f64> = changes
+        .windows(2)
+        .map(|w| w[1].0.duration_since(w[0].0).as_secs_f64())
+        .collect();
+    let shortest = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+    let longest = gaps.iter().copied().fold(0.0, f64::max);
     println!(
-        "    QR refresh: {} new codes in 7 s, mean period {period:.3} s",
+        "    QR refresh: {} new codes in 7 s, mean period {period:.3} s \
+         (seen apart {shortest:.3}–{longest:.3} s, polled every 50 ms)",
         changes.len()
     );
     ensure!(
@@ -232,6 +243,12 @@ async fn bankid_other_device_qr_is_read_signed_and_opens_min_sida(h: &Harness) -
     ensure!(
         status == 200,
         "the test app could not sign: {status} {code}"
+    );
+    let signed = Instant::now();
+    app.wait_for_view("min-sida").await?;
+    println!(
+        "    signed in the test app -> Min sida: {:.2} s (the server collects every 2 s)",
+        signed.elapsed().as_secs_f64()
     );
     expect_min_sida_of_the_demo_person(&app).await?;
     log_out(&app).await
@@ -348,6 +365,43 @@ async fn bankid_cancel_button_and_switch_cancel_the_order_at_bankid(h: &Harness)
     // And Escape leaves this one too; the chooser is back.
     app.press(crate::harness::keys::ESCAPE).await?;
     app.wait_for_view("chooser").await
+}
+
+/// No BankID app opens the order within 30 s: BankID ends it as startFailed, the app says
+/// RFA17A and offers Mobilt BankID, which works from there.
+async fn bankid_start_failed_on_this_computer_offers_mobilt_bankid(h: &Harness) -> Result<()> {
+    let server = h.server()?;
+    let app = h.launch(&server.url()).await?;
+    app.click("#method-bankid-this").await?;
+    app.wait_for_text("#bankid-this-status", &sv("rfa.RFA13")?)
+        .await?;
+    let rfa17a = sv("rfa.RFA17A")?;
+    app.wait_until(
+        "startFailed (about 30 s)",
+        Duration::from_secs(45),
+        || async { Ok(app.text("#bankid-this-status").await? == rfa17a) },
+    )
+    .await?;
+    ensure!(
+        app.is_visible("#bankid-this-retry").await?,
+        "no try-again button after startFailed"
+    );
+    let focused = app.focused_id().await?;
+    ensure!(
+        focused == "bankid-this-switch",
+        "Mobilt BankID is not offered first (focus on {focused:?})"
+    );
+    app.click("#bankid-this-switch").await?;
+    app.wait_for_view("bankid-other").await?;
+    read_qr(&app).await?;
+    // This time the demo panel's test app scans the code on screen (the app passes it on).
+    app.wait_until("the demo test-app panel", Duration::from_secs(5), || {
+        app.is_visible("#bankid-other-demo")
+    })
+    .await?;
+    app.click("#bankid-other-demo-sign").await?;
+    expect_min_sida_of_the_demo_person(&app).await?;
+    log_out(&app).await
 }
 
 /// The pid of the app under test (the harness runs one at a time).

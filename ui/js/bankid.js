@@ -4,7 +4,7 @@
 // its order. The demo test-app panel shows only with a demo backend.
 
 import { invoke, listen } from './tauri.js';
-import { show } from './i18n.js';
+import { show, errorKey } from './i18n.js';
 import * as router from './router.js';
 import { onStatus } from './backend.js';
 import { showError, clearError } from './forms.js';
@@ -17,6 +17,7 @@ let active = null; // the mode whose view is on screen
 let attempt = 0; // the attempt shown (0: its start has not answered yet)
 let oldest = 1; // events of attempts below this belong to views the user left
 let ended = true; // nothing to cancel
+let status = 'starting'; // of the attempt shown
 let demo = false;
 let loggedIn = () => {};
 
@@ -33,13 +34,15 @@ function showQr(mode, svg) {
   }
 }
 
+// The test app can only act on an order that exists and waits for a BankID app.
 function showDemo(mode) {
-  part(mode, 'demo').hidden = !(demo && !ended && active === mode);
+  part(mode, 'demo').hidden = !(demo && status === 'pending' && active === mode);
 }
 
-function settle(mode, status) {
-  part(mode, 'state').dataset.status = status;
-  part(mode, 'retry').hidden = status !== 'failed';
+function settle(mode, next) {
+  status = next;
+  part(mode, 'state').dataset.status = next;
+  part(mode, 'retry').hidden = next !== 'failed';
   showDemo(mode);
 }
 
@@ -47,17 +50,17 @@ function render(view) {
   if (view.mode !== active || view.attempt < oldest || (attempt && view.attempt < attempt)) return;
   attempt = view.attempt;
   const mode = view.mode;
-  const status = part(mode, 'status');
+  const line = part(mode, 'status');
   if (view.status === 'complete') {
     ended = true;
     showQr(mode, null);
     settle(mode, 'complete');
-    show(status, 'bankid.complete');
+    show(line, 'bankid.complete');
     if (view.session) loggedIn(view.session);
     return;
   }
   if (view.status === 'failed') ended = true;
-  show(status, `rfa.${view.message || (view.status === 'failed' ? 'RFA22' : 'RFA21')}`);
+  show(line, `rfa.${view.message || (view.status === 'failed' ? 'RFA22' : 'RFA21')}`);
   showQr(mode, view.status === 'pending' ? view.qr_svg : null);
   settle(mode, view.status);
   // No BankID app on this computer: Mobilt BankID is the way on.
@@ -84,9 +87,9 @@ async function start(mode) {
     if (active !== mode) return;
     ended = true;
     settle(mode, 'failed');
+    // BankID's own words when it refused; otherwise why the service could not start it.
     if (error && error.code === 'bankid_already_in_progress') show(part(mode, 'status'), 'rfa.RFA4');
-    else show(part(mode, 'status'), 'rfa.RFA5');
-    showError(part(mode, 'error'), error);
+    else show(part(mode, 'status'), errorKey(error));
   }
 }
 
@@ -124,8 +127,8 @@ export function init(hooks) {
     }
   }
   listen('bankid-status', render);
-  onStatus((status) => {
-    demo = status.state === 'reachable' && status.demo === true;
+  onStatus((backend) => {
+    demo = backend.state === 'reachable' && backend.demo === true;
     for (const mode of Object.keys(VIEWS)) showDemo(mode);
   });
 }
