@@ -53,8 +53,15 @@ fn main() -> ExitCode {
 }
 
 /// The workspace root (xtask lives one level below it).
+///
+/// `cargo run` (the `cargo xtask` alias) sets CARGO_MANIFEST_DIR for this run, and that wins
+/// over the path compiled in: with a target dir shared by clones at different paths (CI), the
+/// xtask binary on disk may have been built from another clone, whose tree it would test.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
