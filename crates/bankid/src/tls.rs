@@ -134,20 +134,63 @@ pub fn client_tls_config(
 mod tests {
     use super::*;
 
-    // Made once with OpenSSL 3.0 (`openssl req -x509 … -days 36500` then `openssl pkcs12
-    // -export [-legacy] -passout pass:qwerty123`): an EC key with AES-256/PBKDF2 (OpenSSL 3's
-    // default) and an RSA key with RC2/3DES (`-legacy`, how BankID's own test file is made).
-    // Only parsed, never used for a handshake, so their validity dates do not matter.
-    const OPENSSL_AES_EC: &[u8] = include_bytes!("../tests/fixtures/openssl-aes-ec.p12");
-    const OPENSSL_LEGACY_RSA: &[u8] = include_bytes!("../tests/fixtures/openssl-legacy-rsa.p12");
+    /// A PKCS#12 file made now by the `openssl` command, as an RP makes one (password
+    /// `qwerty123`): `ec` gives an EC key with AES-256/PBKDF2 (OpenSSL 3's default), `rsa` an RSA
+    /// key with RC2/3DES (`-legacy`, how BankID's own test file is made). Made at test time so
+    /// no key material is committed; only parsed, never used for a handshake.
+    fn openssl_pkcs12(key: &str) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+        let run = |args: &[&str]| {
+            let output = std::process::Command::new("openssl")
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("the openssl command is needed here: {e}"));
+            assert!(output.status.success(), "openssl {args:?}: {output:?}");
+        };
+        let newkey = if key == "ec" { "ec" } else { "rsa:2048" };
+        let mut req = vec!["req", "-x509", "-newkey", newkey];
+        if key == "ec" {
+            req.extend(["-pkeyopt", "ec_paramgen_curve:P-256"]);
+        }
+        let (key_file, cert_file, p12_file) = (path("rp.key"), path("rp.pem"), path("rp.p12"));
+        req.extend([
+            "-nodes",
+            "-keyout",
+            &key_file,
+            "-out",
+            &cert_file,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Test RP",
+        ]);
+        run(&req);
+        let mut export = vec!["pkcs12", "-export"];
+        if key == "rsa" {
+            export.push("-legacy");
+        }
+        export.extend([
+            "-in",
+            &cert_file,
+            "-inkey",
+            &key_file,
+            "-passout",
+            "pass:qwerty123",
+            "-out",
+            &p12_file,
+        ]);
+        run(&export);
+        std::fs::read(&p12_file).unwrap()
+    }
 
     #[test]
     fn reads_pkcs12_written_by_openssl_modern_and_legacy() {
         for (name, file) in [
-            ("aes-ec", OPENSSL_AES_EC),
-            ("legacy-rsa", OPENSSL_LEGACY_RSA),
+            ("aes-ec", openssl_pkcs12("ec")),
+            ("legacy-rsa", openssl_pkcs12("rsa")),
         ] {
-            let identity = RpIdentity::from_pkcs12(file, "qwerty123")
+            let identity = RpIdentity::from_pkcs12(&file, "qwerty123")
                 .unwrap_or_else(|error| panic!("{name}: {error}"));
             assert_eq!(identity.certificate_chain().len(), 1, "{name}");
             let ca = ServerCa::from_der(identity.certificate_chain()[0].to_vec());
@@ -157,7 +200,7 @@ mod tests {
 
     #[test]
     fn wrong_pkcs12_password_is_a_config_error() {
-        let result = RpIdentity::from_pkcs12(OPENSSL_AES_EC, "wrong");
+        let result = RpIdentity::from_pkcs12(&openssl_pkcs12("ec"), "wrong");
         assert!(matches!(result, Err(ConfigError::Pkcs12(_))));
     }
 
