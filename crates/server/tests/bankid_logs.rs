@@ -5,34 +5,10 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::TestServer;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 async fn wait_for_end(server: &TestServer, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -50,13 +26,7 @@ async fn wait_for_end(server: &TestServer, id: &str) -> Value {
 
 #[tokio::test]
 async fn no_personal_data_or_secret_of_a_bankid_login_reaches_the_logs() {
-    let capture = Capture::default();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .without_time()
-        .with_writer(capture.clone())
-        .init();
+    let capture = support::LogCapture::start();
 
     let server = TestServer::demo().await;
     let mut forbidden: Vec<String> = vec![
@@ -113,7 +83,7 @@ async fn no_personal_data_or_secret_of_a_bankid_login_reaches_the_logs() {
     forbidden.extend([id, order["autostarttoken"].as_str().unwrap().to_owned()]);
     server.running.stop().await.unwrap();
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     for expected in [
         "/api/v1/bankid/orders",
         "BankID order complete",

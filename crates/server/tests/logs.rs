@@ -4,45 +4,13 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use legitimera_protocol::Channel;
 use serde_json::json;
 use support::{code_in, TestServer, DEMO_PASSWORD, GOOD_PASSWORD};
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn no_personal_data_or_secret_reaches_the_logs() {
-    let capture = Capture::default();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        // Timestamps hold runs of digits that could look like a code.
-        .without_time()
-        .with_writer(capture.clone())
-        .init();
+    let capture = support::LogCapture::start();
 
     let server = TestServer::demo().await;
     let mut tokens = Vec::new();
@@ -149,7 +117,7 @@ async fn no_personal_data_or_secret_reaches_the_logs() {
     forbidden.extend(tokens);
     server.running.stop().await.unwrap();
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.contains("/api/v1/registrations"),
         "the capture must hold the server's request logs"

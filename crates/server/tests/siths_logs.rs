@@ -4,37 +4,12 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use legitimera_card::vcard::CertificateTimes;
 use legitimera_card::KeyRole;
 use serde_json::json;
 use support::siths::{challenge, login_body, p256_identity, rsa_identity, server_trusting, sign};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// What one attempt must not leave in the logs: the challenge id, the challenge in every
 /// likely spelling, and the signature.
@@ -53,13 +28,7 @@ fn remember(id: &str, bytes: &[u8], signature: &[u8], forbidden: &mut Vec<String
 
 #[tokio::test]
 async fn no_staff_identity_challenge_or_token_reaches_the_logs() {
-    let capture = Capture::default();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .without_time()
-        .with_writer(capture.clone())
-        .init();
+    let capture = support::LogCapture::start();
 
     let rsa = rsa_identity();
     let p256 = p256_identity(CertificateTimes::Valid);
@@ -143,7 +112,7 @@ async fn no_staff_identity_challenge_or_token_reaches_the_logs() {
     assert_eq!(late.code(), "siths_unknown_challenge");
     server.running.stop().await.unwrap();
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.contains("/api/v1/siths/sessions") && logs.contains("SITHS login refused"),
         "the capture must hold the server's request and SITHS logs"

@@ -410,3 +410,47 @@ async fn receive(
         .push((form.from, form.to, form.message));
     StatusCode::OK
 }
+
+/// Everything logged in this test process, at TRACE from every crate, for the log-scan tests
+/// (no personal data or secret may appear). Plain text without timestamps: a timestamp's runs
+/// of digits could look like a code.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Installs the capturing subscriber for the whole process (once per test binary).
+    pub fn start() -> Self {
+        let capture = LogCapture::default();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(capture.clone())
+            .init();
+        capture
+    }
+
+    /// What has been logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
