@@ -201,6 +201,7 @@ impl Account {
         let request = LoginRequest {
             email: email.as_str().to_owned(),
             password,
+            device_token: None,
         };
         match self.api.login_password(&request).await? {
             LoginAnswer::Session(session) => Ok(LoginOutcome::Session {
@@ -223,6 +224,8 @@ impl Account {
         let request = SmsLoginRequest {
             challenge_id: challenge_id.to_owned(),
             code,
+            trust_device: false,
+            device_label: None,
         };
         let session = self.api.login_sms(&request).await?;
         self.begin(session.token).await

@@ -82,6 +82,10 @@ pub struct Challenge {
 pub struct LoginRequest {
     pub email: String,
     pub password: SecretString,
+    /// A trusted device's token (personal computers only): with the right password it stands
+    /// in for the SMS code of two-step verification, for 30 days from when it was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<SecretString>,
 }
 
 /// The answer to a correct password: a session at once, or (two-step verification) an SMS
@@ -99,6 +103,10 @@ pub struct LoginChallenge {
     pub id: String,
     pub resend_after: u64,
     pub code_expires_in: u64,
+    /// A `device_token` was sent and is not (or no longer) trusted: unknown, expired,
+    /// forgotten, or another account's. The app forgets it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub device_refused: bool,
 }
 
 /// `POST /api/v1/login/sms`.
@@ -106,6 +114,13 @@ pub struct LoginChallenge {
 pub struct SmsLoginRequest {
     pub challenge_id: String,
     pub code: SecretString,
+    /// "Trust this device for 30 days": the session answer then carries a `device_token`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trust_device: bool,
+    /// What the device is called in the list of trusted devices (at most 64 characters),
+    /// e.g. "Legitimera, Linux".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_label: Option<String>,
 }
 
 /// `POST /api/v1/login/resend`: a new SMS code for a login challenge.
@@ -123,6 +138,10 @@ pub struct Session {
     pub idle_expires_in: u64,
     /// Seconds until the absolute limit ends the session whatever happens.
     pub absolute_expires_in: u64,
+    /// Only after an SMS login with `trust_device`: the new trusted device's token, for the
+    /// OS keyring. Shown once; the server keeps only its hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<SecretString>,
 }
 
 /// `GET /api/v1/session` and `POST /api/v1/session/activity`.
@@ -166,6 +185,33 @@ pub struct PhoneChangeRequest {
     pub password: Option<SecretString>,
 }
 
+/// A device trusted for two-step verification, in `GET /api/v1/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedDevice {
+    pub id: String,
+    pub label: String,
+    /// RFC 3339 times.
+    pub created_at: String,
+    pub expires_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
+    /// The session asking was made with (or made) this device.
+    pub current: bool,
+}
+
+/// `GET /api/v1/devices`: the account's trusted devices that are still valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicesAnswer {
+    pub devices: Vec<TrustedDevice>,
+}
+
+/// `POST /api/v1/devices/forget`: the device forgets itself ("Glöm den här enheten"),
+/// proven by its token; no session needed. Always `204`, known token or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgetDeviceRequest {
+    pub device_token: SecretString,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +223,7 @@ mod tests {
             assurance: Assurance::Low,
             idle_expires_in: 1800,
             absolute_expires_in: 43200,
+            device_token: None,
         });
         let json = serde_json::to_value(&session).unwrap_or_default();
         assert_eq!(json["next"], "session");

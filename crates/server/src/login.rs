@@ -51,6 +51,7 @@ pub async fn password(
                 id: row.id,
                 resend_after: sent.resend_after,
                 code_expires_in: sent.code_expires_in,
+                device_refused: false,
             })))
         }
     }
@@ -91,6 +92,7 @@ pub async fn resend(
         id: row.id,
         resend_after: sent.resend_after,
         code_expires_in: sent.code_expires_in,
+        device_refused: false,
     }))
 }
 

@@ -76,6 +76,7 @@ async fn insert(
         assurance,
         idle_expires_in: timeouts.idle.as_secs().min(timeouts.absolute.as_secs()),
         absolute_expires_in: timeouts.absolute.as_secs(),
+        device_token: None,
     })
 }
 

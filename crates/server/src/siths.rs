@@ -160,6 +160,7 @@ async fn create_session(state: &AppState, staff_id: i64) -> Result<Session> {
         assurance: Assurance::High,
         idle_expires_in: timeouts.idle.as_secs().min(timeouts.absolute.as_secs()),
         absolute_expires_in: timeouts.absolute.as_secs(),
+        device_token: None,
     })
 }
 
