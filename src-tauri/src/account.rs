@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use legitimera_protocol::{
-    CasesAnswer, Challenge, Email, LoginAnswer, LoginRequest, OneTimeCode, Password,
+    CasesAnswer, Challenge, DevicesAnswer, Email, LoginAnswer, LoginRequest, OneTimeCode, Password,
     PhoneChangeRequest, PhoneNumber, RegistrationRequest, SecretString, SessionStatus,
     SmsLoginRequest,
 };
@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 use crate::api::{ApiClient, CodeStep, Flow};
 use crate::error::{AppError, Result};
 use crate::session_timer::{Clock, Limit, SessionTimer, TimerState};
+use crate::wipe::SessionMarker;
 
 /// How often a click may be reported to the server as activity: the idle limit is minutes
 /// long, so once a minute is enough and keeps a busy user from flooding the server.
@@ -33,7 +34,17 @@ pub enum LoginOutcome {
         id: String,
         resend_after: u64,
         code_expires_in: u64,
+        /// The trusted-device token sent along was refused: forget it (not for the UI).
+        #[serde(skip)]
+        device_refused: bool,
     },
+}
+
+/// A finished SMS login: the session, and the new trusted-device token when one was asked for.
+#[derive(Debug)]
+pub struct SmsLogin {
+    pub session: SessionStatus,
+    pub trusted: Option<(Email, SecretString)>,
 }
 
 /// A registration or phone change that started: where it is, and where its codes go, written
@@ -84,6 +95,9 @@ pub struct Account {
     activity: std::sync::Mutex<ActivityThrottle>,
     timer: std::sync::Mutex<Option<SessionTimer>>,
     clock: Arc<dyn Clock>,
+    marker: SessionMarker,
+    /// The address of the login waiting for its SMS code (to file a trusted-device token).
+    pending_login: std::sync::Mutex<Option<(String, Email)>>,
 }
 
 impl std::fmt::Debug for Account {
@@ -100,13 +114,15 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Account {
-    pub fn new(api: ApiClient, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(api: ApiClient, clock: Arc<dyn Clock>, marker: SessionMarker) -> Self {
         Account {
             api,
             token: Mutex::new(None),
             activity: std::sync::Mutex::new(ActivityThrottle::new(ACTIVITY_INTERVAL)),
             timer: std::sync::Mutex::new(None),
             clock,
+            marker,
+            pending_login: std::sync::Mutex::new(None),
         }
     }
 
@@ -183,12 +199,13 @@ impl Account {
         self.api.resend(flow, id, token.as_ref()).await
     }
 
+    /// `device_token`: this computer's trusted-device token for the address, if it has one.
     pub async fn login_password(
         &self,
-        email: &str,
+        email: &Email,
         password: SecretString,
+        device_token: Option<SecretString>,
     ) -> Result<LoginOutcome> {
-        let email = Email::parse(email)?;
         // The server's rule, checked here too so a short password costs no round trip and
         // no rate-limit try; a wrong one gets the same generic answer as an unknown address.
         Password::parse(&password).map_err(|_| AppError::Backend {
@@ -201,34 +218,48 @@ impl Account {
         let request = LoginRequest {
             email: email.as_str().to_owned(),
             password,
-            device_token: None,
+            device_token,
         };
         match self.api.login_password(&request).await? {
             LoginAnswer::Session(session) => Ok(LoginOutcome::Session {
                 session: self.begin(session.token).await?,
             }),
-            LoginAnswer::SmsCode(challenge) => Ok(LoginOutcome::SmsCode {
-                id: challenge.id,
-                resend_after: challenge.resend_after,
-                code_expires_in: challenge.code_expires_in,
-            }),
+            LoginAnswer::SmsCode(challenge) => {
+                *lock(&self.pending_login) = Some((challenge.id.clone(), email.clone()));
+                Ok(LoginOutcome::SmsCode {
+                    id: challenge.id,
+                    resend_after: challenge.resend_after,
+                    code_expires_in: challenge.code_expires_in,
+                    device_refused: challenge.device_refused,
+                })
+            }
         }
     }
 
+    /// `trust_as`: "trust this device", under this label in the account's list of devices.
     pub async fn login_sms(
         &self,
         challenge_id: &str,
         code: &SecretString,
-    ) -> Result<SessionStatus> {
+        trust_as: Option<String>,
+    ) -> Result<SmsLogin> {
         let code = SecretString::new(OneTimeCode::parse(code.expose())?.expose());
         let request = SmsLoginRequest {
             challenge_id: challenge_id.to_owned(),
             code,
-            trust_device: false,
-            device_label: None,
+            trust_device: trust_as.is_some(),
+            device_label: trust_as,
         };
         let session = self.api.login_sms(&request).await?;
-        self.begin(session.token).await
+        let email = lock(&self.pending_login)
+            .take()
+            .filter(|(id, _)| id == challenge_id)
+            .map(|(_, email)| email);
+        let trusted = email.zip(session.device_token);
+        Ok(SmsLogin {
+            session: self.begin(session.token).await?,
+            trusted,
+        })
     }
 
     pub async fn login_resend(&self, challenge_id: &str) -> Result<LoginOutcome> {
@@ -237,6 +268,7 @@ impl Account {
             id: challenge.id,
             resend_after: challenge.resend_after,
             code_expires_in: challenge.code_expires_in,
+            device_refused: false,
         })
     }
 
@@ -273,6 +305,17 @@ impl Account {
     pub async fn session(&self) -> Result<SessionStatus> {
         let token = self.token().await?;
         self.authorized(self.api.session(&token).await).await
+    }
+
+    pub async fn devices(&self) -> Result<DevicesAnswer> {
+        let token = self.token().await?;
+        self.authorized(self.api.devices(&token).await).await
+    }
+
+    pub async fn remove_device(&self, id: &str) -> Result<()> {
+        let token = self.token().await?;
+        self.authorized(self.api.remove_device(&token, id).await)
+            .await
     }
 
     pub async fn cases(&self, lang: &str) -> Result<CasesAnswer> {
@@ -330,6 +373,11 @@ impl Account {
     }
 
     async fn begin(&self, token: SecretString) -> Result<SessionStatus> {
+        // Before anything personal can reach the screen: should the app not get to wipe, the
+        // next start knows to.
+        if let Err(error) = self.marker.set() {
+            tracing::warn!(%error, "could not write the session marker");
+        }
         let status = self.api.session(&token).await?;
         *self.token.lock().await = Some(token);
         let now = self.clock.now();

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use legitimera_protocol::{
-    CasesAnswer, Challenge, CodeRequest, ErrorBody, Health, LoginAnswer, LoginChallenge,
-    LoginRequest, LoginResendRequest, OutboxMessage, PhoneChangeRequest, RegistrationRequest,
-    SecretString, Session, SessionStatus, SmsLoginRequest,
+    CasesAnswer, Challenge, CodeRequest, DevicesAnswer, ErrorBody, ForgetDeviceRequest, Health,
+    LoginAnswer, LoginChallenge, LoginRequest, LoginResendRequest, OutboxMessage,
+    PhoneChangeRequest, RegistrationRequest, SecretString, Session, SessionStatus, SmsLoginRequest,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -167,6 +167,47 @@ impl ApiClient {
     }
 
     /// `GET /api/v1/cases?lang=…`.
+    /// The account's trusted devices (personal computers' two-step tokens).
+    pub async fn devices(&self, token: &SecretString) -> Result<DevicesAnswer> {
+        self.call(Method::GET, "api/v1/devices", Some(token), None::<&()>)
+            .await
+    }
+
+    /// Stops trusting the device `id` of the logged-in account.
+    pub async fn remove_device(&self, token: &SecretString, id: &str) -> Result<()> {
+        let path = format!("api/v1/devices/{}", segment(id)?);
+        self.no_content(Method::DELETE, &path, Some(token), None::<&()>)
+            .await
+    }
+
+    /// The device forgets itself, proven by its token (no session needed).
+    pub async fn forget_device(&self, device_token: &SecretString) -> Result<()> {
+        let request = ForgetDeviceRequest {
+            device_token: device_token.clone(),
+        };
+        self.no_content(Method::POST, "api/v1/devices/forget", None, Some(&request))
+            .await
+    }
+
+    /// A call answered by `204 No Content` (or an error body).
+    async fn no_content<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&SecretString>,
+        body: Option<&B>,
+    ) -> Result<()> {
+        let response = self
+            .request(method, path, token, body)?
+            .send()
+            .await
+            .map_err(AppError::BackendUnreachable)?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        decode::<serde_json::Value>(response).await.map(|_| ())
+    }
+
     pub async fn cases(&self, token: &SecretString, lang: &str) -> Result<CasesAnswer> {
         let lang = if lang == "en" { "en" } else { "sv" };
         let path = format!("api/v1/cases?lang={lang}");

@@ -135,6 +135,13 @@ async fn follow_and_log_in(app: AppHandle, attempt: u64, order: legitimera_proto
 const CANCEL_ON_EXIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The app is closing: cancel the open order, waiting a moment for the server to hear it.
+pub async fn cancel_open_order(app: &AppHandle) {
+    if let Some(bankid) = app.try_state::<BankId>() {
+        let _ = tokio::time::timeout(CANCEL_ON_EXIT, bankid.cancel(None)).await;
+    }
+}
+
+/// The window went without the closing work (it normally runs first, see `lifecycle`).
 pub fn cancel_on_exit(app: &AppHandle) {
     let Some(bankid) = app.try_state::<BankId>() else {
         return;
@@ -145,7 +152,8 @@ pub fn cancel_on_exit(app: &AppHandle) {
 }
 
 /// Terminated by a signal (the desktop session ends, WebDriver closes the window, `kill`): the
-/// window events never come, so the open order is cancelled here before the app exits.
+/// window events never come, so the app is asked to exit, which runs the closing work (the
+/// open order cancelled, the logout, the wipe) as closing the window does.
 #[cfg(unix)]
 pub fn cancel_on_termination(app: &AppHandle) {
     use tokio::signal::unix::{signal, SignalKind};
@@ -156,7 +164,7 @@ pub fn cancel_on_termination(app: &AppHandle) {
             signal(SignalKind::hangup()),
             signal(SignalKind::interrupt()),
         ) else {
-            tracing::warn!("no signal handlers: an open BankID order is not cancelled on kill");
+            tracing::warn!("no signal handlers: a signal ends the app without its closing work");
             return;
         };
         tokio::select! {
@@ -165,9 +173,6 @@ pub fn cancel_on_termination(app: &AppHandle) {
             _ = interrupt.recv() => {}
         }
         tracing::info!("terminated by a signal");
-        if let Some(bankid) = app.try_state::<BankId>() {
-            let _ = tokio::time::timeout(CANCEL_ON_EXIT, bankid.cancel(None)).await;
-        }
         app.exit(0);
     });
 }

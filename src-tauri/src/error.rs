@@ -33,6 +33,23 @@ pub enum AppError {
     /// A call that needs a session while nobody is logged in.
     #[error("nobody is logged in")]
     NotLoggedIn,
+    /// The settings file could not be written (disk full, no permission).
+    #[error("the settings could not be saved: {0}")]
+    SettingsNotSaved(String),
+    /// The OS keyring is missing or locked, so this device cannot be trusted or forgotten.
+    #[error("the keyring is not available: {0}")]
+    KeyringUnavailable(String),
+}
+
+impl From<crate::device::DeviceError> for AppError {
+    fn from(error: crate::device::DeviceError) -> Self {
+        match error {
+            crate::device::DeviceError::Store(reason) => AppError::SettingsNotSaved(reason),
+            crate::device::DeviceError::Keyring(reason) => {
+                AppError::KeyringUnavailable(reason.to_string())
+            }
+        }
+    }
 }
 
 impl AppError {
@@ -42,6 +59,8 @@ impl AppError {
         "backend_unreachable",
         "backend_unavailable",
         "invalid_backend_url",
+        "settings_not_saved",
+        "keyring_unavailable",
     ];
 
     pub fn code(&self) -> &str {
@@ -52,6 +71,8 @@ impl AppError {
             AppError::Field(field) => field.code(),
             AppError::InvalidBackendUrl(_) => "invalid_backend_url",
             AppError::NotLoggedIn => codes::UNAUTHORIZED,
+            AppError::SettingsNotSaved(_) => "settings_not_saved",
+            AppError::KeyringUnavailable(_) => "keyring_unavailable",
         }
     }
 

@@ -8,12 +8,17 @@ mod bankid_commands;
 mod commands;
 pub mod config;
 mod connectivity;
+mod device;
 pub mod error;
+mod lifecycle;
 pub mod locale;
 mod logging;
 mod notify;
 pub mod session_timer;
+pub mod settings;
 mod timeouts;
+mod trusted;
+pub mod wipe;
 
 use std::sync::Arc;
 
@@ -48,6 +53,10 @@ pub struct AppState {
     language: std::sync::Mutex<locale::Language>,
     backend_status: watch::Receiver<BackendStatus>,
     check_backend_now: Arc<Notify>,
+    /// What this computer remembers: settings, and trusted-device tokens.
+    device: device::Device,
+    /// Written at login, removed after the wipe (crash safety).
+    marker: wipe::SessionMarker,
 }
 
 /// Set by tauri-driver for the app it launches in end-to-end tests.
@@ -95,7 +104,7 @@ pub fn run() {
         }
     };
 
-    let result = tauri::Builder::default()
+    let app = tauri::Builder::default()
         // First, so a second launch hands over before anything else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             if let Some(window) = app.get_webview_window("main") {
@@ -104,11 +113,21 @@ pub fn run() {
                 let _ = window.set_focus();
             }
         }))
+        .plugin(tauri_plugin_store::Builder::default().build())
         .setup(move |app| {
             let log_dir = app.path().app_log_dir()?;
             if let Some(guard) = logging::init(&log_dir) {
                 app.manage(guard);
             }
+            // Before the window exists: whatever a crashed or killed run left goes first.
+            let places = lifecycle::places(app.handle())?;
+            let store = {
+                use tauri_plugin_store::StoreExt;
+                app.store(places.config.join(settings::FILE))?
+            };
+            let device = device::Device::new(store, Arc::new(trusted::OsKeyring));
+            lifecycle::wipe_at_start(&places, &device);
+            let marker = wipe::SessionMarker::new(places.marker());
             create_main_window(app)?;
             tracing::info!(
                 version = env!("CARGO_PKG_VERSION"),
@@ -134,6 +153,7 @@ pub fn run() {
             let account = Arc::new(Account::new(
                 api.clone(),
                 Arc::new(session_timer::SystemClock),
+                marker.clone(),
             ));
             tauri::async_runtime::spawn(timeouts::watch(app.handle().clone(), account.clone()));
             app.manage(bankid::BankId::new(api.clone()));
@@ -144,6 +164,8 @@ pub fn run() {
                 api: api.clone(),
                 backend_status: status_rx,
                 check_backend_now: check_now,
+                device,
+                marker,
             });
             Ok(())
         })
@@ -165,19 +187,43 @@ pub fn run() {
             commands::set_language,
             commands::logout,
             commands::demo_outbox,
+            commands::settings_get,
+            commands::settings_set,
+            commands::forget_device,
+            commands::devices,
+            commands::remove_device,
             bankid_commands::bankid_start,
             bankid_commands::bankid_cancel,
             bankid_commands::demo_bankid_app,
         ])
-        // Closing the window ends the app: an open BankID order is cancelled, not left pending.
-        .on_window_event(|window, event| {
-            if matches!(event, tauri::WindowEvent::Destroyed) && window.label() == "main" {
+        // Closing the window ends the app, after its closing work: the open BankID order
+        // cancelled, the session ended on the server, the webview's data cleared.
+        .on_window_event(|window, event| match event {
+            // begin_closing starts the closing work and says whether to wait for it.
+            tauri::WindowEvent::CloseRequested { api, .. }
+                if window.label() == "main" && lifecycle::begin_closing(window.app_handle()) =>
+            {
+                api.prevent_close();
+            }
+            tauri::WindowEvent::Destroyed if window.label() == "main" => {
                 bankid_commands::cancel_on_exit(window.app_handle());
             }
+            _ => {}
         })
-        .run(tauri::generate_context!());
-    if let Err(error) = result {
-        eprintln!("legitimera: {error}");
-        std::process::exit(1);
-    }
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("legitimera: {error}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|app, event| match event {
+        tauri::RunEvent::ExitRequested { api, .. } if lifecycle::begin_closing(app) => {
+            api.prevent_exit();
+        }
+        // The webview is gone: its files can go too.
+        tauri::RunEvent::Exit => lifecycle::wipe_at_exit(app),
+        _ => {}
+    });
 }

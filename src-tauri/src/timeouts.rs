@@ -43,6 +43,7 @@ pub async fn watch(app: AppHandle, account: Arc<Account>) {
             Some(TimerState::Ended(limit)) => {
                 warned = false;
                 account.expire(limit).await;
+                crate::lifecycle::wipe_after_session(&app).await;
                 let code = match limit {
                     Limit::Idle => "idle_timeout",
                     Limit::Absolute => "absolute_timeout",

@@ -6,6 +6,7 @@ import { invoke } from './tauri.js';
 import { show } from './i18n.js';
 import * as router from './router.js';
 import { showError, clearError, busy, clearSecrets } from './forms.js';
+import * as settings from './settings.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -58,6 +59,10 @@ function askForCode(next, { error, replace = false } = {}) {
   show($('code-title'), texts.title);
   show($('code-intro'), texts.intro, texts.values);
   $('code-input').value = '';
+  // "Trust this device" is offered for a login's SMS code on a personal computer only.
+  const trust = next.kind === 'login' && settings.isPersonal();
+  $('code-trust-field').hidden = !trust;
+  $('code-trust').checked = false;
   clearError($('code-error'), $('code-form'));
   if (replace) router.replace('code');
   else router.go('code');
@@ -123,7 +128,10 @@ async function submitCode(event) {
     const code = input('code-input');
     try {
       if (flow.kind === 'login') {
-        const session = await invoke('login_sms', { challenge_id: flow.id, code });
+        const trust_device = !$('code-trust-field').hidden && $('code-trust').checked;
+        const session = await invoke('login_sms', { challenge_id: flow.id, code, trust_device });
+        $('code-trust').checked = false;
+        settings.refresh();
         flow = null;
         clearInterval(resendTimer);
         clearSecrets();
@@ -177,6 +185,7 @@ async function login(event) {
       const outcome = await invoke('login_password', { email, password: input('login-password') });
       clearSecrets(form);
       if (outcome.next === 'session') {
+        settings.refresh();
         handlers.loggedIn(outcome.session);
       } else {
         askForCode({ kind: 'login', id: outcome.id, step: 'sms', resend_after: outcome.resend_after });

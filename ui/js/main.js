@@ -9,6 +9,8 @@ import * as account from './account.js';
 import * as session from './session.js';
 import * as outbox from './outbox.js';
 import * as bankid from './bankid.js';
+import * as settings from './settings.js';
+import * as minsida from './minsida.js';
 
 async function start() {
   const info = await invoke('app_info');
@@ -18,8 +20,10 @@ async function start() {
   };
   renderFooter();
   onLanguageChange(renderFooter);
-  document.getElementById('language-switch').addEventListener('click', () => {
-    setLanguage(language() === 'sv' ? 'en' : 'sv');
+  document.getElementById('language-switch').addEventListener('click', async () => {
+    const next = language() === 'sv' ? 'en' : 'sv';
+    await setLanguage(next);
+    settings.rememberLanguage(next);
   });
   router.init();
   router.onLeave('chooser', () => {
@@ -34,6 +38,8 @@ async function start() {
   session.init();
   bankid.init({ loggedIn: session.enter });
   outbox.init();
+  await settings.init();
+  minsida.whenDeviceRemoved(() => settings.refresh());
   await backend.init();
   document.body.dataset.ready = 'true';
 }

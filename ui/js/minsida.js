@@ -100,8 +100,80 @@ export async function loadCases() {
   }
 }
 
+/** A date as the user's language writes it. */
+function dateOf(rfc3339) {
+  const date = new Date(rfc3339);
+  if (Number.isNaN(date.getTime())) return rfc3339;
+  return date.toLocaleDateString(language() === 'en' ? 'en-GB' : 'sv-SE', { year: 'numeric', month: 'long', day: 'numeric' });
+}
+
+function renderDevice(device) {
+  const li = element('li', 'device');
+  li.dataset.deviceId = device.id;
+  if (device.current) li.dataset.current = 'true';
+  const facts = element('div', 'device__facts');
+  const title = element('p', 'device__title');
+  title.append(element('strong', '', device.label));
+  if (device.current) title.append(' ', labelled('span', 'devices.this_one'));
+  facts.append(title, labelled('p', 'devices.until', { date: dateOf(device.expires_at) }));
+  if (device.last_used_at) facts.append(labelled('p', 'devices.last_used', { date: dateOf(device.last_used_at) }));
+  const remove = labelled('button', 'devices.remove');
+  remove.type = 'button';
+  remove.className = 'button button--secondary';
+  remove.dataset.removeDevice = device.id;
+  remove.addEventListener('click', () => removeDevice(device, remove));
+  li.append(facts, remove);
+  return li;
+}
+
+let onDeviceRemoved = () => {};
+
+/** Called after this device's own trust was removed from Min sida (settings reread it). */
+export function whenDeviceRemoved(callback) {
+  onDeviceRemoved = callback;
+}
+
+async function removeDevice(device, button) {
+  const region = $('devices-error');
+  clearError(region);
+  button.disabled = true;
+  try {
+    await invoke('remove_device', { id: device.id, current: Boolean(device.current) });
+    if (device.current) onDeviceRemoved();
+    await loadDevices();
+  } catch (error) {
+    button.disabled = false;
+    if (error && ['session_expired', 'unauthorized'].includes(error.code)) return;
+    showError(region, error);
+  }
+}
+
+/** The account's trusted devices (only an account has them: not BankID or SITHS sessions). */
+export async function loadDevices(session) {
+  const section = $('devices-section');
+  if (session && !session.email) {
+    section.hidden = true;
+    return;
+  }
+  const region = $('devices-error');
+  clearError(region);
+  try {
+    const answer = await invoke('devices');
+    $('device-list').replaceChildren(...answer.devices.map(renderDevice));
+    $('devices-empty').hidden = answer.devices.length > 0;
+    section.hidden = false;
+  } catch (error) {
+    if (error && ['session_expired', 'unauthorized'].includes(error.code)) return;
+    section.hidden = false;
+    showError(region, error);
+  }
+}
+
 /** Empties Min sida: nothing of the last person stays in the page. */
 export function clear() {
+  $('device-list').replaceChildren();
+  $('devices-section').hidden = true;
+  clearError($('devices-error'));
   $('case-list').replaceChildren();
   $('cases-hidden-list').replaceChildren();
   $('cases-hidden-notice').hidden = true;

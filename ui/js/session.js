@@ -27,17 +27,21 @@ export async function enter(session) {
   minsida.renderSession(session);
   router.reset('min-sida');
   await minsida.loadCases();
+  await minsida.loadDevices(session);
 }
 
 /** Back to Min sida after a phone change, with the session's new facts. */
 export async function refresh() {
   router.reset('min-sida');
+  let session = null;
   try {
-    minsida.renderSession(await invoke('session_info'));
+    session = await invoke('session_info');
+    minsida.renderSession(session);
   } catch {
     // session_expired reaches ended() through the event; other errors leave the old facts.
   }
   await minsida.loadCases();
+  if (session) await minsida.loadDevices(session);
 }
 
 /** Leaves the session's pages and says why (`ended.*` catalog key). */

@@ -51,11 +51,13 @@ impl Drop for Server {
     }
 }
 
-/// Xvfb on a free display, a private D-Bus session bus, and fresh XDG directories, so tests
-/// neither need nor touch a real desktop.
+/// Xvfb on a free display, a private D-Bus session bus with an unlocked keyring (GNOME
+/// Keyring's Secret Service), and fresh XDG and temp directories, so tests neither need nor
+/// touch a real desktop.
 pub struct DesktopSession {
     xvfb: Child,
     dbus: Child,
+    keyring: Option<Child>,
     display: String,
     dbus_address: String,
     home: tempfile_dir::TempDir,
@@ -92,11 +94,25 @@ impl DesktopSession {
         let mut dbus_address = String::new();
         BufReader::new(dbus.stdout.take().context("no stdout")?).read_line(&mut dbus_address)?;
         let home = tempfile_dir::TempDir::new("legitimera-e2e-")?;
+        let dbus_address = dbus_address.trim().to_owned();
+        for dir in ["config", "data", "cache", "state", "tmp", "runtime"] {
+            std::fs::create_dir_all(home.path().join(dir))?;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                home.path().join("runtime"),
+                std::fs::Permissions::from_mode(0o700),
+            )?;
+        }
+        let keyring = start_keyring(&dbus_address, home.path());
         Ok(DesktopSession {
             xvfb,
             dbus,
+            keyring,
             display,
-            dbus_address: dbus_address.trim().to_owned(),
+            dbus_address,
             home,
         })
     }
@@ -111,13 +127,70 @@ impl DesktopSession {
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CACHE_HOME", home.join("cache"))
             .env("XDG_STATE_HOME", home.join("state"))
+            .env("XDG_RUNTIME_DIR", home.join("runtime"))
+            .env("TMPDIR", home.join("tmp"))
             .env("LEGITIMERA_E2E_HOME", home)
             .env_remove("WAYLAND_DISPLAY");
     }
 }
 
+/// GNOME Keyring's Secret Service on the private bus, with its login keyring created and
+/// unlocked (the password comes on stdin, as PAM gives it at a desktop login). Without it the
+/// trusted-device tests cannot run, so its absence is said, not hidden.
+fn start_keyring(dbus_address: &str, home: &Path) -> Option<Child> {
+    use std::io::Write;
+    let started = Command::new("gnome-keyring-daemon")
+        .args(["--foreground", "--unlock", "--components=secrets"])
+        .env("DBUS_SESSION_BUS_ADDRESS", dbus_address)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_RUNTIME_DIR", home.join("runtime"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut child = match started {
+        Ok(child) => child,
+        Err(error) => {
+            println!("no keyring for the tests (gnome-keyring-daemon: {error})");
+            return None;
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(b"e2e-keyring");
+    }
+    // Ready once it owns its bus name.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let owned = Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                "string:org.freedesktop.secrets",
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", dbus_address)
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+            .unwrap_or(false);
+        if owned {
+            return Some(child);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("no keyring for the tests (gnome-keyring-daemon did not come up)");
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
 impl Drop for DesktopSession {
     fn drop(&mut self) {
+        if let Some(mut keyring) = self.keyring.take() {
+            let _ = keyring.kill();
+            let _ = keyring.wait();
+        }
         let _ = self.dbus.kill();
         let _ = self.dbus.wait();
         let _ = self.xvfb.kill();

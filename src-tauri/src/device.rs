@@ -1,0 +1,175 @@
+//! What this computer remembers between runs: the settings (tauri-plugin-store) and, on a
+//! personal computer, trusted-device tokens (the OS keyring). Every rule about what may be
+//! remembered in which mode lives here; the settings file itself is in `settings`.
+
+use std::sync::{Arc, Mutex};
+
+use legitimera_protocol::{Email, SecretString};
+use tauri_plugin_store::Store;
+
+use crate::settings::{Mode, Settings};
+use crate::trusted::{self, Keyring};
+
+pub struct Device {
+    store: Arc<Store<tauri::Wry>>,
+    keyring: Arc<dyn Keyring>,
+    /// One writer at a time: read-modify-write of the settings.
+    writing: Mutex<()>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("the settings could not be saved: {0}")]
+    Store(String),
+    #[error(transparent)]
+    Keyring(#[from] trusted::KeyringError),
+}
+
+impl Device {
+    pub fn new(store: Arc<Store<tauri::Wry>>, keyring: Arc<dyn Keyring>) -> Self {
+        Device {
+            store,
+            keyring,
+            writing: Mutex::new(()),
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings::from_entries(|key| self.store.get(key))
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Settings)) -> Result<Settings, DeviceError> {
+        let _one_writer = self
+            .writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut settings = self.settings();
+        change(&mut settings);
+        for (key, value) in settings.to_entries() {
+            match value {
+                Some(value) => self.store.set(key, value),
+                None => {
+                    self.store.delete(key);
+                }
+            }
+        }
+        self.store
+            .save()
+            .map_err(|error| DeviceError::Store(error.to_string()))?;
+        Ok(settings)
+    }
+
+    /// Saves the user's choices. Leaving personal mode forgets what it remembered (the
+    /// tokens are answered so that the caller can tell the server too).
+    pub fn choose(
+        &self,
+        change: impl FnOnce(&mut Settings),
+    ) -> Result<(Settings, Vec<SecretString>), DeviceError> {
+        let mut forgotten = Vec::new();
+        let settings = self.update(|settings| {
+            change(settings);
+            if settings.mode == Mode::Shared {
+                forgotten = self.forget_entries(settings.drop_personal());
+            }
+        })?;
+        Ok((settings, forgotten))
+    }
+
+    /// The trusted-device token for `email`, on a personal computer that has one.
+    pub fn token_for(&self, email: &Email) -> Option<SecretString> {
+        if self.settings().mode != Mode::Personal {
+            return None;
+        }
+        match self.keyring.get(&trusted::entry_name(email)) {
+            Ok(token) => token,
+            Err(error) => {
+                tracing::warn!(%error, "the trusted-device token could not be read");
+                None
+            }
+        }
+    }
+
+    /// A login went through on this computer: a personal one remembers the address.
+    pub fn logged_in(&self, email: &Email) -> Result<(), DeviceError> {
+        if self.settings().mode != Mode::Personal {
+            return Ok(());
+        }
+        self.update(|settings| settings.remembered_email = Some(email.as_str().to_owned()))?;
+        Ok(())
+    }
+
+    /// Keeps the new trusted-device token for `email` (personal mode only).
+    pub fn trust(&self, email: &Email, token: &SecretString) -> Result<(), DeviceError> {
+        if self.settings().mode != Mode::Personal {
+            return Ok(());
+        }
+        let name = trusted::entry_name(email);
+        self.keyring.set(&name, token)?;
+        self.update(|settings| {
+            if !settings.keyring_entries.contains(&name) {
+                settings.keyring_entries.push(name.clone());
+            }
+        })?;
+        tracing::info!("this device is trusted for two-step verification");
+        Ok(())
+    }
+
+    /// The server no longer trusts `email`'s token (or the user removed it): forget it here.
+    pub fn untrust(&self, email: &Email) -> Result<(), DeviceError> {
+        let name = trusted::entry_name(email);
+        self.keyring.delete(&name)?;
+        self.update(|settings| settings.keyring_entries.retain(|entry| *entry != name))?;
+        Ok(())
+    }
+
+    /// "Glöm den här enheten": every token and the remembered address go; the tokens are
+    /// answered so that the caller can have the server forget them too.
+    pub fn forget(&self) -> Result<Vec<SecretString>, DeviceError> {
+        let mut forgotten = Vec::new();
+        self.update(|settings| forgotten = self.forget_entries(settings.drop_personal()))?;
+        tracing::info!(tokens = forgotten.len(), "this device was forgotten");
+        Ok(forgotten)
+    }
+
+    /// The wipe's part: on a shared computer nothing personal may be left (after a switch
+    /// from personal mode or an interrupted run).
+    pub fn wipe_if_shared(&self) {
+        let settings = self.settings();
+        if settings.mode == Mode::Personal {
+            return;
+        }
+        if settings.remembered_email.is_none()
+            && settings.keyring_entries.is_empty()
+            && self.store.get("remembered_email").is_none()
+        {
+            return;
+        }
+        if let Err(error) = self.update(|settings| {
+            self.forget_entries(settings.drop_personal());
+        }) {
+            tracing::warn!(%error, "the personal settings could not be wiped");
+        }
+    }
+
+    /// Removes `entries` from the keyring; answers the tokens they held.
+    fn forget_entries(&self, entries: Vec<String>) -> Vec<SecretString> {
+        let mut tokens = Vec::new();
+        for name in entries {
+            match self.keyring.get(&name) {
+                Ok(Some(token)) => tokens.push(token),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "a keyring entry could not be read"),
+            }
+            if let Err(error) = self.keyring.delete(&name) {
+                tracing::warn!(%error, "a keyring entry could not be removed");
+            }
+        }
+        tokens
+    }
+}
