@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod delivery;
 pub mod demo;
+mod devices;
 pub mod error;
 mod extract;
 mod login;
@@ -81,6 +82,9 @@ pub struct Limits {
     pub bankid_ip: Limiter,
     /// SITHS challenges per client address (each is a database row for 2 minutes).
     pub siths_ip: Limiter,
+    /// "Forget this device" requests per client address (each is a database write, and the
+    /// only device call without a session).
+    pub device_forget_ip: Limiter,
 }
 
 /// SITHS challenges per client address in 15 minutes: generous, since a whole hospital may
@@ -95,6 +99,7 @@ impl Default for Limits {
             registration_ip: Limiter::new(20, 60 * 60),
             bankid_ip: Limiter::new(60, 15 * 60),
             siths_ip: Limiter::new(SITHS_CHALLENGES_PER_IP, 15 * 60),
+            device_forget_ip: Limiter::new(60, 15 * 60),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Logging in: e-mail + password gives a session (assurance low), or with two-step verification
-//! an SMS code challenge whose right answer gives a session (substantial). One answer for an
-//! unknown address and a wrong password; failures are limited per account and per address.
+//! an SMS code challenge whose right answer gives a session (substantial) and, if asked, a
+//! trusted device whose token later stands in for the SMS code. One answer for an unknown
+//! address and a wrong password; failures are limited per account and per address.
 
 use axum::extract::State;
 use axum::Json;
@@ -11,6 +12,7 @@ use legitimera_protocol::{
 
 use crate::accounts::{self, Account};
 use crate::challenges::{self, NewChallenge, Purpose};
+use crate::devices::{self, DeviceLabel};
 use crate::error::{ApiError, Result};
 use crate::extract::{Body, ClientIp};
 use crate::ratelimit::hashed_key;
@@ -25,36 +27,54 @@ pub async fn password(
     let guard = Guard::new(&state, &email, ip);
     guard.check()?;
     let account = verify_password(&state, &guard, &email, &request.password).await?;
-    match account.phone() {
-        None => {
-            guard.succeeded();
-            let session = sessions::create(&state, account.id, Assurance::Low).await?;
-            tracing::info!(assurance = "low", "logged in");
-            Ok(Json(LoginAnswer::Session(session)))
-        }
-        Some(phone) => {
-            let row = challenges::create(
-                &state,
-                NewChallenge {
-                    purpose: Purpose::Login,
-                    step: Step::SmsCode,
-                    account_id: Some(account.id),
-                    email: None,
-                    phone: Some(&phone),
-                    password_hash: None,
-                    decoy: false,
-                },
-            )
-            .await?;
-            let sent = challenges::send_code(&state, &row).await?;
-            Ok(Json(LoginAnswer::SmsCode(LoginChallenge {
-                id: row.id,
-                resend_after: sent.resend_after,
-                code_expires_in: sent.code_expires_in,
-                device_refused: false,
-            })))
-        }
-    }
+    let Some(phone) = account.phone() else {
+        // Without two-step verification there is no SMS code for a device token to replace.
+        guard.succeeded();
+        let session = sessions::create(&state, account.id, Assurance::Low, None).await?;
+        tracing::info!(assurance = "low", "logged in");
+        return Ok(Json(LoginAnswer::Session(session)));
+    };
+    let device_refused = match &request.device_token {
+        None => false,
+        Some(token) => match devices::use_token(&state, account.id, token).await? {
+            Some(device_id) => {
+                guard.succeeded();
+                let session =
+                    sessions::create(&state, account.id, Assurance::Substantial, Some(&device_id))
+                        .await?;
+                tracing::info!(
+                    assurance = "substantial",
+                    trusted_device = true,
+                    "logged in"
+                );
+                return Ok(Json(LoginAnswer::Session(session)));
+            }
+            None => {
+                tracing::info!("trusted device refused; SMS code instead");
+                true
+            }
+        },
+    };
+    let row = challenges::create(
+        &state,
+        NewChallenge {
+            purpose: Purpose::Login,
+            step: Step::SmsCode,
+            account_id: Some(account.id),
+            email: None,
+            phone: Some(&phone),
+            password_hash: None,
+            decoy: false,
+        },
+    )
+    .await?;
+    let sent = challenges::send_code(&state, &row).await?;
+    Ok(Json(LoginAnswer::SmsCode(LoginChallenge {
+        id: row.id,
+        resend_after: sent.resend_after,
+        code_expires_in: sent.code_expires_in,
+        device_refused,
+    })))
 }
 
 pub async fn sms(
@@ -63,6 +83,7 @@ pub async fn sms(
     Body(request): Body<SmsLoginRequest>,
 ) -> Result<Json<Session>> {
     let code = OneTimeCode::parse(request.code.expose())?;
+    let label = DeviceLabel::from_request(request.device_label.as_deref());
     let row = challenges::load(&state, &request.challenge_id, Purpose::Login).await?;
     let account = account_of(&state, row.account_id).await?;
     let email = Email::parse(&account.email)?;
@@ -76,10 +97,25 @@ pub async fn sms(
     }
     challenges::advance(&state, &row, Step::Done).await?;
     guard.succeeded();
-    tracing::info!(assurance = "substantial", "logged in");
-    Ok(Json(
-        sessions::create(&state, account.id, Assurance::Substantial).await?,
-    ))
+    let device = if request.trust_device {
+        Some(devices::create(&state, account.id, &label).await?)
+    } else {
+        None
+    };
+    let mut session = sessions::create(
+        &state,
+        account.id,
+        Assurance::Substantial,
+        device.as_ref().map(|d| d.id.as_str()),
+    )
+    .await?;
+    session.device_token = device.map(|d| d.token);
+    tracing::info!(
+        assurance = "substantial",
+        device_trusted = session.device_token.is_some(),
+        "logged in"
+    );
+    Ok(Json(session))
 }
 
 pub async fn resend(

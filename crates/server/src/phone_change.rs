@@ -15,7 +15,7 @@ use crate::extract::{Body, ClientIp};
 use crate::login::{self, Guard};
 use crate::registration::waiting;
 use crate::sessions::{self, MaybeAuthenticated};
-use crate::{accounts, messages, AppState};
+use crate::{accounts, devices, messages, AppState};
 
 pub async fn start(
     State(state): State<AppState>,
@@ -93,9 +93,10 @@ pub async fn sms_code(
     accounts::set_phone(&state, account.id, &new_phone).await?;
     challenges::advance(&state, &row, Step::Done).await?;
     if row.email().is_some() {
-        // Proven by e-mail and password, not by a session: whoever held a session before
-        // (perhaps with the lost phone) must log in again.
+        // Proven by e-mail and password, not by a session: whoever held a session or a trusted
+        // device before (perhaps with the lost phone) must log in again, with the new number.
         sessions::end_all(&state, account.id).await?;
+        devices::revoke_all(&state, account.id).await?;
     }
     if let Some(old_phone) = account.phone() {
         if let Err(error) = state

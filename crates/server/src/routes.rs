@@ -4,13 +4,13 @@
 
 use axum::extract::{MatchedPath, State};
 use axum::http::Request;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use legitimera_protocol::{Health, OutboxMessage};
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, Result};
-use crate::{bankid, cases, login, phone_change, registration, sessions, siths, AppState};
+use crate::{bankid, cases, devices, login, phone_change, registration, sessions, siths, AppState};
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -35,6 +35,9 @@ pub fn router(state: AppState) -> Router {
         .route("/session", get(sessions::status).delete(sessions::logout))
         .route("/session/activity", post(sessions::activity))
         .route("/cases", get(cases::list))
+        .route("/devices", get(devices::list))
+        .route("/devices/forget", post(devices::forget))
+        .route("/devices/{id}", delete(devices::remove))
         .route("/bankid/orders", post(bankid::create))
         .route(
             "/bankid/orders/{id}",

@@ -24,13 +24,19 @@ use crate::{accounts, siths};
 pub(crate) const KEEP_EXPIRED_SECONDS: i64 = 24 * 60 * 60;
 
 /// A session for an account (password logins): it shows the account's person's cases.
-pub async fn create(state: &AppState, account_id: i64, assurance: Assurance) -> Result<Session> {
+/// `device_id`: the trusted device the login used or made, if any.
+pub async fn create(
+    state: &AppState,
+    account_id: i64,
+    assurance: Assurance,
+    device_id: Option<&str>,
+) -> Result<Session> {
     let person_id: i64 = sqlx::query_scalar("SELECT person_id FROM accounts WHERE id = ?")
         .bind(account_id)
         .fetch_optional(state.pool())
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    insert(state, person_id, Some(account_id), assurance).await
+    insert(state, person_id, Some(account_id), assurance, device_id).await
 }
 
 /// A session for a person without an account (BankID logins).
@@ -39,7 +45,7 @@ pub async fn create_for_person(
     person_id: i64,
     assurance: Assurance,
 ) -> Result<Session> {
-    insert(state, person_id, None, assurance).await
+    insert(state, person_id, None, assurance, None).await
 }
 
 async fn insert(
@@ -47,6 +53,7 @@ async fn insert(
     person_id: i64,
     account_id: Option<i64>,
     assurance: Assurance,
+    device_id: Option<&str>,
 ) -> Result<Session> {
     let now = state.now();
     let timeouts = state.timeouts();
@@ -60,8 +67,8 @@ async fn insert(
     let token = SecretString::new(URL_SAFE_NO_PAD.encode(bytes.as_ref()));
     sqlx::query(
         "INSERT INTO sessions (token_hash, person_id, account_id, assurance, created_at,
-                               last_activity_at)
-         VALUES (?, ?, ?, ?, ?, ?)",
+                               last_activity_at, device_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(token_hash(token.expose()))
     .bind(person_id)
@@ -69,6 +76,7 @@ async fn insert(
     .bind(assurance.as_str())
     .bind(now)
     .bind(now)
+    .bind(device_id)
     .execute(state.pool())
     .await?;
     Ok(Session {
@@ -109,6 +117,8 @@ pub struct Authenticated {
     /// `None` for a BankID session.
     pub account_id: Option<i64>,
     pub assurance: Assurance,
+    /// The trusted device the login used or made, if any.
+    pub device_id: Option<String>,
     created_at: i64,
     last_activity_at: i64,
 }
@@ -146,23 +156,34 @@ pub(crate) fn bearer(parts: &Parts) -> Option<SecretString> {
         .then(|| SecretString::new(token.trim()))
 }
 
+/// A `sessions` row as [`lookup`] reads it.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    assurance: String,
+    person_id: i64,
+    account_id: Option<i64>,
+    created_at: i64,
+    last_activity_at: i64,
+    device_id: Option<String>,
+}
+
 async fn lookup(state: &AppState, token: &SecretString) -> Result<Authenticated> {
-    let row: Option<(String, i64, Option<i64>, i64, i64)> = sqlx::query_as(
-        "SELECT assurance, person_id, account_id, created_at, last_activity_at
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT assurance, person_id, account_id, created_at, last_activity_at, device_id
          FROM sessions WHERE token_hash = ?",
     )
     .bind(token_hash(token.expose()))
     .fetch_optional(state.pool())
     .await?;
-    let (assurance, person_id, account_id, created_at, last_activity_at) =
-        row.ok_or(ApiError::Unauthorized)?;
+    let row = row.ok_or(ApiError::Unauthorized)?;
     let session = Authenticated {
         token_hash: token_hash(token.expose()),
-        person_id,
-        account_id,
-        assurance: Assurance::parse(&assurance).ok_or(ApiError::Unauthorized)?,
-        created_at,
-        last_activity_at,
+        person_id: row.person_id,
+        account_id: row.account_id,
+        assurance: Assurance::parse(&row.assurance).ok_or(ApiError::Unauthorized)?,
+        device_id: row.device_id,
+        created_at: row.created_at,
+        last_activity_at: row.last_activity_at,
     };
     let (idle_left, absolute_left) = session.remaining(state);
     if idle_left == 0 || absolute_left == 0 {

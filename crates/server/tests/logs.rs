@@ -1,5 +1,5 @@
 //! Runs every account flow with all logging on (TRACE, every crate) and scans what was logged:
-//! no e-mail address, phone number, password, code or session token may appear.
+//! no e-mail address, phone number, password, code, session token or device token may appear.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -50,6 +50,31 @@ async fn no_personal_data_or_secret_reaches_the_logs() {
         .await;
     tokens.push(server.log_in("logg.test@example.se", GOOD_PASSWORD).await.0);
     tokens.push(server.log_in("amira@example.se", DEMO_PASSWORD).await.0);
+    // A trusted device: made by an SMS login, used instead of a code, listed, forgotten, and
+    // then refused.
+    let amira = json!({"email": "amira@example.se", "password": DEMO_PASSWORD});
+    let challenge = server.post("login/password", amira.clone()).await;
+    let code = server.last_code(Channel::Sms, "+46701234567").await;
+    let trusted = server
+        .post(
+            "login/sms",
+            json!({"challenge_id": challenge.body["id"], "code": code, "trust_device": true,
+                   "device_label": "Amiras dator"}),
+        )
+        .await;
+    let device_token = trusted.body["device_token"].as_str().unwrap().to_owned();
+    let mut with_device = amira.clone();
+    with_device["device_token"] = json!(device_token);
+    let used = server.post("login/password", with_device.clone()).await;
+    let used_session = used.body["token"].as_str().unwrap().to_owned();
+    server.get_auth("devices", &used_session).await;
+    server
+        .post("devices/forget", json!({"device_token": device_token}))
+        .await;
+    server.post("login/password", with_device).await;
+    tokens.push(trusted.body["token"].as_str().unwrap().to_owned());
+    tokens.push(used_session);
+    tokens.push(device_token);
     for _ in 0..6 {
         server
             .post(
