@@ -85,7 +85,27 @@ fn create_main_window(app: &tauri::App) -> tauri::Result<()> {
     Ok(())
 }
 
+/// Mesa, the GL driver WebKitGTK renders with on Linux, keeps a shader cache in the user's
+/// cache directory (`~/.cache/mesa_shader_cache`), outside the app's own directories: the
+/// residue test found its files after a session. Off for this process and the webview's, unless
+/// the user chose otherwise. Called first, before any thread exists.
+fn keep_gl_caches_off_disk() {
+    #[cfg(target_os = "linux")]
+    for (variable, value) in [
+        ("MESA_SHADER_CACHE_DISABLE", "true"),
+        // Mesa before 20.3 reads this name.
+        ("MESA_GLSL_CACHE_DISABLE", "true"),
+    ] {
+        if std::env::var_os(variable).is_none()
+            && std::env::var_os("MESA_SHADER_CACHE_DIR").is_none()
+        {
+            std::env::set_var(variable, value);
+        }
+    }
+}
+
 pub fn run() {
+    keep_gl_caches_off_disk();
     let backend = match BackendUrl::from_args_and_env(
         std::env::args(),
         std::env::var(BACKEND_URL_ENV).ok(),

@@ -37,7 +37,7 @@ const PASSWORD: &str = "en lång fras om hösten 2026";
 const DEMO_PASSWORD: &str = "demo-lösenord-2026";
 
 /// How many messages the demo outbox panel lists.
-async fn outbox_count(app: &App) -> Result<usize> {
+pub(crate) async fn outbox_count(app: &App) -> Result<usize> {
     let count = app
         .exec(
             "return document.querySelectorAll('#outbox-list > li').length",
@@ -49,7 +49,7 @@ async fn outbox_count(app: &App) -> Result<usize> {
 
 /// Waits for a new message on `channel` in the outbox panel (more than `before` listed) and
 /// answers the six-digit code in it, as a user would read it there.
-async fn new_code(app: &App, before: usize, channel: &str) -> Result<String> {
+pub(crate) async fn new_code(app: &App, before: usize, channel: &str) -> Result<String> {
     app.wait_until(
         &format!("a new {channel} in the outbox"),
         Duration::from_secs(15),
@@ -75,7 +75,7 @@ async fn new_code(app: &App, before: usize, channel: &str) -> Result<String> {
 }
 
 /// Everything personal or secret these tests use, for the final scan of the run's logs.
-fn remember_test_data() {
+pub(crate) fn remember_test_data() {
     for value in [
         PASSWORD,
         DEMO_PASSWORD,
@@ -108,13 +108,13 @@ fn six_digits(text: &str) -> Option<String> {
     })
 }
 
-async fn enter_code(app: &App, code: &str) -> Result<()> {
+pub(crate) async fn enter_code(app: &App, code: &str) -> Result<()> {
     remember(code);
     app.type_into("#code-input", code).await?;
     app.click("#code-submit").await
 }
 
-async fn log_in(app: &App, email: &str, password: &str) -> Result<()> {
+pub(crate) async fn log_in(app: &App, email: &str, password: &str) -> Result<()> {
     app.type_into("#login-email", email).await?;
     app.type_into("#login-password", password).await?;
     app.click("#login-submit").await

@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use serde_json::{json, Value};
 
 use crate::catalog::catalog;
-use crate::harness::{remember, App, Harness, TestServer};
+use crate::harness::{app_pid, remember, App, Harness, TestServer};
 use crate::qr_read::read_svg_qr;
 use crate::TestFn;
 
@@ -405,21 +405,6 @@ async fn bankid_start_failed_on_this_computer_offers_mobilt_bankid(h: &Harness) 
 }
 
 /// The pid of the app under test (the harness runs one at a time).
-fn app_pid() -> Result<u32> {
-    let app_bin = env!("CARGO_BIN_EXE_legitimera");
-    let output = std::process::Command::new("pgrep")
-        .arg("-f")
-        .arg(format!("^{app_bin}( |$)"))
-        .output()?;
-    let pids: Vec<u32> = String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
-    match pids[..] {
-        [pid] => Ok(pid),
-        _ => bail!("expected one app process, found {pids:?}"),
-    }
-}
 
 /// WebDriver's "close window" kills the app outright (no window event can run), so this test
 /// ends it as a desktop session's logout does: SIGTERM to its pid.

@@ -222,6 +222,13 @@ impl Harness {
         Ok(app)
     }
 
+    /// Ends the WebDriver session of an app that is gone (killed), so a new one can start.
+    pub async fn forget_app(&self) {
+        if let Some(client) = self.open_app.lock().await.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
+        }
+    }
+
     /// The app is single-instance: a new launch while the last one is still exiting would only
     /// focus the old window. Wait until no process of this binary is left.
     async fn wait_for_app_exit(&self) -> Result<()> {
@@ -268,6 +275,35 @@ impl Drop for Harness {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// The pid of the one running app process.
+pub fn app_pid() -> Result<u32> {
+    let app_bin = env!("CARGO_BIN_EXE_legitimera");
+    let output = Command::new("pgrep")
+        .arg("-f")
+        .arg(format!("^{app_bin}( |$)"))
+        .output()?;
+    let pids: Vec<u32> = String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    match pids[..] {
+        [pid] => Ok(pid),
+        _ => bail!("expected one app process, found {pids:?}"),
+    }
+}
+
+/// Waits until no app process is left.
+pub async fn wait_for_no_app(within: Duration) -> Result<()> {
+    let deadline = Instant::now() + within;
+    while app_pid().is_ok() {
+        if Instant::now() > deadline {
+            bail!("the app did not exit within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
 }
 
 /// `needle` in `haystack` not as part of a longer run of digits (so `12345` is not found in
@@ -320,7 +356,15 @@ impl TestServer {
         let n = SERVERS_STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let log_file = logs.join(format!("server-{n:03}.log"));
         let log = std::fs::File::create(&log_file)?;
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        // The demo database is a temp file full of personal data: not in the temp directory
+        // the app shares with the residue test.
+        if let Some(home) = std::env::var_os("LEGITIMERA_E2E_HOME") {
+            let server_tmp = PathBuf::from(home).join("server-tmp");
+            std::fs::create_dir_all(&server_tmp)?;
+            command.env("TMPDIR", server_tmp);
+        }
+        let mut child = command
             .args(["--demo", "--listen", listen])
             .args(&args)
             .env("LEGITIMERA_LOG", "trace")
