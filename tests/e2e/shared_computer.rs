@@ -349,7 +349,10 @@ async fn residue(h: &Harness, ending: Ending) -> Result<()> {
             "the keyring changed: {keyring_before:?} → {keyring_after:?}"
         ));
     }
-    println!("    places checked ({} files left, all logs or settings):", after.len());
+    println!(
+        "    places checked ({} files left, all logs or settings):",
+        after.len()
+    );
     for place in PLACES {
         println!("      {}", home.join(place).display());
     }
