@@ -404,8 +404,6 @@ async fn bankid_start_failed_on_this_computer_offers_mobilt_bankid(h: &Harness) 
     log_out(&app).await
 }
 
-/// The pid of the app under test (the harness runs one at a time).
-
 /// WebDriver's "close window" kills the app outright (no window event can run), so this test
 /// ends it as a desktop session's logout does: SIGTERM to its pid.
 async fn bankid_closing_the_app_cancels_the_order(h: &Harness) -> Result<()> {
