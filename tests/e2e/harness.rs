@@ -191,8 +191,24 @@ impl Harness {
         Ok(())
     }
 
-    /// Starts the app against `backend_url` and waits until its UI is ready.
+    /// Starts the app against `backend_url`, as freshly installed (no settings from an
+    /// earlier test: language, mode), and waits until its UI is ready.
     pub async fn launch(&self, backend_url: &str) -> Result<App> {
+        self.wait_for_app_exit().await?;
+        if let Some(home) = std::env::var_os("LEGITIMERA_E2E_HOME") {
+            let settings = PathBuf::from(home).join("config/se.legitimera.desktop/settings.json");
+            match std::fs::remove_file(&settings) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(error).context("could not reset the app's settings");
+                }
+                _ => {}
+            }
+        }
+        self.launch_again(backend_url).await
+    }
+
+    /// Starts the app again with what the last run left (settings and all).
+    pub async fn launch_again(&self, backend_url: &str) -> Result<App> {
         self.wait_for_app_exit().await?;
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
@@ -205,11 +221,16 @@ impl Harness {
         );
         // Plain HTTP: the driver is on loopback, so no TLS stack is needed here.
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector)
-            .capabilities(capabilities)
-            .connect(&self.driver_url)
-            .await
-            .context("WebDriver session (is WebKitWebDriver installed?)")?;
+        // Bounded: a launch that never answers is a failure to see, not a hung run.
+        let client = tokio::time::timeout(
+            Duration::from_secs(90),
+            ClientBuilder::new(connector)
+                .capabilities(capabilities)
+                .connect(&self.driver_url),
+        )
+        .await
+        .map_err(|_| anyhow!("the app did not start under WebDriver within 90 s"))?
+        .context("WebDriver session (is WebKitWebDriver installed?)")?;
         *self.open_app.lock().await = Some(client.clone());
         let app = App { client };
         app.wait_until("the UI is ready", Duration::from_secs(30), || async {

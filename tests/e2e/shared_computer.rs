@@ -292,6 +292,22 @@ async fn residue(h: &Harness, ending: Ending) -> Result<()> {
             wait_for_no_app(Duration::from_secs(15))
                 .await
                 .context("the app did not exit after its window was closed")?;
+            // Closing ended the open session on the server, not only on this computer: the
+            // session's DELETE is the last thing the app said (the logout before it was the
+            // password session's).
+            let log = server.log()?;
+            let ended = log
+                .lines()
+                .filter(|line| {
+                    line.contains("method=DELETE")
+                        && line.contains("/api/v1/session")
+                        && line.contains("status=204")
+                })
+                .count();
+            ensure!(
+                ended == 2,
+                "closing the window did not end the session on the server ({ended} DELETEs)"
+            );
             None
         }
         Ending::Kill9 => {
@@ -311,7 +327,7 @@ async fn residue(h: &Harness, ending: Ending) -> Result<()> {
             );
             let restart_time = SystemTime::now();
             h.forget_app().await;
-            let again = h.launch(&server.url()).await?;
+            let again = h.launch_again(&server.url()).await?;
             ensure!(
                 again.view().await? == "chooser",
                 "the next start shows {} before the chooser",
