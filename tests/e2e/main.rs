@@ -12,6 +12,7 @@ mod foundation;
 mod harness;
 #[path = "../support/qr_read.rs"]
 mod qr_read;
+mod siths;
 mod timeouts;
 
 use std::future::Future;
@@ -30,6 +31,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     all.extend(accounts::tests());
     all.extend(timeouts::tests());
     all.extend(bankid::tests());
+    all.extend(siths::tests());
     all
 }
 

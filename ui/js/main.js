@@ -9,6 +9,7 @@ import * as account from './account.js';
 import * as session from './session.js';
 import * as outbox from './outbox.js';
 import * as bankid from './bankid.js';
+import * as siths from './siths.js';
 
 async function start() {
   const info = await invoke('app_info');
@@ -33,6 +34,7 @@ async function start() {
   });
   session.init();
   bankid.init({ loggedIn: session.enter });
+  siths.init({ loggedIn: session.enter });
   outbox.init();
   await backend.init();
   document.body.dataset.ready = 'true';
