@@ -264,6 +264,8 @@ async fn siths_wrong_pin_shows_tries_left_and_warns_before_the_last(h: &Harness)
         .await?;
     app.wait_for_text("#siths-last-try", &sv("siths.last_try.heading")?)
         .await?;
+    app.wait_for_text("#siths-pin-hint", &sv("siths.pin_hint_last")?)
+        .await?;
     ensure!(
         card.pin_tries_left() == 1,
         "the card has {} tries",
@@ -291,6 +293,8 @@ async fn siths_wrong_pin_shows_tries_left_and_warns_before_the_last(h: &Harness)
 
     send_pin(&app, WRONG_PINS[2]).await?;
     app.wait_for_text("#siths-notice", &sv("error.pin_blocked")?)
+        .await?;
+    app.wait_for_text("#siths-card-status", &sv("siths.state.found")?)
         .await?;
     ensure!(card.pin_tries_left() == 0, "the card is not blocked");
     ensure!(

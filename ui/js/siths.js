@@ -62,6 +62,8 @@ function render(view) {
   const card = view.state === 'ready' ? view.card : null;
   showFacts(card);
   const problem = card && cardProblem(card);
+  // Found, but it cannot log in as it is: the notice below says why, not "enter the PIN".
+  if (problem) show(status, 'siths.state.found');
   // The notice says it now (a blocked PIN): the login's error would say it twice.
   if (problem) clearError($('siths-error'));
   showNotice(problem || (card && cardWarning(card)));
@@ -71,7 +73,8 @@ function render(view) {
   form.hidden = !usable;
   if (!usable) return;
   const tries = card.pin.tries_left;
-  if (typeof tries === 'number') show($('siths-pin-hint'), 'siths.pin_hint', { tries_left: tries });
+  if (card.last_try) show($('siths-pin-hint'), 'siths.pin_hint_last');
+  else if (typeof tries === 'number') show($('siths-pin-hint'), 'siths.pin_hint', { tries_left: tries });
   else show($('siths-pin-hint'), 'siths.pin_hint_plain');
   $('siths-last-try').hidden = !card.last_try;
 }
