@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use legitimera_protocol::{
     CasesAnswer, Challenge, DevicesAnswer, Email, LoginAnswer, LoginRequest, OneTimeCode, Password,
     PhoneChangeRequest, PhoneNumber, RegistrationRequest, SecretString, SessionStatus,
-    SmsLoginRequest,
+    SmsLoginRequest, StaffLanding,
 };
 use serde::Serialize;
 use tokio::sync::Mutex;
@@ -318,6 +318,13 @@ impl Account {
             .await
     }
 
+    /// The staff landing page of a SITHS session.
+    pub async fn staff_landing(&self, lang: &str) -> Result<StaffLanding> {
+        let token = self.token().await?;
+        self.authorized(self.api.staff_landing(&token, lang).await)
+            .await
+    }
+
     pub async fn cases(&self, lang: &str) -> Result<CasesAnswer> {
         let token = self.token().await?;
         self.authorized(self.api.cases(&token, lang).await).await
@@ -367,7 +374,8 @@ impl Account {
         self.token.lock().await.take();
     }
 
-    /// Starts the session a BankID login ended in (the token came from the completed order).
+    /// Starts the session a BankID or SITHS login ended in (the token came from the completed
+    /// order, or from the server once it checked the card's signature).
     pub async fn begin_with_token(&self, token: SecretString) -> Result<SessionStatus> {
         self.begin(token).await
     }

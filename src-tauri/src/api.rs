@@ -7,7 +7,8 @@ use std::time::Duration;
 use legitimera_protocol::{
     CasesAnswer, Challenge, CodeRequest, DevicesAnswer, ErrorBody, ForgetDeviceRequest, Health,
     LoginAnswer, LoginChallenge, LoginRequest, LoginResendRequest, OutboxMessage,
-    PhoneChangeRequest, RegistrationRequest, SecretString, Session, SessionStatus, SmsLoginRequest,
+    PhoneChangeRequest, RegistrationRequest, SecretString, Session, SessionStatus, SithsChallenge,
+    SithsLoginRequest, SmsLoginRequest, StaffLanding,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -215,6 +216,31 @@ impl ApiClient {
             .await
     }
 
+    /// `POST /api/v1/siths/challenges`: the bytes the card is to sign.
+    pub async fn siths_challenge(&self) -> Result<SithsChallenge> {
+        self.call(
+            Method::POST,
+            "api/v1/siths/challenges",
+            None,
+            Some(&serde_json::json!({})),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/siths/sessions`: the signed challenge, for a staff session.
+    pub async fn siths_session(&self, request: &SithsLoginRequest) -> Result<Session> {
+        self.call(Method::POST, "api/v1/siths/sessions", None, Some(request))
+            .await
+    }
+
+    /// `GET /api/v1/siths/landing?lang=…`: the staff landing page.
+    pub async fn staff_landing(&self, token: &SecretString, lang: &str) -> Result<StaffLanding> {
+        let lang = if lang == "en" { "en" } else { "sv" };
+        let path = format!("api/v1/siths/landing?lang={lang}");
+        self.call(Method::GET, &path, Some(token), None::<&()>)
+            .await
+    }
+
     /// `GET /demo/outbox`: only a demo backend has it.
     pub async fn demo_outbox(&self) -> Result<Vec<OutboxMessage>> {
         self.call(Method::GET, "demo/outbox", None, None::<&()>)
@@ -290,8 +316,13 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
     }
     match serde_json::from_slice::<ErrorBody>(&bytes) {
         // A 503 of ours that is about the service itself (not a kept registration whose code
-        // could not be sent) is shown as the service being unavailable.
-        Ok(body) if status != StatusCode::SERVICE_UNAVAILABLE || body.id.is_some() => {
+        // could not be sent, nor SITHS login being switched off) is shown as the service being
+        // unavailable.
+        Ok(body)
+            if status != StatusCode::SERVICE_UNAVAILABLE
+                || body.id.is_some()
+                || body.code == legitimera_protocol::codes::SITHS_UNAVAILABLE =>
+        {
             Err(AppError::Backend {
                 code: body.code,
                 status: status.as_u16(),

@@ -26,4 +26,7 @@ pub const COMMANDS: &[&str] = &[
     "bankid_start",
     "bankid_cancel",
     "demo_bankid_app",
+    "siths_card_state",
+    "siths_login",
+    "siths_landing",
 ];

@@ -57,7 +57,7 @@ pub struct SessionEnded {
 }
 
 /// Tells the UI when `result` says the server ended the session (the token is already gone).
-fn watch_session<T>(app: &AppHandle, result: Result<T>) -> Result<T> {
+pub(crate) fn watch_session<T>(app: &AppHandle, result: Result<T>) -> Result<T> {
     if let Err(error) = &result {
         if error.ends_session() {
             let wiping = app.clone();

@@ -39,6 +39,14 @@ pub enum AppError {
     /// The OS keyring is missing or locked, so this device cannot be trusted or forgotten.
     #[error("the keyring is not available: {0}")]
     KeyringUnavailable(String),
+    /// The card reader, the card or its PIN said no (the card crate's codes: `no_reader`,
+    /// `wrong_pin` with `tries_left`, `card_removed`, …).
+    #[error("card: {0}")]
+    Card(#[from] legitimera_card::Error),
+    /// The card's certificate cannot log in now (expired, not yet valid, not the
+    /// authentication one), seen before asking the server: its code is the server's.
+    #[error("the card's certificate cannot be used: {0}")]
+    Certificate(&'static str),
 }
 
 impl From<crate::device::DeviceError> for AppError {
@@ -61,6 +69,20 @@ impl AppError {
         "invalid_backend_url",
         "settings_not_saved",
         "keyring_unavailable",
+        // legitimera_card::Error::code(), every one (the test below keeps this list whole).
+        "no_pcsc_service",
+        "no_reader",
+        "no_card",
+        "card_removed",
+        "card_reset",
+        "card_busy",
+        "wrong_pin",
+        "pin_blocked",
+        "invalid_pin",
+        "unsupported_card",
+        "card_error",
+        "virtual_card",
+        "pcsc_error",
     ];
 
     pub fn code(&self) -> &str {
@@ -73,6 +95,8 @@ impl AppError {
             AppError::NotLoggedIn => codes::UNAUTHORIZED,
             AppError::SettingsNotSaved(_) => "settings_not_saved",
             AppError::KeyringUnavailable(_) => "keyring_unavailable",
+            AppError::Card(card) => card.code(),
+            AppError::Certificate(code) => code,
         }
     }
 
@@ -104,6 +128,9 @@ impl From<&AppError> for UiError {
                 id,
                 ..
             } => (*tries_left, *retry_after, id.clone()),
+            AppError::Card(legitimera_card::Error::WrongPin { tries_left }) => {
+                (Some(u32::from(*tries_left)), None, None)
+            }
             _ => (None, None, None),
         };
         UiError {
@@ -148,6 +175,43 @@ mod tests {
         assert_eq!(json["code"], "wrong_code");
         assert_eq!(json["tries_left"], 3);
         assert!(json.get("retry_after").is_none());
+    }
+
+    #[test]
+    fn every_card_error_has_a_code_the_catalogs_cover() {
+        use legitimera_card::Error as Card;
+        let all = [
+            Card::NoPcscService,
+            Card::NoReader,
+            Card::NoCard,
+            Card::CardRemoved,
+            Card::CardReset,
+            Card::CardBusy,
+            Card::WrongPin { tries_left: 1 },
+            Card::PinBlocked,
+            Card::InvalidPin,
+            Card::UnsupportedCard(String::new()),
+            Card::Card(String::new()),
+            Card::VirtualCard(String::new()),
+            Card::Pcsc(String::new()),
+        ];
+        for error in all {
+            let code = AppError::from(error).code().to_owned();
+            assert!(
+                AppError::CODES.contains(&code.as_str()),
+                "{code} is not in CODES"
+            );
+        }
+    }
+
+    #[test]
+    fn a_wrong_pin_tells_the_ui_the_tries_left() {
+        let error = AppError::from(legitimera_card::Error::WrongPin { tries_left: 2 });
+        let json = serde_json::to_value(&error).unwrap();
+        assert_eq!(json["code"], "wrong_pin");
+        assert_eq!(json["tries_left"], 2);
+        let blocked = serde_json::to_value(AppError::from(legitimera_card::Error::PinBlocked));
+        assert!(blocked.unwrap().get("tries_left").is_none());
     }
 
     #[test]

@@ -16,6 +16,8 @@ mod logging;
 mod notify;
 pub mod session_timer;
 pub mod settings;
+mod siths;
+mod siths_commands;
 mod timeouts;
 mod trusted;
 pub mod wipe;
@@ -41,6 +43,8 @@ pub mod events {
     pub const SESSION_ACTIVE: &str = "session-active";
     /// A BankID login moved on: its message, QR code, or the session it ended in.
     pub const BANKID_STATUS: &str = "bankid-status";
+    /// A reader or card came or went, or a card was read: what the SITHS view shows now.
+    pub const CARD_CHANGED: &str = "card-changed";
 }
 
 include!("command_names.rs");
@@ -178,6 +182,7 @@ pub fn run() {
             tauri::async_runtime::spawn(timeouts::watch(app.handle().clone(), account.clone()));
             app.manage(bankid::BankId::new(api.clone()));
             bankid_commands::cancel_on_termination(app.handle());
+            app.manage(siths::Siths::new(api.clone()));
             app.manage(AppState {
                 account,
                 language: std::sync::Mutex::new(locale::Language::from_os()),
@@ -215,6 +220,9 @@ pub fn run() {
             bankid_commands::bankid_start,
             bankid_commands::bankid_cancel,
             bankid_commands::demo_bankid_app,
+            siths_commands::siths_card_state,
+            siths_commands::siths_login,
+            siths_commands::siths_landing,
         ])
         // Closing the window ends the app, after its closing work: the open BankID order
         // cancelled, the session ended on the server, the webview's data cleared.

@@ -124,6 +124,25 @@ impl Harness {
         )
     }
 
+    /// A file in the run's artifacts directory (beside the server logs and screenshots).
+    pub fn artifact(&self, name: &str) -> PathBuf {
+        self.artifacts.join(name)
+    }
+
+    /// With LEGITIMERA_E2E_SCREENSHOTS=1, keeps a screenshot of the app now as `<name>.png`:
+    /// for states a test passes through, which the screenshot at its end does not show.
+    pub async fn snapshot(&self, app: &App, name: &str) {
+        if std::env::var_os("LEGITIMERA_E2E_SCREENSHOTS").is_none() {
+            return;
+        }
+        if let Ok(png) = app.client.screenshot().await {
+            let path = self.artifacts.join(format!("{name}.png"));
+            if std::fs::write(&path, png).is_ok() {
+                println!("    screenshot: {}", path.display());
+            }
+        }
+    }
+
     /// Every log the run wrote: the servers' (in the artifacts) and the app's (in its log
     /// directory under the test home that `cargo xtask test` made).
     fn log_files(&self) -> Vec<PathBuf> {

@@ -13,6 +13,7 @@ mod harness;
 #[path = "../support/qr_read.rs"]
 mod qr_read;
 mod shared_computer;
+mod siths;
 mod timeouts;
 
 use std::future::Future;
@@ -32,6 +33,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     all.extend(timeouts::tests());
     all.extend(bankid::tests());
     all.extend(shared_computer::tests());
+    all.extend(siths::tests());
     all
 }
 

@@ -11,6 +11,7 @@ import * as outbox from './outbox.js';
 import * as bankid from './bankid.js';
 import * as settings from './settings.js';
 import * as minsida from './minsida.js';
+import * as siths from './siths.js';
 
 async function start() {
   const info = await invoke('app_info');
@@ -37,6 +38,7 @@ async function start() {
   });
   session.init();
   bankid.init({ loggedIn: session.enter });
+  siths.init({ loggedIn: session.enter });
   outbox.init();
   await settings.init();
   minsida.whenDeviceRemoved(() => settings.refresh());

@@ -21,7 +21,7 @@ function labelled(tag, key, values) {
 }
 
 /** Wall-clock time `seconds` from now, as the user's language writes it (e.g. 14:05). */
-function clockIn(seconds) {
+export function clockIn(seconds) {
   const at = new Date(Date.now() + seconds * 1000);
   return at.toLocaleTimeString(language() === 'en' ? 'en-GB' : 'sv-SE', { hour: '2-digit', minute: '2-digit' });
 }

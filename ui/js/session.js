@@ -6,11 +6,14 @@ import { invoke, listen } from './tauri.js';
 import { show, onLanguageChange } from './i18n.js';
 import * as router from './router.js';
 import * as minsida from './minsida.js';
+import * as staff from './staff.js';
 import * as account from './account.js';
 import { resetAll } from './forms.js';
 
 const $ = (id) => document.getElementById(id);
 let loggedIn = false;
+/** A SITHS session: a staff member's, whose page is the staff landing page, not Min sida. */
+let staffSession = false;
 /** The limits of the session, for the messages that name them. */
 let limits = { idle_timeout: 1800, absolute_timeout: 43200 };
 
@@ -18,12 +21,19 @@ export function isLoggedIn() {
   return loggedIn;
 }
 
-/** A login finished: Min sida becomes the bottom of the view stack. */
+/** A login finished: Min sida (or a staff member's landing page) becomes the bottom of the view stack. */
 export async function enter(session) {
   loggedIn = true;
+  staffSession = Boolean(session.staff);
   limits = { idle_timeout: session.idle_timeout, absolute_timeout: session.absolute_timeout };
   document.body.dataset.session = session.assurance;
   $('chooser-message').hidden = true;
+  if (staffSession) {
+    staff.renderSession(session);
+    router.reset('staff');
+    await staff.load();
+    return;
+  }
   minsida.renderSession(session);
   router.reset('min-sida');
   await minsida.loadCases();
@@ -47,10 +57,12 @@ export async function refresh() {
 /** Leaves the session's pages and says why (`ended.*` catalog key). */
 function ended(messageKey, values) {
   loggedIn = false;
+  staffSession = false;
   closeWarning();
   delete document.body.dataset.session;
   account.reset();
   minsida.clear();
+  staff.clear();
   resetAll();
   router.home();
   show($('chooser-message-text'), messageKey, values);
@@ -119,14 +131,16 @@ export function init() {
   // Escape must not hide the warning without keeping the session: only the button does.
   $('session-warning').addEventListener('cancel', (event) => event.preventDefault());
   $('logout-button').addEventListener('click', logout);
+  $('staff-logout-button').addEventListener('click', logout);
   // Activity is a click on a button or a link — not typing, not reading, not moving the mouse.
   document.addEventListener('click', (event) => {
     const control = event.target.closest('button, a');
-    const own = control && ['logout-button', 'keep-session'].includes(control.id);
+    const own = control && ['logout-button', 'staff-logout-button', 'keep-session'].includes(control.id);
     if (loggedIn && control && !own) invoke('user_activity').catch(() => {});
   }, true);
   onLanguageChange((lang) => {
     invoke('set_language', { lang }).catch(() => {});
-    if (loggedIn) minsida.loadCases();
+    if (loggedIn && staffSession) staff.load();
+    else if (loggedIn) minsida.loadCases();
   });
 }

@@ -19,9 +19,11 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(binary: &Path, listen: &str) -> Result<Self> {
+    /// Starts it with `extra` arguments after `--demo --listen LISTEN`.
+    pub fn start(binary: &Path, listen: &str, extra: &[String]) -> Result<Self> {
         let mut child = Command::new(binary)
             .args(["--demo", "--listen", listen])
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .with_context(|| format!("could not start {}", binary.display()))?;

@@ -2,6 +2,7 @@
 //! `cargo xtask test` runs everything CI runs. Both install missing system packages first
 //! on Debian/Ubuntu, and say exactly what to install elsewhere.
 
+mod demo_card;
 mod e2e_env;
 mod packages;
 mod pcscd;
@@ -15,7 +16,8 @@ use anyhow::{bail, Context, Result};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  demo   install what is missing, build, start the demo backend and the app against it
+  demo   install what is missing, build, start the demo backend and the app against it (with
+         a virtual SITHS card in pcscd's virtual reader when no card reader is connected)
   test   install what is missing, then fmt, clippy, unit/integration tests and end-to-end tests
   e2e    only the end-to-end tests (those whose names contain any FILTER given after it)
   deps   only install the missing system packages
@@ -100,13 +102,33 @@ fn target_dir() -> PathBuf {
 }
 
 fn demo(install: bool) -> Result<()> {
-    packages::ensure(packages::BUILD, install)?;
+    let needed: Vec<&str> = packages::BUILD
+        .iter()
+        .chain(packages::CARD)
+        .copied()
+        .collect();
+    packages::ensure(&needed, install)?;
     run(
-        "build the app and the server",
-        cargo().args(["build", "-p", "legitimera", "-p", "legitimera-server"]),
+        "build the app, the server and the card tools",
+        cargo().args([
+            "build",
+            "-p",
+            "legitimera",
+            "-p",
+            "legitimera-server",
+            "-p",
+            "legitimera-card",
+            "--bins",
+        ]),
     )?;
     let bin = target_dir().join("debug");
-    let mut server = e2e_env::Server::start(&bin.join("legitimera-server"), "127.0.0.1:0")?;
+    // Before the server: it is told to trust the virtual card's CA, when there is one.
+    let card = demo_card::DemoCard::start(&bin)?;
+    let mut server = e2e_env::Server::start(
+        &bin.join("legitimera-server"),
+        "127.0.0.1:0",
+        &card.server_args,
+    )?;
     println!(
         "\nDemo backend: {} (temporary database, demo data; stops when the app closes)",
         server.url
@@ -117,6 +139,7 @@ fn demo(install: bool) -> Result<()> {
         .status()
         .context("could not start the app")?;
     server.stop();
+    drop(card);
     if !status.success() {
         bail!("the app exited with {status}");
     }
@@ -149,6 +172,7 @@ fn test(install: bool) -> Result<()> {
             "warnings",
         ]),
     )?;
+    // Up until the end-to-end tests are done: the SITHS ones use the virtual card too.
     let pcscd = pcscd::Pcscd::ensure()?;
     step(
         "unit and integration tests",
@@ -157,7 +181,6 @@ fn test(install: bool) -> Result<()> {
             .env_remove(e2e_env::E2E_ENV)
             .env(pcscd::REQUIRE_ENV, "1"),
     )?;
-    drop(pcscd);
     // `cargo test --workspace` has just built the server binary (its integration tests need
     // it) with the same features as everything else; a separate `cargo build` would resolve
     // features without dev-dependencies and rebuild half the dependency tree.
@@ -173,6 +196,7 @@ fn test(install: bool) -> Result<()> {
     session.apply(&mut e2e);
     let e2e_result = step("end-to-end tests (real app, WebDriver, Xvfb)", &mut e2e);
     drop(session);
+    drop(pcscd);
     println!("\n==> summary");
     for (name, elapsed) in &timings {
         println!("  {:>7.1}s  {name}", elapsed.as_secs_f64());
@@ -190,6 +214,7 @@ fn e2e_command(tauri_driver: &Path, server_bin: &Path, filters: &[String]) -> Co
     e2e.args(["test", "--workspace", "--test", "e2e", "--"])
         .args(filters)
         .env(e2e_env::E2E_ENV, "1")
+        .env(pcscd::REQUIRE_ENV, "1")
         .env("TAURI_DRIVER", tauri_driver)
         .env("LEGITIMERA_SERVER_BIN", server_bin);
     e2e
@@ -205,6 +230,7 @@ fn e2e_only(install: bool, filters: Vec<String>) -> Result<()> {
     )?;
     let server_bin = target_dir().join("debug").join("legitimera-server");
     let mut e2e = e2e_command(&tauri_driver, &server_bin, &filters);
+    let _pcscd = pcscd::Pcscd::ensure()?;
     let session = e2e_env::DesktopSession::start()?;
     session.apply(&mut e2e);
     run("end-to-end tests (real app, WebDriver, Xvfb)", &mut e2e)

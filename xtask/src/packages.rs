@@ -23,6 +23,9 @@ pub const BUILD: &[&str] = &[
     "patchelf",
 ];
 
+/// For the demo's SITHS login without a card reader: pcscd and vpcd's virtual readers.
+pub const CARD: &[&str] = &["pcscd", "vsmartcard-vpcd"];
+
 /// To run the end-to-end tests: a virtual display, a D-Bus session, WebKit's WebDriver,
 /// a notification daemon, a keyring, and the smart-card stack with a virtual reader.
 pub const TEST: &[&str] = &[

@@ -1,4 +1,4 @@
-//! pcscd with vpcd's virtual readers for the card tests: started when it is not running,
+//! pcscd with vpcd's virtual readers for the card tests, the end-to-end tests and the demo: started when it is not running,
 //! stopped afterwards only if this process started it. Never touches a pcscd someone else runs.
 
 use std::net::TcpStream;
@@ -63,7 +63,10 @@ impl Pcscd {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        println!("started pcscd (pid {}) for the card tests", child.id());
+        println!(
+            "started pcscd (pid {}) with vpcd's virtual readers",
+            child.id()
+        );
         Ok(Pcscd {
             started: Some(child),
         })
