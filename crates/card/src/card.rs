@@ -283,12 +283,7 @@ impl<T: Transport> CardSession<T> {
     fn exchange(&mut self, command: &Command) -> Result<Response> {
         let mut response = self.transmit(command)?;
         if let Status::WrongLe(le) = response.status() {
-            let mut bytes = command.as_bytes().to_vec();
-            if let Some(last) = bytes.last_mut() {
-                *last = le;
-            }
-            let retry = Command::new(bytes[0], bytes[1], bytes[2], bytes[3], &[], Some(le))?;
-            response = self.transmit(&retry)?;
+            response = self.transmit(&command.with_le(le))?;
         }
         let mut data = std::mem::take(&mut response.data);
         // A runaway card could answer 61xx forever; no real object is this large.
@@ -645,6 +640,43 @@ mod tests {
         let before = session.apdu_count();
         assert_eq!(session.certificates().unwrap().len(), 2);
         assert_eq!(session.apdu_count(), before, "both are cached now");
+    }
+
+    /// Answers `6C` + the right length to the first command, then passes on to the card;
+    /// keeps what it was sent.
+    struct WrongLeOnce {
+        card: Loopback,
+        sent: Vec<Vec<u8>>,
+    }
+
+    impl Transport for WrongLeOnce {
+        fn transmit(&mut self, command: &Command) -> Result<Response> {
+            self.sent.push(command.as_bytes().to_vec());
+            let answer = self.card.transmit(command)?;
+            if self.sent.len() == 1 {
+                return Ok(Response {
+                    data: Vec::new(),
+                    sw: 0x6C00 | answer.data.len().min(255) as u16,
+                });
+            }
+            Ok(answer)
+        }
+    }
+
+    #[test]
+    fn wrong_le_is_answered_with_the_same_command_and_its_data() {
+        // A 6Cxx retry dropped the command's data: a SELECT went out with no AID at all.
+        let config = Config::default();
+        let transport = WrongLeOnce {
+            card: Loopback::new(config, p256_identity()).unwrap(),
+            sent: Vec::new(),
+        };
+        let session = CardSession::open(transport).unwrap();
+        assert_eq!(session.kind(), CardKind::Piv);
+        let sent = session.into_transport().sent;
+        let (first, retry) = (&sent[0], &sent[1]);
+        assert_eq!(first[..first.len() - 1], retry[..retry.len() - 1]);
+        assert_ne!(retry.last(), Some(&0));
     }
 
     #[test]
