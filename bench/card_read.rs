@@ -4,6 +4,10 @@
 //! APDUs and milliseconds to read the certificate against the floor: the fewest APDUs a
 //! reader of that card kind can send (short APDUs, ≤ 256 bytes an answer) × one measured
 //! round trip. APDUs are counted by the virtual card itself, not by the code under test.
+//! pcscd learns of a card in a reader without card-event interrupts (vpcd is one) by polling
+//! it every 400 ms (PCSCLITE_STATUS_POLL_RATE); a card put in right after a removal was seen
+//! would always wait the whole poll, so insertion i comes (i / INSERTIONS) × 400 ms after it,
+//! spread over the poll as a person's hand is.
 //! Bounded: `INSERTIONS` per card kind (default 20), RSA-2048 keys (`KEY=p256` for P-256).
 //! Needs pcscd and vsmartcard-vpcd; starts `pcscd -f` when vpcd's port is closed and stops
 //! it at the end. Run: `cargo bench -p legitimera-bench --bench card_read`.
@@ -23,6 +27,8 @@ use legitimera_card::{
 
 const ROUND_TRIPS: usize = 200;
 const EVENT_LIMIT: Duration = Duration::from_secs(10);
+/// pcscd's presence poll for readers that do not report card events themselves.
+const PRESENCE_POLL: Duration = Duration::from_millis(400);
 /// The largest answer a short APDU carries.
 const SHORT_ANSWER: usize = 256;
 
@@ -176,9 +182,10 @@ fn main() {
         let round_trip = round_trip(&reader, kind);
 
         let mut runs = Vec::with_capacity(insertions);
-        for _ in 0..insertions {
+        for insertion in 0..insertions {
             card.pull_out();
             wait_for(&events, &reader, false);
+            std::thread::sleep(PRESENCE_POLL.mul_f64(insertion as f64 / insertions as f64));
             let apdus_before = card.apdu_count();
             let inserted = Instant::now();
             card.insert();
