@@ -20,6 +20,7 @@ commands:
          a virtual SITHS card in pcscd's virtual reader when no card reader is connected)
   test   install what is missing, then fmt, clippy, unit/integration tests and end-to-end tests
   e2e    only the end-to-end tests (those whose names contain any FILTER given after it)
+  bench bankid  the BankID bench through the real app (Xvfb, tauri-driver), bench/bankid_login.rs
   deps   only install the missing system packages
 
 options:
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
                 .cloned()
                 .collect(),
         ),
+        Some("bench") if args.get(1).map(String::as_str) == Some("bankid") => bench_bankid(install),
         Some("deps") => packages::ensure(&packages::all(), install),
         _ => {
             eprintln!("{USAGE}");
@@ -234,4 +236,32 @@ fn e2e_only(install: bool, filters: Vec<String>) -> Result<()> {
     let session = e2e_env::DesktopSession::start()?;
     session.apply(&mut e2e);
     run("end-to-end tests (real app, WebDriver, Xvfb)", &mut e2e)
+}
+
+/// `cargo xtask bench bankid`: the BankID bench needs what the end-to-end tests need, so it
+/// gets the same display, bus, driver and server binary, and the same dev-profile app build.
+fn bench_bankid(install: bool) -> Result<()> {
+    packages::ensure(&packages::all(), install)?;
+    let tauri_driver = e2e_env::ensure_tauri_driver()?;
+    run(
+        "build the server",
+        cargo().args(["test", "--workspace", "--no-run"]),
+    )?;
+    let server_bin = target_dir().join("debug").join("legitimera-server");
+    let mut bench = cargo();
+    bench
+        .args([
+            "bench",
+            "--workspace",
+            "--bench",
+            "bankid_login",
+            "--profile",
+            "dev",
+        ])
+        .env(e2e_env::E2E_ENV, "1")
+        .env("TAURI_DRIVER", &tauri_driver)
+        .env("LEGITIMERA_SERVER_BIN", &server_bin);
+    let session = e2e_env::DesktopSession::start()?;
+    session.apply(&mut bench);
+    run("BankID bench (real app, WebDriver, Xvfb)", &mut bench)
 }

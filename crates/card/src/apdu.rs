@@ -41,6 +41,22 @@ impl Command {
     pub fn ins(&self) -> u8 {
         self.bytes[1]
     }
+
+    /// The same command with Le = `le`: what a card's `6Cxx` (wrong Le) asks to be sent
+    /// again. The data, if any, stays.
+    pub fn with_le(&self, le: u8) -> Command {
+        let mut bytes = self.bytes.clone();
+        let has_le = match bytes.len() {
+            4 => false,
+            5 => true,
+            len => len == 6 + usize::from(bytes[4]),
+        };
+        if has_le {
+            bytes.pop();
+        }
+        bytes.push(le);
+        Command { bytes }
+    }
 }
 
 impl std::fmt::Debug for Command {
@@ -357,6 +373,27 @@ mod tests {
             .unwrap()
             .ok("select")
             .is_err());
+    }
+
+    #[test]
+    fn with_le_keeps_header_and_data() {
+        let get_data = get_data(&[0x5F, 0xC1, 0x05]).unwrap();
+        assert_eq!(
+            get_data.with_le(0x10).as_bytes(),
+            &[0x00, 0xCB, 0x3F, 0xFF, 0x05, 0x5C, 0x03, 0x5F, 0xC1, 0x05, 0x10]
+        );
+        assert_eq!(
+            read_binary(0, 0).unwrap().with_le(0x20).as_bytes(),
+            &[0, 0xB0, 0, 0, 0x20]
+        );
+        assert_eq!(
+            select_file([0x50, 0x31]).unwrap().with_le(0x08).as_bytes(),
+            &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x50, 0x31, 0x08]
+        );
+        assert_eq!(
+            verify_status(0x80).with_le(1).as_bytes(),
+            &[0, 0x20, 0, 0x80, 1]
+        );
     }
 
     #[test]

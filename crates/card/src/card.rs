@@ -89,11 +89,20 @@ pub struct CardSession<T> {
     application: Application,
     apdus: u32,
     /// PKCS#15 certificates once read: signing needs them three times.
-    pkcs15_certificates: Option<Vec<(pkcs15::CertificateEntry, CardCertificate)>>,
+    pkcs15_certificates: Option<Pkcs15Certificates>,
+}
+
+/// The PKCS#15 certificates read so far, in CDF order, and the CDF entries not read yet:
+/// showing the card needs only the authentication certificate, so the others wait.
+#[derive(Debug, Default)]
+struct Pkcs15Certificates {
+    read: Vec<(pkcs15::CertificateEntry, CardCertificate)>,
+    unread: std::collections::VecDeque<pkcs15::CertificateEntry>,
 }
 
 impl<T: Transport> CardSession<T> {
-    /// Finds the card application: PIV first, then PKCS#15 by AID, then the AIDs in EF.DIR.
+    /// Finds the card application: PIV first, then PKCS#15 by AID, then the AIDs in EF.DIR
+    /// (read only when the known AIDs are not there: it costs three APDUs).
     pub fn open(transport: T) -> Result<Self> {
         let mut session = CardSession {
             transport,
@@ -104,18 +113,29 @@ impl<T: Transport> CardSession<T> {
         if session.exchange(&apdu::select_aid(&piv::AID)?)?.status() == Status::Ok {
             return Ok(session);
         }
-        let mut candidates = vec![pkcs15::AID.to_vec(), pkcs15::AID_SETCOS.to_vec()];
-        candidates.extend(session.ef_dir_applications()?);
-        for aid in candidates {
-            if session.exchange(&apdu::select_aid(&aid)?)?.status() == Status::Ok {
-                let odf = pkcs15::parse_odf(&session.read_file(pkcs15::EF_ODF)?)?;
-                session.application = Application::Pkcs15(Pkcs15Layout { odf });
+        for aid in [&pkcs15::AID[..], &pkcs15::AID_SETCOS[..]] {
+            if session.select_pkcs15(aid)? {
+                return Ok(session);
+            }
+        }
+        for aid in session.ef_dir_applications()? {
+            if session.select_pkcs15(&aid)? {
                 return Ok(session);
             }
         }
         Err(Error::UnsupportedCard(
             "neither a PIV nor a PKCS#15 application".into(),
         ))
+    }
+
+    /// SELECTs a PKCS#15 application by `aid` and reads its ODF; false when it is not there.
+    fn select_pkcs15(&mut self, aid: &[u8]) -> Result<bool> {
+        if self.exchange(&apdu::select_aid(aid)?)?.status() != Status::Ok {
+            return Ok(false);
+        }
+        let odf = pkcs15::parse_odf(&self.read_file(pkcs15::EF_ODF)?)?;
+        self.application = Application::Pkcs15(Pkcs15Layout { odf });
+        Ok(true)
     }
 
     pub fn kind(&self) -> CardKind {
@@ -149,7 +169,7 @@ impl<T: Transport> CardSession<T> {
                 Ok(found)
             }
             Application::Pkcs15(_) => Ok(self
-                .pkcs15_certificates()?
+                .pkcs15_all_certificates()?
                 .into_iter()
                 .map(|(_, certificate)| certificate)
                 .collect()),
@@ -160,12 +180,7 @@ impl<T: Transport> CardSession<T> {
     pub fn certificate(&mut self, role: KeyRole) -> Result<Vec<u8>> {
         match &self.application {
             Application::Piv => self.piv_certificate(role),
-            Application::Pkcs15(_) => self
-                .pkcs15_certificates()?
-                .into_iter()
-                .find(|(_, certificate)| certificate.role == role)
-                .map(|(_, certificate)| certificate.der)
-                .ok_or_else(|| missing(role)),
+            Application::Pkcs15(_) => Ok(self.pkcs15_certificate(role)?.1.der),
         }
     }
 
@@ -268,12 +283,7 @@ impl<T: Transport> CardSession<T> {
     fn exchange(&mut self, command: &Command) -> Result<Response> {
         let mut response = self.transmit(command)?;
         if let Status::WrongLe(le) = response.status() {
-            let mut bytes = command.as_bytes().to_vec();
-            if let Some(last) = bytes.last_mut() {
-                *last = le;
-            }
-            let retry = Command::new(bytes[0], bytes[1], bytes[2], bytes[3], &[], Some(le))?;
-            response = self.transmit(&retry)?;
+            response = self.transmit(&command.with_le(le))?;
         }
         let mut data = std::mem::take(&mut response.data);
         // A runaway card could answer 61xx forever; no real object is this large.
@@ -333,29 +343,78 @@ impl<T: Transport> CardSession<T> {
         }
     }
 
-    /// The certificates with their CDF entries; the role comes from each certificate's
-    /// Key Usage, because PKCS#15 labels are free text.
-    fn pkcs15_certificates(&mut self) -> Result<Vec<(pkcs15::CertificateEntry, CardCertificate)>> {
+    /// The first certificate in CDF order whose Key Usage says `role` (PKCS#15 labels are
+    /// free text), reading certificate files only until it is found.
+    fn pkcs15_certificate(
+        &mut self,
+        role: KeyRole,
+    ) -> Result<(pkcs15::CertificateEntry, CardCertificate)> {
+        self.pkcs15_certificates_until(Some(role))?
+            .into_iter()
+            .find(|(_, certificate)| certificate.role == role)
+            .ok_or_else(|| missing(role))
+    }
+
+    /// Every certificate with an authentication or signing Key Usage, with its CDF entry.
+    fn pkcs15_all_certificates(
+        &mut self,
+    ) -> Result<Vec<(pkcs15::CertificateEntry, CardCertificate)>> {
+        self.pkcs15_certificates_until(None)
+    }
+
+    /// Reads the CDFs once, then certificate files in CDF order until one has `wanted`'s role
+    /// (all of them for `None`); returns every certificate read so far.
+    fn pkcs15_certificates_until(
+        &mut self,
+        wanted: Option<KeyRole>,
+    ) -> Result<Vec<(pkcs15::CertificateEntry, CardCertificate)>> {
         let Application::Pkcs15(layout) = &self.application else {
             return Ok(Vec::new());
         };
-        if let Some(cached) = &self.pkcs15_certificates {
-            return Ok(cached.clone());
-        }
-        let mut entries = Vec::new();
-        for file in layout.odf.certificates.clone() {
-            entries.extend(pkcs15::parse_cdf(&self.read_file(file)?)?);
-        }
-        let mut found = Vec::new();
-        for entry in entries {
-            let der = self.read_certificate_file(entry.file)?;
-            let role = cert::CertificateInfo::from_der(&der)?.key_usage.role();
-            if let Some(role) = role {
-                found.push((entry, CardCertificate { role, der }));
+        let mut certificates = match self.pkcs15_certificates.take() {
+            Some(cached) => cached,
+            None => {
+                let mut unread = std::collections::VecDeque::new();
+                for file in layout.odf.certificates.clone() {
+                    unread.extend(pkcs15::parse_cdf(&self.read_file(file)?)?);
+                }
+                Pkcs15Certificates {
+                    read: Vec::new(),
+                    unread,
+                }
+            }
+        };
+        let found = |certificates: &Pkcs15Certificates| {
+            wanted.is_some_and(|role| {
+                certificates
+                    .read
+                    .iter()
+                    .any(|(_, certificate)| certificate.role == role)
+            })
+        };
+        let mut result = Ok(());
+        while !found(&certificates) {
+            let Some(entry) = certificates.unread.pop_front() else {
+                break;
+            };
+            let read = self.read_certificate_file(entry.file).and_then(|der| {
+                let role = cert::CertificateInfo::from_der(&der)?.key_usage.role();
+                Ok(role.map(|role| CardCertificate { role, der }))
+            });
+            match read {
+                Ok(Some(certificate)) => certificates.read.push((entry, certificate)),
+                Ok(None) => {}
+                Err(error) => {
+                    // Keep the entry so a later call tries it again.
+                    certificates.unread.push_front(entry);
+                    result = Err(error);
+                    break;
+                }
             }
         }
-        self.pkcs15_certificates = Some(found.clone());
-        Ok(found)
+        let read = certificates.read.clone();
+        self.pkcs15_certificates = Some(certificates);
+        result.map(|()| read)
     }
 
     fn pkcs15_key(&mut self, role: KeyRole) -> Result<pkcs15::KeyEntry> {
@@ -363,12 +422,7 @@ impl<T: Transport> CardSession<T> {
             return Err(Error::UnsupportedCard("not a PKCS#15 card".into()));
         };
         let key_files = layout.odf.private_keys.clone();
-        let certificate_id = self
-            .pkcs15_certificates()?
-            .into_iter()
-            .find(|(_, certificate)| certificate.role == role)
-            .map(|(entry, _)| entry.id)
-            .ok_or_else(|| missing(role))?;
+        let certificate_id = self.pkcs15_certificate(role)?.0.id;
         for file in key_files {
             if let Some(key) = pkcs15::parse_prkdf(&self.read_file(file)?)?
                 .into_iter()
@@ -565,6 +619,64 @@ mod tests {
             session.certificate(KeyRole::Authentication).unwrap(),
             identity.certificates.authentication
         );
+    }
+
+    #[test]
+    fn pkcs15_authentication_certificate_takes_no_extra_apdus() {
+        // Showing a PKCS#15 card read EF.DIR and the signing certificate too: 17 APDUs for 11.
+        let identity = p256_identity();
+        let mut session = card(CardKind::Pkcs15, identity.clone(), false);
+        let der = session.certificate(KeyRole::Authentication).unwrap();
+        assert_eq!(der, identity.certificates.authentication);
+        let reads = der.len().div_ceil(256) as u32;
+        // SELECT PIV (absent), SELECT PKCS#15, ODF and CDF (SELECT + READ each), the file.
+        assert_eq!(session.apdu_count(), 1 + 1 + 2 + 2 + 1 + reads);
+        let before = session.apdu_count();
+        assert_eq!(
+            session.certificate(KeyRole::Signing).unwrap(),
+            identity.certificates.signing
+        );
+        assert!(session.apdu_count() > before, "read only when asked for");
+        let before = session.apdu_count();
+        assert_eq!(session.certificates().unwrap().len(), 2);
+        assert_eq!(session.apdu_count(), before, "both are cached now");
+    }
+
+    /// Answers `6C` + the right length to the first command, then passes on to the card;
+    /// keeps what it was sent.
+    struct WrongLeOnce {
+        card: Loopback,
+        sent: Vec<Vec<u8>>,
+    }
+
+    impl Transport for WrongLeOnce {
+        fn transmit(&mut self, command: &Command) -> Result<Response> {
+            self.sent.push(command.as_bytes().to_vec());
+            let answer = self.card.transmit(command)?;
+            if self.sent.len() == 1 {
+                return Ok(Response {
+                    data: Vec::new(),
+                    sw: 0x6C00 | answer.data.len().min(255) as u16,
+                });
+            }
+            Ok(answer)
+        }
+    }
+
+    #[test]
+    fn wrong_le_is_answered_with_the_same_command_and_its_data() {
+        // A 6Cxx retry dropped the command's data: a SELECT went out with no AID at all.
+        let config = Config::default();
+        let transport = WrongLeOnce {
+            card: Loopback::new(config, p256_identity()).unwrap(),
+            sent: Vec::new(),
+        };
+        let session = CardSession::open(transport).unwrap();
+        assert_eq!(session.kind(), CardKind::Piv);
+        let sent = session.into_transport().sent;
+        let (first, retry) = (&sent[0], &sent[1]);
+        assert_eq!(first[..first.len() - 1], retry[..retry.len() - 1]);
+        assert_ne!(retry.last(), Some(&0));
     }
 
     #[test]

@@ -1,14 +1,18 @@
-//! Password policy and hashing: argon2id (m = 19 MiB, t = 2, p = 1, OWASP), run on the blocking
-//! pool so a login never stalls the async workers; the common-password list. Never logs a
+//! Password policy and hashing: argon2id (m = 19 MiB, t = 2, p = 1, OWASP) on a pool of one
+//! thread per core, so a login never stalls the async workers, each thread hashing in working
+//! memory it keeps and zeroizes after every hash; the common-password list. Never logs a
 //! password or a hash.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
-use std::sync::{Arc, OnceLock};
+use std::panic::AssertUnwindSafe;
+use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use legitimera_protocol::Password;
+use zeroize::Zeroize;
 
 /// OWASP's argon2id parameters: 19 MiB of memory, 2 passes, 1 lane.
 pub const MEMORY_KIB: u32 = 19 * 1024;
@@ -37,6 +41,60 @@ pub struct Hasher {
     /// A real hash of a random password, verified against when the account does not exist,
     /// so an unknown e-mail costs as much time as a wrong password.
     dummy_hash: Arc<str>,
+    pool: Arc<HashPool>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// One hashing thread per core, fed from one queue. Each hash is pure CPU, so more at a time
+/// would only share the cores and hold 19 MiB apiece; and a thread that finds the next job
+/// waiting starts it at once, where a hand-off through the blocking pool costs two wake-ups,
+/// each a wait for a core on a busy machine. The threads end when the last `Hasher` goes.
+#[derive(Debug)]
+struct HashPool {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl HashPool {
+    fn start() -> anyhow::Result<Self> {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for index in 0..threads {
+            let receiver = Arc::clone(&receiver);
+            std::thread::Builder::new()
+                .name(format!("argon2-{index}"))
+                .spawn(move || loop {
+                    let next = receiver
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .recv();
+                    let Ok(job) = next else {
+                        return;
+                    };
+                    // A panic loses that one answer (its caller sees an error), not the thread.
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                })?;
+        }
+        Ok(HashPool { jobs: sender })
+    }
+
+    /// Runs `work` on a hashing thread and waits for its answer.
+    async fn run<R: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<R> + Send + 'static,
+    ) -> anyhow::Result<R> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = answer.send(work());
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("the hashing threads are gone"))?;
+        answered
+            .await
+            .map_err(|_| anyhow::anyhow!("a hashing thread failed"))?
+    }
 }
 
 impl Hasher {
@@ -45,43 +103,116 @@ impl Hasher {
         let dummy_hash = hash_now(random.as_str().as_bytes())?;
         Ok(Hasher {
             dummy_hash: dummy_hash.into(),
+            pool: Arc::new(HashPool::start()?),
         })
     }
 
     /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) for a new password.
     pub async fn hash(&self, password: Password) -> anyhow::Result<String> {
-        tokio::task::spawn_blocking(move || hash_now(password.expose().as_bytes())).await?
+        self.pool
+            .run(move || hash_now(password.expose().as_bytes()))
+            .await
     }
 
     /// Whether `password` matches `stored`; with no stored hash, spends the same time and says no.
     pub async fn verify(&self, password: Password, stored: Option<String>) -> anyhow::Result<bool> {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
-        let matches = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
-            let parsed =
-                PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-            Ok(argon2()?
-                .verify_password(password.expose().as_bytes(), &parsed)
-                .is_ok())
-        })
-        .await??;
+        let matches = self
+            .pool
+            .run(move || verify_now(password.expose().as_bytes(), &stored))
+            .await?;
         Ok(known && matches)
     }
 }
 
-fn argon2() -> anyhow::Result<Argon2<'static>> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None)
-        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+fn params() -> anyhow::Result<Params> {
+    Params::new(MEMORY_KIB, ITERATIONS, LANES, None)
+        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))
 }
 
-/// Hashes on the current thread: call from the blocking pool (or a benchmark).
+thread_local! {
+    /// This thread's argon2 working memory, kept from one hash to the next: a fresh 19 MiB
+    /// per hash cost page faults and zero-filling on every login. Zeroized after each use;
+    /// freed when the thread ends (the hashing threads live as long as the `Hasher`).
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `work` with `blocks` argon2 blocks of this thread's working memory, then zeroizes them.
+fn with_memory<R>(blocks: usize, work: impl FnOnce(&mut [Block]) -> R) -> R {
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        let used = &mut memory[..blocks];
+        let result = work(used);
+        for block in used.iter_mut() {
+            block.as_mut().zeroize();
+        }
+        result
+    })
+}
+
+/// argon2 of `password` and `salt` (raw bytes) into `out`, in this thread's working memory.
+fn hash_into(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> anyhow::Result<()> {
+    with_memory(params.block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(password, salt, out, blocks)
+    })
+    .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+}
+
+/// Hashes on the current thread: call from the blocking pool (or a benchmark). The same PHC
+/// string `argon2`'s own `hash_password` makes.
 pub fn hash_now(password: &[u8]) -> anyhow::Result<String> {
+    let params = params()?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2()?
-        .hash_password(password, &salt)
-        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
-        .to_string())
+    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+    let raw_salt = salt
+        .as_salt()
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    hash_into(&argon2, &params, password, raw_salt, &mut out)?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| anyhow::anyhow!("argon2: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("argon2: {e}"))?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` matches the PHC string `stored` (with the parameters stored in it),
+/// on the current thread; the comparison is constant-time (`Output`'s `==`).
+pub fn verify_now(password: &[u8], stored: &str) -> anyhow::Result<bool> {
+    let bad = |e: argon2::password_hash::Error| anyhow::anyhow!("stored hash: {e}");
+    let parsed = PasswordHash::new(stored).map_err(bad)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        anyhow::bail!("stored hash without salt or hash");
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(bad)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("stored hash: {e}"))?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed).map_err(bad)?;
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+    let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(bad)?;
+    let mut out = zeroize::Zeroizing::new(vec![0u8; expected.len()]);
+    hash_into(&argon2, &params, password, raw_salt, &mut out)?;
+    Ok(Output::new(&out).map_err(bad)? == expected)
 }
 
 #[cfg(test)]
@@ -127,6 +258,47 @@ mod tests {
             .verify(password("en annan fras"), Some(hash))
             .await
             .unwrap());
+    }
+
+    #[test]
+    fn hashes_agree_with_the_argon2_crate_both_ways() {
+        // The thread-local working memory must not change a single bit of the PHC strings.
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let crate_argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params().unwrap());
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = crate_argon2
+            .hash_password(b"en fras", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_now(b"en fras", &theirs).unwrap());
+        assert!(!verify_now(b"en annan", &theirs).unwrap());
+        let ours = hash_now(b"en fras").unwrap();
+        assert!(
+            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{ours}"
+        );
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(crate_argon2.verify_password(b"en fras", &parsed).is_ok());
+        assert!(crate_argon2.verify_password(b"en annan", &parsed).is_err());
+        // A hash made with other (weaker, older) parameters still verifies.
+        let small = Params::new(1024, 1, 1, None).unwrap();
+        let other = Argon2::new(Algorithm::Argon2id, Version::V0x13, small)
+            .hash_password(b"gammal", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_now(b"gammal", &other).unwrap());
+    }
+
+    #[test]
+    fn working_memory_is_zeroized_after_use() {
+        hash_now(b"hemligt").unwrap();
+        MEMORY.with(|memory| {
+            let memory = memory.borrow();
+            assert!(memory.len() >= params().unwrap().block_count());
+            assert!(memory
+                .iter()
+                .all(|block| block.as_ref().iter().all(|word| *word == 0)));
+        });
     }
 
     #[tokio::test]
