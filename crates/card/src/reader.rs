@@ -106,7 +106,9 @@ impl Pcsc {
         })
     }
 
-    /// VERIFY and sign the challenge with `role`'s key, in one transaction.
+    /// VERIFY and sign the challenge with `role`'s key, in one transaction that ends by
+    /// resetting the card: a PIN verified here must not stay verified for the next program
+    /// (or person) to sign with, on a shared computer least of all.
     pub fn sign(
         &self,
         reader: &str,
@@ -115,7 +117,9 @@ impl Pcsc {
         challenge: &[u8],
     ) -> Result<SignedChallenge> {
         self.connect(reader)?
-            .with_session(|session| session.sign(role, pin, challenge))
+            .with_session_ending(Disposition::ResetCard, |session| {
+                session.sign(role, pin, challenge)
+            })
     }
 
     /// The PIN status for `role`'s key, without spending a try.
@@ -160,6 +164,16 @@ impl PcscCard {
         &mut self,
         work: impl FnOnce(&mut CardSession<PcscTransaction<'_>>) -> Result<R>,
     ) -> Result<R> {
+        self.with_session_ending(Disposition::LeaveCard, work)
+    }
+
+    /// As `with_session`, ending the transaction with `disposition` (`ResetCard` drops any
+    /// verified PIN).
+    pub fn with_session_ending<R>(
+        &mut self,
+        disposition: Disposition,
+        work: impl FnOnce(&mut CardSession<PcscTransaction<'_>>) -> Result<R>,
+    ) -> Result<R> {
         let card = self.card.as_mut().ok_or(Error::NoCard)?;
         // Another program reset the card since we connected: our handle must reconnect once
         // before it can start a transaction (the card is reset already, so LeaveCard).
@@ -175,7 +189,7 @@ impl PcscCard {
         let result = work(&mut session);
         let transport = session.into_transport();
         // Ending can fail only when the card is already gone; the result says why.
-        let _ = transport.transaction.end(Disposition::LeaveCard);
+        let _ = transport.transaction.end(disposition);
         result
     }
 }

@@ -211,6 +211,13 @@ fn signatures_verify_against_the_certificate_key() {
             };
             assert_eq!(&signed.certificate, certificate);
             verify_signature(&signed, &challenge);
+            // The card was reset after signing: the PIN is not left verified for the next
+            // program to sign with.
+            let after = pcsc.pin_status(&slot.reader, role).unwrap();
+            assert!(
+                matches!(after, legitimera_card::PinStatus::TriesLeft { .. }),
+                "{kind:?} {role:?} after signing: {after:?}"
+            );
         }
     }
 }
