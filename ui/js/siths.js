@@ -98,6 +98,13 @@ async function login(event) {
       const session = await invoke('siths_login', { pin });
       await loggedIn(session);
     } catch (error) {
+      // A blocked PIN is the card's state, said by the notice (the card-changed view that
+      // follows says the same, whichever arrives first), not a login error said twice.
+      if (error && error.code === 'pin_blocked') {
+        showNotice(['error.pin_blocked']);
+        form.hidden = true;
+        return;
+      }
       showError(region, loginError(error), form);
     }
   });
