@@ -156,15 +156,8 @@ impl ApiClient {
     }
 
     pub async fn logout(&self, token: &SecretString) -> Result<()> {
-        let response = self
-            .request(Method::DELETE, "api/v1/session", Some(token), None::<&()>)?
-            .send()
+        self.no_content(Method::DELETE, "api/v1/session", Some(token), None::<&()>)
             .await
-            .map_err(AppError::BackendUnreachable)?;
-        if response.status().is_success() {
-            return Ok(());
-        }
-        decode::<serde_json::Value>(response).await.map(|_| ())
     }
 
     /// `GET /api/v1/cases?lang=…`.

@@ -293,19 +293,6 @@ impl Harness {
         }
     }
 
-    /// With LEGITIMERA_E2E_SCREENSHOTS set, keeps a screenshot of `app` now as `name`.png.
-    pub async fn screenshot(&self, app: &App, name: &str) {
-        if std::env::var_os("LEGITIMERA_E2E_SCREENSHOTS").is_none() {
-            return;
-        }
-        if let Ok(png) = app.client.screenshot().await {
-            let path = self.artifacts.join(format!("{name}.png"));
-            if std::fs::write(&path, png).is_ok() {
-                println!("    screenshot: {}", path.display());
-            }
-        }
-    }
-
     /// Closes whatever app a test left open; on failure (or when asked) keeps a screenshot first.
     pub async fn after_test(&self, name: &str, failed: bool) {
         if let Some(client) = self.open_app.lock().await.take() {

@@ -432,7 +432,7 @@ async fn personal_computer_trusts_the_device_until_forgotten(h: &Harness) -> Res
     app.wait_for_view("min-sida").await?;
     let device = app.wait_for_text("#device-list", "den här datorn").await?;
     println!("    Min sida lists: {device:?}");
-    h.screenshot(&app, "personal_min_sida_trusted_device").await;
+    h.snapshot(&app, "personal_min_sida_trusted_device").await;
     let token = keyring_token()?.ok_or_else(|| anyhow!("no token in the keyring"))?;
     remember(&token);
     app.click("#logout-button").await?;
@@ -465,7 +465,7 @@ async fn personal_computer_trusts_the_device_until_forgotten(h: &Harness) -> Res
         app.is_visible("#settings-forgotten")
     })
     .await?;
-    h.screenshot(&app, "personal_settings_forgotten").await;
+    h.snapshot(&app, "personal_settings_forgotten").await;
     ensure!(
         keyring_token()?.is_none(),
         "the token is still in the keyring"
