@@ -21,6 +21,7 @@ commands:
   test   install what is missing, then fmt, clippy, unit/integration tests and end-to-end tests
   e2e    only the end-to-end tests (those whose names contain any FILTER given after it)
   bench bankid  the BankID bench through the real app (Xvfb, tauri-driver), bench/bankid_login.rs
+  bench card    card inserted → holder shown in the app (pcscd, the virtual card), bench/card_shown.rs
   deps   only install the missing system packages
 
 options:
@@ -40,7 +41,12 @@ fn main() -> ExitCode {
                 .cloned()
                 .collect(),
         ),
-        Some("bench") if args.get(1).map(String::as_str) == Some("bankid") => bench_bankid(install),
+        Some("bench") if args.get(1).map(String::as_str) == Some("bankid") => {
+            bench_through_the_app(install, "bankid_login", "BankID bench")
+        }
+        Some("bench") if args.get(1).map(String::as_str) == Some("card") => {
+            bench_through_the_app(install, "card_shown", "SITHS card bench")
+        }
         Some("deps") => packages::ensure(&packages::all(), install),
         _ => {
             eprintln!("{USAGE}");
@@ -238,9 +244,10 @@ fn e2e_only(install: bool, filters: Vec<String>) -> Result<()> {
     run("end-to-end tests (real app, WebDriver, Xvfb)", &mut e2e)
 }
 
-/// `cargo xtask bench bankid`: the BankID bench needs what the end-to-end tests need, so it
-/// gets the same display, bus, driver and server binary, and the same dev-profile app build.
-fn bench_bankid(install: bool) -> Result<()> {
+/// `cargo xtask bench bankid|card`: the benches through the real app need what the end-to-end
+/// tests need, so they get the same display, bus, driver, pcscd and server binary, and the
+/// same dev-profile app build.
+fn bench_through_the_app(install: bool, name: &str, what: &str) -> Result<()> {
     packages::ensure(&packages::all(), install)?;
     let tauri_driver = e2e_env::ensure_tauri_driver()?;
     run(
@@ -248,20 +255,15 @@ fn bench_bankid(install: bool) -> Result<()> {
         cargo().args(["test", "--workspace", "--no-run"]),
     )?;
     let server_bin = target_dir().join("debug").join("legitimera-server");
+    // The card bench needs pcscd with vpcd's readers (the BankID one does not mind it).
+    let _pcscd = pcscd::Pcscd::ensure()?;
     let mut bench = cargo();
     bench
-        .args([
-            "bench",
-            "--workspace",
-            "--bench",
-            "bankid_login",
-            "--profile",
-            "dev",
-        ])
+        .args(["bench", "--workspace", "--bench", name, "--profile", "dev"])
         .env(e2e_env::E2E_ENV, "1")
         .env("TAURI_DRIVER", &tauri_driver)
         .env("LEGITIMERA_SERVER_BIN", &server_bin);
     let session = e2e_env::DesktopSession::start()?;
     session.apply(&mut bench);
-    run("BankID bench (real app, WebDriver, Xvfb)", &mut bench)
+    run(&format!("{what} (real app, WebDriver, Xvfb)"), &mut bench)
 }
