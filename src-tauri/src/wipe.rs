@@ -53,40 +53,38 @@ impl Places {
     }
 
     /// Removes everything in the app's directories but the logs and the settings. The marker
-    /// is left alone: `SessionMarker::clear` removes it once the whole wipe is done.
+    /// is left alone: `SessionMarker::clear` removes it once the whole wipe is done. The
+    /// directories may coincide (on Windows the config and data directories are one).
     pub fn remove_files(&self) -> Outcome {
         let mut outcome = Outcome::default();
-        let marker = self.marker();
-        for dir in [&self.data, &self.local_data, &self.cache] {
+        for dir in self.all() {
             self.empty(dir, &mut outcome);
-        }
-        let Ok(entries) = std::fs::read_dir(&self.config) else {
-            return outcome;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let keep = path == marker
-                || KEEP_IN_CONFIG
-                    .iter()
-                    .any(|name| entry.file_name() == std::ffi::OsStr::new(name));
-            if !keep && path != self.logs && !self.logs.starts_with(&path) {
-                remove(&path, &mut outcome);
-            }
         }
         outcome
     }
 
-    /// Empties `dir` except the log directory (and the directories that lead to it).
+    /// What a wipe keeps: the logs, the settings file, the marker (and the directories that
+    /// lead to them, which are emptied around them instead).
+    fn keeps(&self, path: &Path) -> bool {
+        path == self.logs
+            || path == self.marker()
+            || (path.parent() == Some(self.config.as_path())
+                && path
+                    .file_name()
+                    .is_some_and(|name| KEEP_IN_CONFIG.iter().any(|keep| name == *keep)))
+    }
+
+    /// Empties `dir` except what is kept (and the directories that lead to it).
     fn empty(&self, dir: &Path, outcome: &mut Outcome) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path == self.logs || path == self.config {
+            if self.keeps(&path) {
                 continue;
             }
-            if self.logs.starts_with(&path) {
+            if self.logs.starts_with(&path) || self.config.starts_with(&path) {
                 self.empty(&path, outcome);
             } else {
                 remove(&path, outcome);
@@ -186,6 +184,35 @@ mod tests {
         assert!(!places.data.join("hsts-storage.sqlite").exists());
         assert!(!places.cache.join("WebKitCache").exists());
         assert!(!places.config.join("leftover.json").exists());
+    }
+
+    #[test]
+    fn where_config_and_data_are_one_directory_the_settings_and_marker_stay() {
+        // Windows: {RoamingAppData}/{identifier} is both; logs are under local data.
+        let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let roaming = home.path().join("Roaming/se.legitimera.desktop");
+        let local = home.path().join("Local/se.legitimera.desktop");
+        let places = Places {
+            config: roaming.clone(),
+            data: roaming.clone(),
+            local_data: local.clone(),
+            cache: local.clone(),
+            logs: local.join("logs"),
+        };
+        write(&roaming.join("settings.json"), "{}");
+        write(&places.marker(), "");
+        write(&roaming.join("EBWebView/Default/Cookies"), "x");
+        write(&local.join("EBWebView/Default/Cache"), "x");
+        write(&local.join("logs/legitimera.log"), "started");
+
+        let outcome = places.remove_files();
+
+        assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+        assert!(roaming.join("settings.json").exists());
+        assert!(places.marker().exists());
+        assert!(local.join("logs/legitimera.log").exists());
+        assert!(!roaming.join("EBWebView").exists());
+        assert!(!local.join("EBWebView").exists());
     }
 
     #[test]
