@@ -86,7 +86,7 @@ async fn measure(app: &App, server: &TestServer, logins: usize) -> Result<()> {
         let into_cycle = COLLECT_INTERVAL.mul_f64(login as f64 / logins as f64);
         tokio::time::sleep(into_cycle.saturating_sub(shown.elapsed())).await;
         // The code on screen now, as the phone would scan it at this moment.
-        let qr = qr_read::read_svg_qr(&qr_svg_on_screen(app).await?)?;
+        let qr = qr_read::read_svg_qr(&app.qr_svg_on_screen().await?)?;
         let asked = Instant::now();
         let status = test_app_sign(server, &qr).await?;
         let signed = Instant::now();
@@ -190,7 +190,7 @@ async fn qr_periods(
             let changed = midpoint(last_old, end);
             brackets.push(end - last_old);
             last_old = poll;
-            let data = qr_read::read_svg_qr(&qr_svg_on_screen(app).await?)?;
+            let data = qr_read::read_svg_qr(&app.qr_svg_on_screen().await?)?;
             ensure!(qr_token(&data)? == token, "the QR code changed order");
             let second = qr_second(&data)?;
             if let Some((previous, previous_second)) = last_change {
@@ -210,20 +210,6 @@ async fn qr_periods(
     }
     ensure!(!periods.is_empty(), "the QR code never changed");
     Ok((periods, codes))
-}
-
-/// The QR code on screen, as the SVG the image shows ("" when none is shown).
-async fn qr_svg_on_screen(app: &App) -> Result<String> {
-    let svg = app
-        .exec(
-            "const img = document.getElementById('bankid-other-qr');
-             if (!img || !img.src || !img.offsetParent) return '';
-             const [head, data] = img.src.split(',');
-             return head === 'data:image/svg+xml;charset=utf-8' ? decodeURIComponent(data) : '';",
-            vec![],
-        )
-        .await?;
-    Ok(svg.as_str().unwrap_or_default().to_owned())
 }
 
 /// Halfway between two instants.
@@ -248,10 +234,10 @@ async fn qr_fingerprint(app: &App) -> Result<String> {
 /// Waits for a QR code on screen and reads it as a phone's camera would.
 async fn read_qr(app: &App) -> Result<String> {
     app.wait_until("a QR code on screen", Duration::from_secs(15), || async {
-        Ok(!qr_svg_on_screen(app).await?.is_empty())
+        Ok(!app.qr_svg_on_screen().await?.is_empty())
     })
     .await?;
-    qr_read::read_svg_qr(&qr_svg_on_screen(app).await?)
+    qr_read::read_svg_qr(&app.qr_svg_on_screen().await?)
 }
 
 /// `bankid.<qrStartToken>.<seconds>.<code>`

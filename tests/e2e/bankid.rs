@@ -62,28 +62,14 @@ fn sv(key: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("sv.json has no {key}"))
 }
 
-/// The QR code on screen, as the SVG the image shows ("" when none is shown).
-async fn qr_svg_on_screen(app: &App) -> Result<String> {
-    let svg = app
-        .exec(
-            "const img = document.getElementById('bankid-other-qr');
-             if (!img || !img.src || !img.offsetParent) return '';
-             const [head, data] = img.src.split(',');
-             return head === 'data:image/svg+xml;charset=utf-8' ? decodeURIComponent(data) : '';",
-            vec![],
-        )
-        .await?;
-    Ok(svg.as_str().unwrap_or_default().to_owned())
-}
-
 /// Waits for a QR code on screen and reads it as a phone's camera would. Remembers its
 /// qrStartToken, so the final log scan looks for it.
 async fn read_qr(app: &App) -> Result<String> {
     app.wait_until("a QR code on screen", Duration::from_secs(15), || async {
-        Ok(!qr_svg_on_screen(app).await?.is_empty())
+        Ok(!app.qr_svg_on_screen().await?.is_empty())
     })
     .await?;
-    let data = read_svg_qr(&qr_svg_on_screen(app).await?)?;
+    let data = read_svg_qr(&app.qr_svg_on_screen().await?)?;
     let (token, _, _) = qr_parts(&data)?;
     remember(token);
     Ok(data)
@@ -183,9 +169,9 @@ async fn bankid_other_device_qr_is_read_signed_and_opens_min_sida(h: &Harness) -
     let token = token.to_owned();
     let started = Instant::now();
     let mut changes: Vec<(Instant, u64)> = Vec::new();
-    let mut shown = qr_svg_on_screen(&app).await?;
+    let mut shown = app.qr_svg_on_screen().await?;
     while started.elapsed() < Duration::from_secs(7) {
-        let now = qr_svg_on_screen(&app).await?;
+        let now = app.qr_svg_on_screen().await?;
         if now != shown && !now.is_empty() {
             let data = read_svg_qr(&now)?;
             let (now_token, second, _) = qr_parts(&data)?;

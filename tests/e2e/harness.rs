@@ -520,6 +520,20 @@ impl App {
         Ok(())
     }
 
+    /// The BankID QR code on screen, as the SVG its image shows ("" when none is shown).
+    pub async fn qr_svg_on_screen(&self) -> Result<String> {
+        let svg = self
+            .exec(
+                "const img = document.getElementById('bankid-other-qr');
+                 if (!img || !img.src || !img.offsetParent) return '';
+                 const [head, data] = img.src.split(',');
+                 return head === 'data:image/svg+xml;charset=utf-8' ? decodeURIComponent(data) : '';",
+                vec![],
+            )
+            .await?;
+        Ok(svg.as_str().unwrap_or_default().to_owned())
+    }
+
     /// The current value of the field `css`.
     pub async fn value(&self, css: &str) -> Result<String> {
         let value = self
