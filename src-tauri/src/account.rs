@@ -3,6 +3,7 @@
 //! Rust memory only (zeroized when dropped) and never reaches the webview. Knows nothing of
 //! Tauri; never logs what the user typed.
 
+use legitimera_protocol::ErrorCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -147,7 +148,7 @@ impl Account {
         if let Err(error) = self.api.logout(&token).await {
             if !error.ends_session() {
                 tracing::warn!(
-                    code = error.code(),
+                    code = %error.code(),
                     "could not end the session on the server"
                 );
             }
@@ -209,7 +210,7 @@ impl Account {
         // The server's rule, checked here too so a short password costs no round trip and
         // no rate-limit try; a wrong one gets the same generic answer as an unknown address.
         Password::parse(&password).map_err(|_| AppError::Backend {
-            code: legitimera_protocol::codes::INVALID_CREDENTIALS.to_owned(),
+            code: ErrorCode::InvalidCredentials,
             status: 401,
             tries_left: None,
             retry_after: None,
@@ -362,7 +363,7 @@ impl Account {
             Ok(()) => Ok(()),
             Err(error) if error.ends_session() => Ok(()),
             Err(error) => {
-                tracing::warn!(code = error.code(), "logout did not reach the server");
+                tracing::warn!(code = %error.code(), "logout did not reach the server");
                 Err(error)
             }
         }
@@ -416,7 +417,7 @@ impl Account {
         if let Err(error) = &result {
             if error.ends_session() {
                 self.forget().await;
-                tracing::info!(code = error.code(), "the server ended the session");
+                tracing::info!(code = %error.code(), "the server ended the session");
             }
         }
         result

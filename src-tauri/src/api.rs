@@ -2,6 +2,7 @@
 //! (the webview makes none). It knows HTTP and the wire types, nothing of Tauri. It never logs
 //! a body: they carry e-mail addresses, passwords, codes and tokens.
 
+use legitimera_protocol::ErrorCode;
 use std::time::Duration;
 
 use legitimera_protocol::{
@@ -285,7 +286,7 @@ pub(crate) fn segment(id: &str) -> Result<&str> {
         Ok(id)
     } else {
         Err(AppError::Backend {
-            code: legitimera_protocol::codes::UNKNOWN_CHALLENGE.to_owned(),
+            code: ErrorCode::UnknownChallenge,
             status: 404,
             tries_left: None,
             retry_after: None,
@@ -314,7 +315,7 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
         Ok(body)
             if status != StatusCode::SERVICE_UNAVAILABLE
                 || body.id.is_some()
-                || body.code == legitimera_protocol::codes::SITHS_UNAVAILABLE =>
+                || body.code == ErrorCode::SithsUnavailable =>
         {
             Err(AppError::Backend {
                 code: body.code,

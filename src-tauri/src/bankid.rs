@@ -3,6 +3,7 @@
 //! Knows nothing of Tauri. Never logs the order id, the autostart token, the QR data or the
 //! session token: whoever holds one of them can take the login over.
 
+use legitimera_protocol::ErrorCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -211,7 +212,7 @@ impl BankId {
                     }
                 }
                 // The order is gone at the server (cancelled elsewhere, or forgotten).
-                Err(error) if error.code() == legitimera_protocol::codes::NOT_FOUND => {
+                Err(error) if error.code() == ErrorCode::NotFound => {
                     if self.forget(attempt) {
                         emit(BankIdView::failed(attempt, mode, "RFA3"));
                     }
@@ -219,7 +220,7 @@ impl BankId {
                 }
                 Err(error) => {
                     failures += 1;
-                    tracing::warn!(code = error.code(), failures, "BankID poll failed");
+                    tracing::warn!(code = %error.code(), failures, "BankID poll failed");
                     if failures >= MAX_POLL_FAILURES {
                         if let Some(mut open) = self.take(attempt) {
                             // This task is the follower: aborting it would stop the cancel.
@@ -355,7 +356,7 @@ impl BankId {
             }
             Err(error) => {
                 tracing::warn!(
-                    code = error.code(),
+                    code = %error.code(),
                     "the BankID order could not be cancelled"
                 );
             }
@@ -365,7 +366,7 @@ impl BankId {
 
 fn no_open_order() -> AppError {
     AppError::Backend {
-        code: legitimera_protocol::codes::NOT_FOUND.to_owned(),
+        code: ErrorCode::NotFound,
         status: 404,
         tries_left: None,
         retry_after: None,

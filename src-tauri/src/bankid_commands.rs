@@ -3,6 +3,7 @@
 //! into the app's session.
 
 use legitimera_protocol::BankIdMode;
+use legitimera_protocol::ErrorCode;
 use tauri::{AppHandle, Emitter, Manager, State};
 
 use crate::bankid::{BankId, BankIdView, DemoAction, Started};
@@ -71,7 +72,7 @@ pub async fn demo_bankid_app(
 ) -> Result<()> {
     if !demo_backend(&state) {
         return Err(AppError::Backend {
-            code: legitimera_protocol::codes::NOT_FOUND.to_owned(),
+            code: ErrorCode::NotFound,
             status: 404,
             tries_left: None,
             retry_after: None,
@@ -123,7 +124,7 @@ async fn follow_and_log_in(app: AppHandle, attempt: u64, order: legitimera_proto
         Ok(session) => emit(BankIdView::logged_in(attempt, mode, session)),
         Err(error) => {
             tracing::warn!(
-                code = error.code(),
+                code = %error.code(),
                 "the BankID session could not be started"
             );
             emit(BankIdView::failed(attempt, mode, "RFA5"));

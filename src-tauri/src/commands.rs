@@ -2,6 +2,7 @@
 //! delegate, return `{code, message}` on failure. When the server says the session is gone, the
 //! UI hears `session-ended` whichever command found out.
 
+use legitimera_protocol::ErrorCode;
 use legitimera_protocol::{
     CasesAnswer, Challenge, DevicesAnswer, Email, OutboxMessage, SecretString, SessionStatus,
 };
@@ -52,8 +53,8 @@ pub fn retry_backend(state: State<'_, AppState>) {
 /// Why a session ended, for the `session-ended` event.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionEnded {
-    /// `session_expired`, `unauthorized` or `logged_out`.
-    pub code: String,
+    /// `session_expired`, `unauthorized`, `idle_timeout` or `absolute_timeout`.
+    pub code: ErrorCode,
 }
 
 /// Tells the UI when `result` says the server ended the session (the token is already gone).
@@ -64,12 +65,7 @@ pub(crate) fn watch_session<T>(app: &AppHandle, result: Result<T>) -> Result<T> 
             tauri::async_runtime::spawn(async move {
                 lifecycle::wipe_after_session(&wiping).await;
             });
-            let _ = app.emit(
-                events::SESSION_ENDED,
-                SessionEnded {
-                    code: error.code().to_owned(),
-                },
-            );
+            let _ = app.emit(events::SESSION_ENDED, SessionEnded { code: error.code() });
         }
     }
     result
@@ -339,7 +335,7 @@ async fn tell_server_to_forget(state: &AppState, tokens: Vec<SecretString>) -> b
     for token in tokens {
         if let Err(error) = state.api.forget_device(&token).await {
             tracing::warn!(
-                code = error.code(),
+                code = %error.code(),
                 "the server did not hear that a device was forgotten"
             );
             all = false;
@@ -382,7 +378,7 @@ pub async fn demo_outbox(state: State<'_, AppState>) -> Result<Vec<OutboxMessage
         BackendStatus::Reachable { demo: true } => {}
         _ => {
             return Err(AppError::Backend {
-                code: legitimera_protocol::codes::NOT_FOUND.to_owned(),
+                code: ErrorCode::NotFound,
                 status: 404,
                 tries_left: None,
                 retry_after: None,

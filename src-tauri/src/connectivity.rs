@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use legitimera_protocol::ErrorCode;
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
@@ -27,7 +28,7 @@ pub enum BackendStatus {
     /// `demo`: the backend runs in demo mode (its outbox can be shown).
     Reachable { demo: bool },
     /// `code` is the error code the UI localizes; `retry_in_ms` when it will try again by itself.
-    Unreachable { code: String, retry_in_ms: u64 },
+    Unreachable { code: ErrorCode, retry_in_ms: u64 },
 }
 
 #[derive(Debug, Default, Clone)]
@@ -48,7 +49,7 @@ impl Reachability {
                 let delay = retry_delay(self.consecutive_failures);
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
                 let status = BackendStatus::Unreachable {
-                    code: error.code().to_owned(),
+                    code: error.code(),
                     retry_in_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                 };
                 (status, delay)
@@ -73,7 +74,7 @@ pub async fn watch(
     loop {
         let outcome = client.health().await;
         if let Err(error) = &outcome {
-            tracing::warn!(code = error.code(), error = %error, "backend check failed");
+            tracing::warn!(code = %error.code(), error = %error, "backend check failed");
         }
         let (next, delay) = reachability.record(outcome.as_ref().map(|health| health.demo));
         status.send_if_modified(|current| {
@@ -124,7 +125,7 @@ mod tests {
         assert_eq!(
             status,
             BackendStatus::Unreachable {
-                code: "backend_unavailable".into(),
+                code: ErrorCode::BackendUnavailable,
                 retry_in_ms: 1000
             }
         );

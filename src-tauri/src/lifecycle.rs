@@ -83,7 +83,7 @@ pub fn begin_closing(app: &AppHandle) -> bool {
             let state = app.state::<AppState>();
             if let Err(error) = state.account.logout().await {
                 tracing::warn!(
-                    code = error.code(),
+                    code = %error.code(),
                     "closing: the logout did not reach the server"
                 );
             }

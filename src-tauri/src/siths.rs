@@ -13,7 +13,7 @@ use legitimera_card::{
     CardEvent, CardKind, CertificateInfo, KeyRole, KeyUsage, Pcsc, Pin, PinStatus,
     SignatureAlgorithm, Validity, Watcher,
 };
-use legitimera_protocol::{codes, SessionStatus, SithsAlgorithm, SithsLoginRequest};
+use legitimera_protocol::{ErrorCode, SessionStatus, SithsAlgorithm, SithsLoginRequest};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -48,7 +48,7 @@ pub struct CardView {
     pub reader: Option<String>,
     /// `Unreadable`: the card error's code (`card_busy`, `unsupported_card`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'static str>,
+    pub error: Option<ErrorCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card: Option<CardDetails>,
 }
@@ -102,7 +102,7 @@ enum Slot {
     },
     Unreadable {
         insertion: u64,
-        code: &'static str,
+        code: ErrorCode,
     },
 }
 
@@ -285,7 +285,7 @@ impl Cards {
             Slot::Empty => CardState::NoCard,
             Slot::Reading { .. } => CardState::Reading,
             Slot::Unreadable { code, .. } => {
-                view.error = Some(code);
+                view.error = Some(*code);
                 CardState::Unreadable
             }
             Slot::Read { card, .. } => {
@@ -322,12 +322,12 @@ fn details(card: &ReadCard, now: OffsetDateTime) -> CardDetails {
 /// refuse anyway: the user hears why at once, and no PIN try is spent on it.
 pub fn check_before_login(card: &ReadCard, now: OffsetDateTime) -> Result<()> {
     if card.authentication.key_usage != KeyUsage::Authentication {
-        return Err(AppError::Certificate(codes::SITHS_WRONG_KEY_USAGE));
+        return Err(AppError::Certificate(ErrorCode::SithsWrongKeyUsage));
     }
     match card.authentication.validity_at(now) {
-        Validity::Expired => Err(AppError::Certificate(codes::SITHS_CERTIFICATE_EXPIRED)),
+        Validity::Expired => Err(AppError::Certificate(ErrorCode::SithsCertificateExpired)),
         Validity::NotYetValid => Err(AppError::Certificate(
-            codes::SITHS_CERTIFICATE_NOT_YET_VALID,
+            ErrorCode::SithsCertificateNotYetValid,
         )),
         _ if card.pin == PinStatus::Blocked => Err(legitimera_card::Error::PinBlocked.into()),
         _ => Ok(()),
@@ -397,7 +397,7 @@ fn tell(cards: &Mutex<Cards>, notify: &Mutex<Option<Notify>>) {
 fn read_and_record(request: &ReadRequest, cards: &Mutex<Cards>, notify: &Mutex<Option<Notify>>) {
     let result = read_card(&request.reader);
     if let Err(error) = &result {
-        tracing::info!(code = error.code(), "the card could not be read");
+        tracing::info!(code = %error.code(), "the card could not be read");
     }
     lock(cards).card_read(request, result);
     tell(cards, notify);
@@ -609,7 +609,7 @@ mod tests {
         let view = cards.view(now());
         assert_eq!(
             (view.state, view.error),
-            (CardState::Unreadable, Some("card_busy"))
+            (CardState::Unreadable, Some(ErrorCode::CardBusy))
         );
     }
 
@@ -663,29 +663,22 @@ mod tests {
 
     #[test]
     fn certificates_the_server_would_refuse_are_refused_first() {
-        let code = |read: &ReadCard| {
-            check_before_login(read, now())
-                .err()
-                .map(|e| e.code().to_owned())
-        };
+        let code = |read: &ReadCard| check_before_login(read, now()).err().map(|e| e.code());
         assert_eq!(code(&card(CertificateTimes::Valid, THREE)), None);
         assert_eq!(
-            code(&card(CertificateTimes::Expired, THREE)).as_deref(),
-            Some(codes::SITHS_CERTIFICATE_EXPIRED)
+            code(&card(CertificateTimes::Expired, THREE)),
+            Some(ErrorCode::SithsCertificateExpired)
         );
         assert_eq!(
-            code(&card(CertificateTimes::NotYetValid, THREE)).as_deref(),
-            Some(codes::SITHS_CERTIFICATE_NOT_YET_VALID)
+            code(&card(CertificateTimes::NotYetValid, THREE)),
+            Some(ErrorCode::SithsCertificateNotYetValid)
         );
         assert_eq!(
-            code(&card(CertificateTimes::Valid, PinStatus::Blocked)).as_deref(),
-            Some("pin_blocked")
+            code(&card(CertificateTimes::Valid, PinStatus::Blocked)),
+            Some(ErrorCode::PinBlocked)
         );
         let mut signing = card(CertificateTimes::Valid, THREE);
         signing.authentication.key_usage = KeyUsage::Signing;
-        assert_eq!(
-            code(&signing).as_deref(),
-            Some(codes::SITHS_WRONG_KEY_USAGE)
-        );
+        assert_eq!(code(&signing), Some(ErrorCode::SithsWrongKeyUsage));
     }
 }

@@ -32,7 +32,7 @@ pub async fn siths_login(
     let pin = Pin::parse(pin.expose())?;
     let result = siths.login(&state.account, pin).await;
     if let Err(error) = &result {
-        tracing::info!(code = error.code(), "SITHS login failed");
+        tracing::info!(code = %error.code(), "SITHS login failed");
     }
     result
 }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use legitimera_protocol::ErrorCode;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -45,15 +46,10 @@ pub async fn watch(app: AppHandle, account: Arc<Account>) {
                 account.expire(limit).await;
                 crate::lifecycle::wipe_after_session(&app).await;
                 let code = match limit {
-                    Limit::Idle => "idle_timeout",
-                    Limit::Absolute => "absolute_timeout",
+                    Limit::Idle => ErrorCode::IdleTimeout,
+                    Limit::Absolute => ErrorCode::AbsoluteTimeout,
                 };
-                let _ = app.emit(
-                    events::SESSION_ENDED,
-                    SessionEnded {
-                        code: code.to_owned(),
-                    },
-                );
+                let _ = app.emit(events::SESSION_ENDED, SessionEnded { code });
             }
         }
     }

@@ -79,12 +79,6 @@ function render(view) {
   $('siths-last-try').hidden = !card.last_try;
 }
 
-/** A wrong PIN with one try left gets the sentence that says the next one blocks the card. */
-function loginError(error) {
-  if (error && error.code === 'wrong_pin' && error.tries_left === 1) return { ...error, code: 'wrong_pin_last' };
-  return error;
-}
-
 async function login(event) {
   event.preventDefault();
   const form = $('siths-form');
@@ -105,7 +99,7 @@ async function login(event) {
         form.hidden = true;
         return;
       }
-      showError(region, loginError(error), form);
+      showError(region, error, form);
     }
   });
 }

@@ -14,7 +14,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use legitimera_bankid::{
-//!     qr_data, AuthRequest, ClientConfig, Flow, RpClient, RpIdentity, ServerCa, Status,
+//!     qr_data, AuthRequest, ClientConfig, UserDevice, RpClient, RpIdentity, ServerCa, Status,
 //!     TEST_BASE_URL,
 //! };
 //!
@@ -30,7 +30,7 @@
 //!     if state.status != Status::Pending {
 //!         break;
 //!     }
-//!     let _message = state.rfa(Flow::OtherDevice); // e.g. RFA1, then RFA9
+//!     let _message = state.rfa(UserDevice::OtherDevice); // e.g. RFA1, then RFA9
 //!     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
 //! }
 //! # Ok(()) }
@@ -112,7 +112,7 @@ pub use error::{ConfigError, Error, ErrorBody, ErrorCode, Result};
 pub use fields::{AutoStartToken, FieldError, OrderRef, Personnummer, QrStartSecret, QrStartToken};
 pub use launch::{desktop_launch_url, mobile_launch_url};
 pub use qr::{qr_auth_code, qr_data, AnimatedQr, ScannedQr};
-pub use rfa::{rfa, Flow, Outcome, RfaCode};
+pub use rfa::{rfa, Outcome, RfaCode, UserDevice};
 pub use tls::{client_tls_config, RpIdentity, ServerCa};
 pub use types::{
     AppContext, AuthRequest, CardReader, CollectResponse, CompletionData, Device, HintCode,

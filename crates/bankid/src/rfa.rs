@@ -11,7 +11,7 @@ use crate::types::HintCode;
 /// How the user was sent to the BankID app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Flow {
+pub enum UserDevice {
     /// The RP opened `bankid:///?autostarttoken=…` on this computer.
     ThisDevice,
     /// The user scans the animated QR code with Mobile BankID on another device.
@@ -117,12 +117,12 @@ impl fmt::Display for RfaCode {
 /// RP's device, so `started` is RFA15A in both flows. Hint codes the table gives no message
 /// for (the phone-call codes, `notSupportedByUserApp`, `transactionRiskBlocked`) and unknown
 /// codes get the generic "in progress" (RFA21) or "unknown error" (RFA22).
-pub fn rfa(flow: Flow, outcome: Outcome<'_>) -> RfaCode {
+pub fn rfa(flow: UserDevice, outcome: Outcome<'_>) -> RfaCode {
     match outcome {
         Outcome::Pending(hint) => match hint {
             Some(HintCode::OutstandingTransaction) => match flow {
-                Flow::ThisDevice => RfaCode::Rfa13,
-                Flow::OtherDevice => RfaCode::Rfa1,
+                UserDevice::ThisDevice => RfaCode::Rfa13,
+                UserDevice::OtherDevice => RfaCode::Rfa1,
             },
             Some(HintCode::NoClient) => RfaCode::Rfa1,
             Some(HintCode::Started) => RfaCode::Rfa15A,
@@ -136,8 +136,8 @@ pub fn rfa(flow: Flow, outcome: Outcome<'_>) -> RfaCode {
             Some(HintCode::ExpiredTransaction) => RfaCode::Rfa8,
             Some(HintCode::CertificateErr) => RfaCode::Rfa16,
             Some(HintCode::StartFailed) => match flow {
-                Flow::ThisDevice => RfaCode::Rfa17A,
-                Flow::OtherDevice => RfaCode::Rfa17B,
+                UserDevice::ThisDevice => RfaCode::Rfa17A,
+                UserDevice::OtherDevice => RfaCode::Rfa17B,
             },
             _ => RfaCode::Rfa22,
         },
@@ -149,13 +149,13 @@ pub fn rfa(flow: Flow, outcome: Outcome<'_>) -> RfaCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Flow::{OtherDevice, ThisDevice};
+    use UserDevice::{OtherDevice, ThisDevice};
 
-    fn pending(flow: Flow, code: &str) -> RfaCode {
+    fn pending(flow: UserDevice, code: &str) -> RfaCode {
         rfa(flow, Outcome::Pending(Some(&HintCode::parse(code))))
     }
 
-    fn failed(flow: Flow, code: &str) -> RfaCode {
+    fn failed(flow: UserDevice, code: &str) -> RfaCode {
         rfa(flow, Outcome::Failed(Some(&HintCode::parse(code))))
     }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::fields::{
     AutoStartToken, FieldError, OrderRef, Personnummer, QrStartSecret, QrStartToken,
 };
-use crate::rfa::{rfa, Flow, Outcome, RfaCode};
+use crate::rfa::{rfa, Outcome, RfaCode, UserDevice};
 
 /// Text shown (or, for `userNonVisibleData`, kept) in the BankID app, base64 of its UTF-8 as
 /// BankID wants it.
@@ -366,7 +366,7 @@ impl CollectResponse {
     }
 
     /// The message to show while pending or after failure; `None` once complete.
-    pub fn rfa(&self, flow: Flow) -> Option<RfaCode> {
+    pub fn rfa(&self, flow: UserDevice) -> Option<RfaCode> {
         let hint = self.hint_code.as_ref();
         match self.status {
             Status::Pending => Some(rfa(flow, Outcome::Pending(hint))),
@@ -620,18 +620,18 @@ mod tests {
             pending.hint_code,
             Some(HintCode::Unknown("brandNewPendingCode".into()))
         );
-        assert_eq!(pending.rfa(Flow::OtherDevice), Some(RfaCode::Rfa21));
+        assert_eq!(pending.rfa(UserDevice::OtherDevice), Some(RfaCode::Rfa21));
 
         let failed: CollectResponse = serde_json::from_value(json!({
             "orderRef": ORDER, "status": "failed", "hintCode": "brandNewFailure"
         }))
         .expect("unknown failed hint parses");
-        assert_eq!(failed.rfa(Flow::ThisDevice), Some(RfaCode::Rfa22));
+        assert_eq!(failed.rfa(UserDevice::ThisDevice), Some(RfaCode::Rfa22));
 
         let bare: CollectResponse =
             serde_json::from_value(json!({"orderRef": ORDER, "status": "pending"}))
                 .expect("pending without hint parses");
-        assert_eq!(bare.rfa(Flow::ThisDevice), Some(RfaCode::Rfa21));
+        assert_eq!(bare.rfa(UserDevice::ThisDevice), Some(RfaCode::Rfa21));
     }
 
     #[test]

@@ -14,9 +14,9 @@ use legitimera_bankid::simulator::{
     RP_PKCS12_PASSWORD, START_TIMEOUT, USER_TIMEOUT,
 };
 use legitimera_bankid::{
-    qr_data, AuthRequest, ClientConfig, Error, ErrorCode, Flow, HintCode, OrderRef, OrderResponse,
+    qr_data, AuthRequest, ClientConfig, Error, ErrorCode, HintCode, OrderRef, OrderResponse,
     Personnummer, Requirement, RfaCode, Risk, RpClient, RpIdentity, ServerCa, SignRequest, Status,
-    UserVisibleData,
+    UserDevice, UserVisibleData,
 };
 
 const END_USER_IP: &str = "192.0.2.10";
@@ -87,7 +87,7 @@ async fn completed_auth_on_this_device_returns_completion_data() {
     let pending = client.collect(&order.order_ref).await.expect("collect");
     assert_eq!(pending.status, Status::Pending);
     assert_eq!(pending.hint_code, Some(HintCode::OutstandingTransaction));
-    assert_eq!(pending.rfa(Flow::ThisDevice), Some(RfaCode::Rfa13));
+    assert_eq!(pending.rfa(UserDevice::ThisDevice), Some(RfaCode::Rfa13));
 
     let opened = simulator
         .app()
@@ -98,17 +98,17 @@ async fn completed_auth_on_this_device_returns_completion_data() {
         .expect("app opens the order");
     let started = client.collect(&order.order_ref).await.expect("collect");
     assert_eq!(started.hint_code, Some(HintCode::Started));
-    assert_eq!(started.rfa(Flow::ThisDevice), Some(RfaCode::Rfa15A));
+    assert_eq!(started.rfa(UserDevice::ThisDevice), Some(RfaCode::Rfa15A));
 
     opened.ask_user().expect("asks for the code");
     let signing = client.collect(&order.order_ref).await.expect("collect");
     assert_eq!(signing.hint_code, Some(HintCode::UserSign));
-    assert_eq!(signing.rfa(Flow::ThisDevice), Some(RfaCode::Rfa9));
+    assert_eq!(signing.rfa(UserDevice::ThisDevice), Some(RfaCode::Rfa9));
 
     opened.complete().expect("completes");
     let complete = client.collect(&order.order_ref).await.expect("collect");
     assert_eq!(complete.status, Status::Complete);
-    assert_eq!(complete.rfa(Flow::ThisDevice), None);
+    assert_eq!(complete.rfa(UserDevice::ThisDevice), None);
     let data = complete.completion_data.expect("completion data");
     assert_eq!(
         data.user.personal_number,
@@ -141,7 +141,7 @@ async fn signed_on_another_device_by_scanning_the_qr_code() {
             .collect(&order.order_ref)
             .await
             .expect("collect")
-            .rfa(Flow::OtherDevice),
+            .rfa(UserDevice::OtherDevice),
         Some(RfaCode::Rfa1)
     );
 
@@ -189,7 +189,7 @@ async fn user_cancels_in_the_app() {
         (answer.status, answer.hint_code.clone()),
         (Status::Failed, Some(HintCode::UserCancel))
     );
-    assert_eq!(answer.rfa(Flow::OtherDevice), Some(RfaCode::Rfa6));
+    assert_eq!(answer.rfa(UserDevice::OtherDevice), Some(RfaCode::Rfa6));
     simulator.stop().await;
 }
 
@@ -202,8 +202,8 @@ async fn order_nobody_opens_fails_with_start_failed_after_thirty_seconds() {
     clock.advance(Duration::from_secs(1));
     let answer = client.collect(&order.order_ref).await.expect("collect");
     assert_eq!(answer.hint_code, Some(HintCode::StartFailed));
-    assert_eq!(answer.rfa(Flow::ThisDevice), Some(RfaCode::Rfa17A));
-    assert_eq!(answer.rfa(Flow::OtherDevice), Some(RfaCode::Rfa17B));
+    assert_eq!(answer.rfa(UserDevice::ThisDevice), Some(RfaCode::Rfa17A));
+    assert_eq!(answer.rfa(UserDevice::OtherDevice), Some(RfaCode::Rfa17B));
 
     // Too late for the app as well.
     let late = simulator.app().open(
@@ -242,7 +242,7 @@ async fn opened_order_the_user_leaves_fails_with_expired_transaction() {
         (answer.status, answer.hint_code.clone()),
         (Status::Failed, Some(HintCode::ExpiredTransaction))
     );
-    assert_eq!(answer.rfa(Flow::OtherDevice), Some(RfaCode::Rfa8));
+    assert_eq!(answer.rfa(UserDevice::OtherDevice), Some(RfaCode::Rfa8));
     assert_eq!(opened.complete(), Err(AppError::NotPending));
     simulator.stop().await;
 }
@@ -275,7 +275,7 @@ async fn second_order_for_the_same_person_is_already_in_progress_and_aborts_the_
     assert_eq!(error.rfa(), RfaCode::Rfa4);
     let first_state = client.collect(&first.order_ref).await.expect("collect");
     assert_eq!(first_state.hint_code, Some(HintCode::Cancelled));
-    assert_eq!(first_state.rfa(Flow::ThisDevice), Some(RfaCode::Rfa3));
+    assert_eq!(first_state.rfa(UserDevice::ThisDevice), Some(RfaCode::Rfa3));
 
     // Nothing pending any more: a new order for the person goes through, and another
     // person's order never clashes.

@@ -2,6 +2,7 @@
 //! actionable sentence. Messages are for developers and logs and never contain a PIN or
 //! personal data.
 
+use legitimera_protocol::ErrorCode;
 use serde::Serialize;
 
 /// A card operation's result.
@@ -53,22 +54,24 @@ pub enum Error {
 }
 
 impl Error {
-    /// The stable machine code the UI maps to a localized message.
-    pub fn code(&self) -> &'static str {
+    /// The stable machine code the UI maps to a localized message. A wrong PIN with one try
+    /// left has its own code: the sentence must say that the next wrong PIN blocks the card.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::NoPcscService => "no_pcsc_service",
-            Error::NoReader => "no_reader",
-            Error::NoCard => "no_card",
-            Error::CardRemoved => "card_removed",
-            Error::CardReset => "card_reset",
-            Error::CardBusy => "card_busy",
-            Error::WrongPin { .. } => "wrong_pin",
-            Error::PinBlocked => "pin_blocked",
-            Error::InvalidPin => "invalid_pin",
-            Error::UnsupportedCard(_) => "unsupported_card",
-            Error::Card(_) => "card_error",
-            Error::VirtualCard(_) => "virtual_card",
-            Error::Pcsc(_) => "pcsc_error",
+            Error::NoPcscService => ErrorCode::NoPcscService,
+            Error::NoReader => ErrorCode::NoReader,
+            Error::NoCard => ErrorCode::NoCard,
+            Error::CardRemoved => ErrorCode::CardRemoved,
+            Error::CardReset => ErrorCode::CardReset,
+            Error::CardBusy => ErrorCode::CardBusy,
+            Error::WrongPin { tries_left: 1 } => ErrorCode::WrongPinLast,
+            Error::WrongPin { .. } => ErrorCode::WrongPin,
+            Error::PinBlocked => ErrorCode::PinBlocked,
+            Error::InvalidPin => ErrorCode::InvalidPin,
+            Error::UnsupportedCard(_) => ErrorCode::UnsupportedCard,
+            Error::Card(_) => ErrorCode::CardError,
+            Error::VirtualCard(_) => ErrorCode::VirtualCard,
+            Error::Pcsc(_) => ErrorCode::PcscError,
         }
     }
 
@@ -92,7 +95,7 @@ impl Error {
 /// The serialisable form of an [`Error`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorBody {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tries_left: Option<u8>,
@@ -135,6 +138,18 @@ mod tests {
         assert_eq!(
             Error::from(pcsc::Error::SharingViolation).code(),
             "card_busy"
+        );
+    }
+
+    #[test]
+    fn the_last_try_has_its_own_code() {
+        assert_eq!(
+            Error::WrongPin { tries_left: 2 }.code(),
+            ErrorCode::WrongPin
+        );
+        assert_eq!(
+            Error::WrongPin { tries_left: 1 }.code(),
+            ErrorCode::WrongPinLast
         );
     }
 

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-/// Why a typed value was refused; each maps to one error code in [`crate::codes`].
+/// Why a typed value was refused; each maps to one error code in [`crate::ErrorCode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FieldError {
@@ -19,12 +19,12 @@ pub enum FieldError {
 
 impl FieldError {
     /// The stable error code the server answers for this refusal.
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> crate::ErrorCode {
         match self {
-            FieldError::InvalidEmail => crate::codes::INVALID_EMAIL,
-            FieldError::InvalidPhone => crate::codes::INVALID_PHONE,
-            FieldError::InvalidCode => crate::codes::INVALID_CODE,
-            FieldError::WeakPassword => crate::codes::WEAK_PASSWORD,
+            FieldError::InvalidEmail => crate::ErrorCode::InvalidEmail,
+            FieldError::InvalidPhone => crate::ErrorCode::InvalidPhone,
+            FieldError::InvalidCode => crate::ErrorCode::InvalidCode,
+            FieldError::WeakPassword => crate::ErrorCode::WeakPassword,
         }
     }
 }

@@ -14,8 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use legitimera_bankid::{
     qr_data, rfa, AuthRequest, AutoStartToken, CollectResponse, CompletionData, Error as RpError,
-    ErrorCode, Flow, HintCode, OrderRef, Outcome, QrStartSecret, QrStartToken, RfaCode, RpClient,
-    Status,
+    ErrorCode, HintCode, OrderRef, Outcome, QrStartSecret, QrStartToken, RfaCode, RpClient, Status,
+    UserDevice,
 };
 use legitimera_protocol::{
     Assurance, BankIdMode, BankIdOrder, BankIdOrderRequest, BankIdStatus, BankIdUser, SecretString,
@@ -123,10 +123,10 @@ struct OrderState {
 }
 
 impl Order {
-    fn flow(&self) -> Flow {
+    fn flow(&self) -> UserDevice {
         match self.mode {
-            BankIdMode::ThisDevice => Flow::ThisDevice,
-            BankIdMode::OtherDevice => Flow::OtherDevice,
+            BankIdMode::ThisDevice => UserDevice::ThisDevice,
+            BankIdMode::OtherDevice => UserDevice::OtherDevice,
         }
     }
 
@@ -244,8 +244,8 @@ pub async fn create(
         .map_err(auth_error)?;
     let answered_at = state.clock().now();
     let flow = match request.mode {
-        BankIdMode::ThisDevice => Flow::ThisDevice,
-        BankIdMode::OtherDevice => Flow::OtherDevice,
+        BankIdMode::ThisDevice => UserDevice::ThisDevice,
+        BankIdMode::OtherDevice => UserDevice::OtherDevice,
     };
     let hint = HintCode::OutstandingTransaction;
     let message = rfa(flow, Outcome::Pending(Some(&hint)));
@@ -414,7 +414,7 @@ async fn settle(
     state: &AppState,
     order: &Order,
     answer: CollectResponse,
-    flow: Flow,
+    flow: UserDevice,
     now: OffsetDateTime,
 ) -> bool {
     let message = answer.rfa(flow);

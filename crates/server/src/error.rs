@@ -6,7 +6,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use legitimera_protocol::{codes, ErrorBody, FieldError};
+use legitimera_protocol::{ErrorBody, ErrorCode, FieldError};
 
 use crate::siths::Rejection;
 
@@ -96,40 +96,40 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::NotFound => codes::NOT_FOUND,
-            ApiError::BadRequest(_) => codes::BAD_REQUEST,
+            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
             ApiError::Field(field) => field.code(),
-            ApiError::CommonPassword => codes::COMMON_PASSWORD,
-            ApiError::WrongCode { .. } => codes::WRONG_CODE,
-            ApiError::CodeExpired => codes::CODE_EXPIRED,
-            ApiError::TooManyAttempts => codes::TOO_MANY_ATTEMPTS,
-            ApiError::ResendTooSoon { .. } => codes::RESEND_TOO_SOON,
-            ApiError::RateLimited { .. } => codes::RATE_LIMITED,
-            ApiError::InvalidCredentials => codes::INVALID_CREDENTIALS,
-            ApiError::SessionExpired => codes::SESSION_EXPIRED,
-            ApiError::Unauthorized => codes::UNAUTHORIZED,
-            ApiError::UnknownChallenge => codes::UNKNOWN_CHALLENGE,
-            ApiError::WrongStep => codes::WRONG_STEP,
-            ApiError::EmailUnavailable { .. } => codes::EMAIL_UNAVAILABLE,
-            ApiError::SmsUnavailable { .. } => codes::SMS_UNAVAILABLE,
-            ApiError::SamePhone => codes::SAME_PHONE,
-            ApiError::BankIdAlreadyInProgress => codes::BANKID_ALREADY_IN_PROGRESS,
-            ApiError::BankIdUnavailable { .. } => codes::BANKID_UNAVAILABLE,
+            ApiError::CommonPassword => ErrorCode::CommonPassword,
+            ApiError::WrongCode { .. } => ErrorCode::WrongCode,
+            ApiError::CodeExpired => ErrorCode::CodeExpired,
+            ApiError::TooManyAttempts => ErrorCode::TooManyAttempts,
+            ApiError::ResendTooSoon { .. } => ErrorCode::ResendTooSoon,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            ApiError::SessionExpired => ErrorCode::SessionExpired,
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
+            ApiError::UnknownChallenge => ErrorCode::UnknownChallenge,
+            ApiError::WrongStep => ErrorCode::WrongStep,
+            ApiError::EmailUnavailable { .. } => ErrorCode::EmailUnavailable,
+            ApiError::SmsUnavailable { .. } => ErrorCode::SmsUnavailable,
+            ApiError::SamePhone => ErrorCode::SamePhone,
+            ApiError::BankIdAlreadyInProgress => ErrorCode::BankidAlreadyInProgress,
+            ApiError::BankIdUnavailable { .. } => ErrorCode::BankidUnavailable,
             ApiError::SithsUnknownChallenge | ApiError::SithsChallengeExpired => {
-                codes::SITHS_UNKNOWN_CHALLENGE
+                ErrorCode::SithsUnknownChallenge
             }
             ApiError::Siths(rejection) => match rejection {
-                Rejection::Untrusted(_) => codes::SITHS_UNTRUSTED_CERTIFICATE,
-                Rejection::Expired => codes::SITHS_CERTIFICATE_EXPIRED,
-                Rejection::NotYetValid => codes::SITHS_CERTIFICATE_NOT_YET_VALID,
-                Rejection::WrongKeyUsage(_) => codes::SITHS_WRONG_KEY_USAGE,
-                Rejection::BadSignature => codes::SITHS_BAD_SIGNATURE,
+                Rejection::Untrusted(_) => ErrorCode::SithsUntrustedCertificate,
+                Rejection::Expired => ErrorCode::SithsCertificateExpired,
+                Rejection::NotYetValid => ErrorCode::SithsCertificateNotYetValid,
+                Rejection::WrongKeyUsage(_) => ErrorCode::SithsWrongKeyUsage,
+                Rejection::BadSignature => ErrorCode::SithsBadSignature,
             },
-            ApiError::SithsUnavailable => codes::SITHS_UNAVAILABLE,
-            ApiError::DatabaseUnavailable(_) => codes::DATABASE_UNAVAILABLE,
-            ApiError::Internal(_) => codes::INTERNAL,
+            ApiError::SithsUnavailable => ErrorCode::SithsUnavailable,
+            ApiError::DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -171,7 +171,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         if status.is_server_error() {
             // The source chain may name tables or files, never personal data.
-            tracing::error!(code = self.code(), error = ?self, "request failed");
+            tracing::error!(code = self.code().as_str(), error = ?self, "request failed");
         }
         let retry_after = self.retry_after();
         let body = ErrorBody {

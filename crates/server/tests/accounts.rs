@@ -6,7 +6,7 @@
 mod support;
 
 use axum::http::StatusCode;
-use legitimera_protocol::{codes, Channel};
+use legitimera_protocol::{Channel, ErrorCode};
 use serde_json::json;
 use support::{code_in, TestServer, DEMO_PASSWORD, GOOD_PASSWORD};
 
@@ -55,21 +55,24 @@ async fn weak_common_and_malformed_input_get_their_codes() {
     for (body, code) in [
         (
             json!({"email": "a@example.se", "password": "kort"}),
-            codes::WEAK_PASSWORD,
+            ErrorCode::WeakPassword.as_str(),
         ),
         (
             json!({"email": "a@example.se", "password": "Lösenord123"}),
-            codes::COMMON_PASSWORD,
+            ErrorCode::CommonPassword.as_str(),
         ),
         (
             json!({"email": "not-an-address", "password": GOOD_PASSWORD}),
-            codes::INVALID_EMAIL,
+            ErrorCode::InvalidEmail.as_str(),
         ),
         (
             json!({"email": "a@example.se", "password": GOOD_PASSWORD, "phone": "12"}),
-            codes::INVALID_PHONE,
+            ErrorCode::InvalidPhone.as_str(),
         ),
-        (json!({"email": "a@example.se"}), codes::BAD_REQUEST),
+        (
+            json!({"email": "a@example.se"}),
+            ErrorCode::BadRequest.as_str(),
+        ),
     ] {
         let answer = server.post("registrations", body).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST);
@@ -90,7 +93,7 @@ async fn an_expired_code_is_refused_and_a_new_one_works() {
         )
         .await;
     assert_eq!(late.status, StatusCode::GONE);
-    assert_eq!(late.code(), codes::CODE_EXPIRED);
+    assert_eq!(late.code(), ErrorCode::CodeExpired.as_str());
     let resent = server
         .post(&format!("registrations/{id}/resend"), json!({}))
         .await;
@@ -117,7 +120,7 @@ async fn the_sixth_code_is_refused_even_when_right() {
                 json!({"code": wrong(&code)}),
             )
             .await;
-        assert_eq!(answer.code(), codes::WRONG_CODE);
+        assert_eq!(answer.code(), ErrorCode::WrongCode.as_str());
         assert_eq!(answer.body["tries_left"], tries_left);
     }
     let sixth = server
@@ -127,7 +130,7 @@ async fn the_sixth_code_is_refused_even_when_right() {
         )
         .await;
     assert_eq!(sixth.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(sixth.code(), codes::TOO_MANY_ATTEMPTS);
+    assert_eq!(sixth.code(), ErrorCode::TooManyAttempts.as_str());
 }
 
 #[tokio::test]
@@ -146,7 +149,7 @@ async fn a_resend_waits_for_the_cooldown_and_keeps_the_count() {
     let too_soon = server
         .post(&format!("registrations/{id}/resend"), json!({}))
         .await;
-    assert_eq!(too_soon.code(), codes::RESEND_TOO_SOON);
+    assert_eq!(too_soon.code(), ErrorCode::ResendTooSoon.as_str());
     assert_eq!(too_soon.body["retry_after"], 30);
     assert_eq!(too_soon.headers["retry-after"], "30");
     server.advance(30);
@@ -173,7 +176,7 @@ async fn a_resend_waits_for_the_cooldown_and_keeps_the_count() {
                 json!({"code": code}),
             )
             .await;
-        assert_eq!(old.code(), codes::WRONG_CODE);
+        assert_eq!(old.code(), ErrorCode::WrongCode.as_str());
     }
 }
 
@@ -236,7 +239,7 @@ async fn wrong_passwords_are_rate_limited_then_the_limit_expires() {
         )
         .await;
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(unknown.code(), codes::INVALID_CREDENTIALS);
+    assert_eq!(unknown.code(), ErrorCode::InvalidCredentials.as_str());
     for _ in 0..5 {
         let answer = server
             .post(
@@ -256,7 +259,7 @@ async fn wrong_passwords_are_rate_limited_then_the_limit_expires() {
         )
         .await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(limited.code(), codes::RATE_LIMITED);
+    assert_eq!(limited.code(), ErrorCode::RateLimited.as_str());
     let retry_after: u64 = limited.headers["retry-after"]
         .to_str()
         .unwrap()
@@ -310,7 +313,10 @@ async fn phone_change_without_session_proves_email_and_password() {
             json!({"email": "amira@example.se", "password": "inte mitt lösen", "phone": "0731112233"}),
         )
         .await;
-    assert_eq!(wrong_password.code(), codes::INVALID_CREDENTIALS);
+    assert_eq!(
+        wrong_password.code(),
+        ErrorCode::InvalidCredentials.as_str()
+    );
     let started = server
         .post(
             "phone-changes",
@@ -326,7 +332,7 @@ async fn phone_change_without_session_proves_email_and_password() {
             json!({"code": "123456"}),
         )
         .await;
-    assert_eq!(early_sms.code(), codes::WRONG_STEP);
+    assert_eq!(early_sms.code(), ErrorCode::WrongStep.as_str());
     let email_code = server.last_code(Channel::Email, "amira@example.se").await;
     let next = server
         .post(
@@ -352,7 +358,7 @@ async fn phone_change_without_session_proves_email_and_password() {
     let old = server.get_auth("session", &old_token).await;
     assert_eq!(
         old.code(),
-        codes::UNAUTHORIZED,
+        ErrorCode::Unauthorized.as_str(),
         "sessions from before are ended"
     );
 }
@@ -371,7 +377,7 @@ async fn logout_ends_the_token_on_the_server() {
             .await,
     ] {
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(answer.code(), codes::UNAUTHORIZED);
+        assert_eq!(answer.code(), ErrorCode::Unauthorized.as_str());
     }
 }
 
@@ -394,13 +400,13 @@ async fn thirty_idle_minutes_end_the_session() {
     server.advance(60);
     let expired = server.get_auth("cases", &token).await;
     assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(expired.code(), codes::SESSION_EXPIRED);
+    assert_eq!(expired.code(), ErrorCode::SessionExpired.as_str());
     let revived = server
         .post_auth("session/activity", &token, json!({}))
         .await;
     assert_eq!(
         revived.code(),
-        codes::SESSION_EXPIRED,
+        ErrorCode::SessionExpired.as_str(),
         "activity cannot revive it"
     );
 }
@@ -422,7 +428,7 @@ async fn twelve_hours_end_the_session_whatever_the_activity() {
     assert_eq!(status.body["idle_expires_in"], 24 * 60);
     server.advance(24 * 60);
     let expired = server.get_auth("session", &token).await;
-    assert_eq!(expired.code(), codes::SESSION_EXPIRED);
+    assert_eq!(expired.code(), ErrorCode::SessionExpired.as_str());
 }
 
 #[tokio::test]
@@ -440,7 +446,7 @@ async fn shorter_configured_timeouts_apply() {
     server.advance(60);
     assert_eq!(
         server.get_auth("session", &token).await.code(),
-        codes::SESSION_EXPIRED
+        ErrorCode::SessionExpired.as_str()
     );
 }
 
@@ -513,7 +519,7 @@ async fn login_sms_code_rules_apply_and_failures_count_towards_the_limit() {
     let resend = server
         .post("login/resend", json!({"challenge_id": id}))
         .await;
-    assert_eq!(resend.code(), codes::RESEND_TOO_SOON);
+    assert_eq!(resend.code(), ErrorCode::ResendTooSoon.as_str());
     let ok = server
         .post("login/sms", json!({"challenge_id": id, "code": code}))
         .await;
@@ -521,7 +527,11 @@ async fn login_sms_code_rules_apply_and_failures_count_towards_the_limit() {
     let reused = server
         .post("login/sms", json!({"challenge_id": id, "code": code}))
         .await;
-    assert_eq!(reused.code(), codes::UNKNOWN_CHALLENGE, "a code works once");
+    assert_eq!(
+        reused.code(),
+        ErrorCode::UnknownChallenge.as_str(),
+        "a code works once"
+    );
 }
 
 #[tokio::test]
@@ -529,7 +539,7 @@ async fn demo_outbox_and_json_errors() {
     let server = TestServer::demo().await;
     let missing = server.post("no-such-route", json!({})).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert_eq!(missing.code(), codes::NOT_FOUND);
+    assert_eq!(missing.code(), ErrorCode::NotFound.as_str());
     let no_token = server
         .send(
             server
@@ -537,6 +547,6 @@ async fn demo_outbox_and_json_errors() {
                 .get(format!("{}/api/v1/session", server.running.url())),
         )
         .await;
-    assert_eq!(no_token.code(), codes::UNAUTHORIZED);
+    assert_eq!(no_token.code(), ErrorCode::Unauthorized.as_str());
     assert!(server.outbox().await.is_empty());
 }

@@ -5,7 +5,7 @@
 mod support;
 
 use axum::http::StatusCode;
-use legitimera_protocol::codes;
+use legitimera_protocol::ErrorCode;
 use legitimera_server::config::{
     Config, Database, FileConfig, Overrides, SmsFile, SmtpFile, SmtpSecurity,
 };
@@ -128,7 +128,7 @@ async fn a_gateway_that_refuses_is_sms_unavailable_and_the_registration_is_kept(
         )
         .await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(answer.code(), codes::SMS_UNAVAILABLE);
+    assert_eq!(answer.code(), ErrorCode::SmsUnavailable.as_str());
     assert_eq!(answer.body["id"], id);
     assert!(sms.all().is_empty());
     let outbox = server
@@ -161,7 +161,7 @@ async fn with_smtp_down_registration_says_so_and_a_later_resend_goes_on() {
         )
         .await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(down.code(), codes::EMAIL_UNAVAILABLE);
+    assert_eq!(down.code(), ErrorCode::EmailUnavailable.as_str());
     let id = down.body["id"].as_str().unwrap().to_owned();
 
     let smtp = SmtpSink::start(TcpListener::bind(("127.0.0.1", port)).await.unwrap()).await;

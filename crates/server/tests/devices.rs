@@ -7,7 +7,7 @@
 mod support;
 
 use axum::http::StatusCode;
-use legitimera_protocol::{codes, Channel};
+use legitimera_protocol::{Channel, ErrorCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use support::{Answer, TestServer, DEMO_PASSWORD, GOOD_PASSWORD};
@@ -168,7 +168,7 @@ async fn another_accounts_device_token_is_refused() {
         .delete_auth(&format!("devices/{id}"), &bos_session)
         .await;
     assert_eq!(removed.status, StatusCode::NOT_FOUND);
-    assert_eq!(removed.code(), codes::NOT_FOUND);
+    assert_eq!(removed.code(), ErrorCode::NotFound.as_str());
     assert_eq!(devices(&server, amiras_session).await.len(), 1);
 }
 
@@ -183,7 +183,7 @@ async fn a_wrong_password_with_a_good_device_token_is_still_wrong() {
         )
         .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(answer.code(), codes::INVALID_CREDENTIALS);
+    assert_eq!(answer.code(), ErrorCode::InvalidCredentials.as_str());
 }
 
 #[tokio::test]
@@ -212,7 +212,7 @@ async fn a_device_removed_on_min_sida_is_refused() {
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     let unknown = server.delete_auth("devices/no-such-device", &session).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    assert_eq!(unknown.code(), codes::NOT_FOUND);
+    assert_eq!(unknown.code(), ErrorCode::NotFound.as_str());
     let anonymous = server.delete(&format!("devices/{id}")).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(server.get("devices").await.status, StatusCode::UNAUTHORIZED);
@@ -231,7 +231,7 @@ async fn a_forgotten_device_is_refused_and_forget_tells_nothing() {
     }
     assert_refused(&server, AMIRA, DEMO_PASSWORD, &token).await;
     let malformed = server.post("devices/forget", json!({})).await;
-    assert_eq!(malformed.code(), codes::BAD_REQUEST);
+    assert_eq!(malformed.code(), ErrorCode::BadRequest.as_str());
 }
 
 #[tokio::test]
