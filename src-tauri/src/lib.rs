@@ -1,70 +1,132 @@
-//! The Legitimera desktop app: wires Tauri to the modules that do the work. Nothing here knows
-//! about HTTP or timers; those modules know nothing about Tauri.
+//! The Legitimera desktop app: Tauri around `legitimera_client`. This crate starts the
+//! process (logging, the wipe at start, the window, the client's background loops), turns
+//! commands into client calls and client events into `emit`, and ends the process. It holds
+//! no rules: those are in `legitimera_client`, where they are unit-tested.
 
-mod account;
-mod api;
-mod bankid;
-mod bankid_commands;
 mod commands;
-pub mod config;
-mod connectivity;
-mod device;
-pub mod error;
+mod host;
 mod lifecycle;
-pub mod locale;
-mod logging;
-mod notify;
-pub mod session_timer;
-pub mod settings;
-mod siths;
-mod siths_commands;
-mod timeouts;
-mod trusted;
-pub mod wipe;
 
 use std::sync::Arc;
 
-use tauri::{Emitter, Manager};
-use tokio::sync::{watch, Notify};
+use legitimera_client::config::BACKEND_URL_ENV;
+use legitimera_client::device::Device;
+use legitimera_client::keyring::OsKeyring;
+use legitimera_client::session_timer::SystemClock;
+use legitimera_client::wipe::{self, SessionMarker};
+use legitimera_client::{logging, settings, ApiClient, BackendUrl, Client, Parts};
+use tauri::Manager;
 
-use crate::account::Account;
-use crate::api::ApiClient;
-use crate::config::{BackendUrl, BACKEND_URL_ENV};
-use crate::connectivity::BackendStatus;
-
-/// Events the UI listens to, named after what the user sees.
-pub mod events {
-    pub const BACKEND_STATUS: &str = "backend-status";
-    /// The server ended the session (idle or absolute limit, or it no longer knows the token).
-    pub const SESSION_ENDED: &str = "session-ended";
-    /// The idle limit is near: `{seconds_left}`, every second until activity or the end.
-    pub const SESSION_WARNING: &str = "session-warning";
-    /// Activity after a warning: the warning can go.
-    pub const SESSION_ACTIVE: &str = "session-active";
-    /// A BankID login moved on: its message, QR code, or the session it ended in.
-    pub const BANKID_STATUS: &str = "bankid-status";
-    /// A reader or card came or went, or a card was read: what the SITHS view shows now.
-    pub const CARD_CHANGED: &str = "card-changed";
-}
+use crate::host::{Host, StoreFile};
 
 include!("command_names.rs");
 
-#[derive(Debug)]
-pub struct AppState {
-    api: ApiClient,
-    account: Arc<Account>,
-    /// The UI's language, for what Rust shows itself (notifications).
-    language: std::sync::Mutex<locale::Language>,
-    backend_status: watch::Receiver<BackendStatus>,
-    check_backend_now: Arc<Notify>,
-    /// What this computer remembers: settings, and trusted-device tokens.
-    device: device::Device,
-    /// Written at login, removed after the wipe (crash safety).
-    marker: wipe::SessionMarker,
-}
-
 /// Set by tauri-driver for the app it launches in end-to-end tests.
 const WEBVIEW_AUTOMATION_ENV: &str = "TAURI_WEBVIEW_AUTOMATION";
+
+pub fn run() {
+    keep_gl_caches_off_disk();
+    let api = api_from_the_command_line();
+    let app = tauri::Builder::default()
+        // First, so a second launch hands over before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .setup(move |app| setup(app, api))
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::backend_status,
+            commands::retry_backend,
+            commands::register,
+            commands::submit_code,
+            commands::resend_code,
+            commands::login_password,
+            commands::login_sms,
+            commands::login_resend,
+            commands::start_phone_change,
+            commands::session_info,
+            commands::cases,
+            commands::user_activity,
+            commands::keep_session,
+            commands::set_language,
+            commands::logout,
+            commands::demo_outbox,
+            commands::settings_get,
+            commands::settings_set,
+            commands::forget_device,
+            commands::devices,
+            commands::remove_device,
+            commands::bankid_start,
+            commands::bankid_cancel,
+            commands::demo_bankid_app,
+            commands::siths_card_state,
+            commands::siths_login,
+            commands::siths_landing,
+        ])
+        .on_window_event(on_window_event)
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(on_run_event),
+        Err(error) => {
+            eprintln!("legitimera: {error}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The backend from `--backend-url`, `LEGITIMERA_BACKEND_URL` or the default; a bad one ends
+/// the process with the reason before any window opens.
+fn api_from_the_command_line() -> ApiClient {
+    let api = BackendUrl::from_args_and_env(std::env::args(), std::env::var(BACKEND_URL_ENV).ok())
+        .and_then(ApiClient::new);
+    match api {
+        Ok(api) => api,
+        Err(error) => {
+            eprintln!("legitimera: {error}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Logging, the wipe of whatever a crashed run left (before the window exists), the window,
+/// the client and its loops.
+fn setup(app: &mut tauri::App, api: ApiClient) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(guard) = logging::init(&app.path().app_log_dir()?) {
+        app.manage(guard);
+    }
+    let places = lifecycle::places(app.handle())?;
+    let store = {
+        use tauri_plugin_store::StoreExt;
+        app.store(places.config.join(settings::FILE))?
+    };
+    let device = Device::new(Arc::new(StoreFile(store)), Arc::new(OsKeyring));
+    wipe::at_start(&places, &device);
+    create_main_window(app)?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        backend = api.base().as_str(),
+        "starting"
+    );
+    let host = Arc::new(Host(app.handle().clone()));
+    let client = Client::new(Parts {
+        api,
+        clock: Arc::new(SystemClock),
+        device,
+        marker: SessionMarker::new(places.marker()),
+        events: host.clone(),
+        desktop: host,
+    });
+    tauri::async_runtime::spawn(Arc::clone(&client).watch_backend());
+    tauri::async_runtime::spawn(Arc::clone(&client).run_session_clock());
+    lifecycle::exit_on_signals(app.handle());
+    app.manage(client);
+    Ok(())
+}
 
 /// Creates the main window from tauri.conf.json (where it is `incognito: true`).
 ///
@@ -89,6 +151,32 @@ fn create_main_window(app: &tauri::App) -> tauri::Result<()> {
     Ok(())
 }
 
+/// Closing the window ends the app, after its closing work.
+fn on_window_event(window: &tauri::Window, event: &tauri::WindowEvent) {
+    match event {
+        tauri::WindowEvent::CloseRequested { api, .. }
+            if window.label() == "main" && lifecycle::begin_closing(window.app_handle()) =>
+        {
+            api.prevent_close();
+        }
+        tauri::WindowEvent::Destroyed if window.label() == "main" => {
+            lifecycle::window_destroyed(window.app_handle());
+        }
+        _ => {}
+    }
+}
+
+fn on_run_event(app: &tauri::AppHandle, event: tauri::RunEvent) {
+    match event {
+        tauri::RunEvent::ExitRequested { api, .. } if lifecycle::begin_closing(app) => {
+            api.prevent_exit();
+        }
+        // The webview is gone: its files can go too.
+        tauri::RunEvent::Exit => lifecycle::exited(app),
+        _ => {}
+    }
+}
+
 /// Mesa, the GL driver WebKitGTK renders with on Linux, keeps a shader cache in the user's
 /// cache directory (`~/.cache/mesa_shader_cache`), outside the app's own directories: the
 /// residue test found its files after a session. Off for this process and the webview's, unless
@@ -106,152 +194,4 @@ fn keep_gl_caches_off_disk() {
             std::env::set_var(variable, value);
         }
     }
-}
-
-pub fn run() {
-    keep_gl_caches_off_disk();
-    let backend = match BackendUrl::from_args_and_env(
-        std::env::args(),
-        std::env::var(BACKEND_URL_ENV).ok(),
-    ) {
-        Ok(url) => url,
-        Err(error) => {
-            eprintln!("legitimera: {error}");
-            std::process::exit(2);
-        }
-    };
-    let api = match ApiClient::new(backend) {
-        Ok(api) => api,
-        Err(error) => {
-            eprintln!("legitimera: {error}");
-            std::process::exit(1);
-        }
-    };
-
-    let app = tauri::Builder::default()
-        // First, so a second launch hands over before anything else starts.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.show();
-                let _ = window.set_focus();
-            }
-        }))
-        .plugin(tauri_plugin_store::Builder::default().build())
-        .setup(move |app| {
-            let log_dir = app.path().app_log_dir()?;
-            if let Some(guard) = logging::init(&log_dir) {
-                app.manage(guard);
-            }
-            // Before the window exists: whatever a crashed or killed run left goes first.
-            let places = lifecycle::places(app.handle())?;
-            let store = {
-                use tauri_plugin_store::StoreExt;
-                app.store(places.config.join(settings::FILE))?
-            };
-            let device = device::Device::new(store, Arc::new(trusted::OsKeyring));
-            lifecycle::wipe_at_start(&places, &device);
-            let marker = wipe::SessionMarker::new(places.marker());
-            create_main_window(app)?;
-            tracing::info!(
-                version = env!("CARGO_PKG_VERSION"),
-                backend = api.base().as_str(),
-                "starting"
-            );
-
-            let (status_tx, status_rx) = watch::channel(BackendStatus::Checking);
-            let check_now = Arc::new(Notify::new());
-            tauri::async_runtime::spawn(connectivity::watch(
-                api.clone(),
-                status_tx,
-                check_now.clone(),
-            ));
-            let handle = app.handle().clone();
-            let mut changes = status_rx.clone();
-            tauri::async_runtime::spawn(async move {
-                while changes.changed().await.is_ok() {
-                    let status = changes.borrow_and_update().clone();
-                    let _ = handle.emit(events::BACKEND_STATUS, status);
-                }
-            });
-            let account = Arc::new(Account::new(
-                api.clone(),
-                Arc::new(session_timer::SystemClock),
-                marker.clone(),
-            ));
-            tauri::async_runtime::spawn(timeouts::watch(app.handle().clone(), account.clone()));
-            app.manage(bankid::BankId::new(api.clone()));
-            bankid_commands::cancel_on_termination(app.handle());
-            app.manage(siths::Siths::new(api.clone()));
-            app.manage(AppState {
-                account,
-                language: std::sync::Mutex::new(locale::Language::from_os()),
-                api: api.clone(),
-                backend_status: status_rx,
-                check_backend_now: check_now,
-                device,
-                marker,
-            });
-            Ok(())
-        })
-        .invoke_handler(tauri::generate_handler![
-            commands::app_info,
-            commands::backend_status,
-            commands::retry_backend,
-            commands::register,
-            commands::submit_code,
-            commands::resend_code,
-            commands::login_password,
-            commands::login_sms,
-            commands::login_resend,
-            commands::start_phone_change,
-            commands::session_info,
-            commands::cases,
-            commands::user_activity,
-            commands::keep_session,
-            commands::set_language,
-            commands::logout,
-            commands::demo_outbox,
-            commands::settings_get,
-            commands::settings_set,
-            commands::forget_device,
-            commands::devices,
-            commands::remove_device,
-            bankid_commands::bankid_start,
-            bankid_commands::bankid_cancel,
-            bankid_commands::demo_bankid_app,
-            siths_commands::siths_card_state,
-            siths_commands::siths_login,
-            siths_commands::siths_landing,
-        ])
-        // Closing the window ends the app, after its closing work: the open BankID order
-        // cancelled, the session ended on the server, the webview's data cleared.
-        .on_window_event(|window, event| match event {
-            // begin_closing starts the closing work and says whether to wait for it.
-            tauri::WindowEvent::CloseRequested { api, .. }
-                if window.label() == "main" && lifecycle::begin_closing(window.app_handle()) =>
-            {
-                api.prevent_close();
-            }
-            tauri::WindowEvent::Destroyed if window.label() == "main" => {
-                bankid_commands::cancel_on_exit(window.app_handle());
-            }
-            _ => {}
-        })
-        .build(tauri::generate_context!());
-    let app = match app {
-        Ok(app) => app,
-        Err(error) => {
-            eprintln!("legitimera: {error}");
-            std::process::exit(1);
-        }
-    };
-    app.run(|app, event| match event {
-        tauri::RunEvent::ExitRequested { api, .. } if lifecycle::begin_closing(app) => {
-            api.prevent_exit();
-        }
-        // The webview is gone: its files can go too.
-        tauri::RunEvent::Exit => lifecycle::wipe_at_exit(app),
-        _ => {}
-    });
 }

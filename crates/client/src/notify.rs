@@ -5,7 +5,7 @@
 use crate::locale::Language;
 
 /// The texts, in the UI's language. Kept here (not in the UI catalogs): the UI is not asked.
-fn session_warning_text(language: Language, seconds_left: u64) -> (&'static str, String) {
+pub fn session_warning_text(language: Language, seconds_left: u64) -> (&'static str, String) {
     let minutes = seconds_left.div_ceil(60);
     match language {
         Language::Sv => (
@@ -27,13 +27,14 @@ fn session_warning_text(language: Language, seconds_left: u64) -> (&'static str,
     }
 }
 
-pub fn session_warning(language: Language, seconds_left: u64) {
-    let (summary, body) = session_warning_text(language, seconds_left);
-    // Sending talks D-Bus and may block: off the async workers.
+/// Shows a desktop notification through the OS's service, off the async workers (sending
+/// talks D-Bus and may block). Does nothing when there is no service.
+pub fn show(summary: &str, body: &str) {
+    let (summary, body) = (summary.to_owned(), body.to_owned());
     std::thread::spawn(move || {
         if let Err(error) = notify_rust::Notification::new()
             .appname("Legitimera")
-            .summary(summary)
+            .summary(&summary)
             .body(&body)
             .timeout(notify_rust::Timeout::Milliseconds(10_000))
             .show()

@@ -1,15 +1,12 @@
 //! Whether the backend can be reached, and when to ask again. `Reachability` is pure (it takes
 //! outcomes and answers with delays), so its schedule is tested without a network or a clock;
-//! `watch` is the thin loop that feeds it health checks and reports changes.
+//! `Client::watch_backend` is the thin loop that feeds it health checks and reports changes.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use legitimera_protocol::ErrorCode;
 use serde::Serialize;
-use tokio::sync::{watch, Notify};
 
-use crate::api::ApiClient;
 use crate::error::AppError;
 
 /// How often a reachable backend is checked again.
@@ -61,32 +58,6 @@ impl Reachability {
 fn retry_delay(previous_failures: u32) -> Duration {
     let factor = 1u32 << previous_failures.min(8);
     FIRST_RETRY.saturating_mul(factor).min(MAX_RETRY)
-}
-
-/// Checks the backend forever: at start, on schedule, and whenever `check_now` is notified.
-/// Every status goes into `status`; the caller forwards changes to the UI.
-pub async fn watch(
-    client: ApiClient,
-    status: watch::Sender<BackendStatus>,
-    check_now: Arc<Notify>,
-) {
-    let mut reachability = Reachability::default();
-    loop {
-        let outcome = client.health().await;
-        if let Err(error) = &outcome {
-            tracing::warn!(code = %error.code(), error = %error, "backend check failed");
-        }
-        let (next, delay) = reachability.record(outcome.as_ref().map(|health| health.demo));
-        status.send_if_modified(|current| {
-            let changed = *current != next;
-            *current = next;
-            changed
-        });
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            () = check_now.notified() => {}
-        }
-    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,17 @@ impl From<crate::device::DeviceError> for AppError {
 }
 
 impl AppError {
+    /// The backend's own `{code}` answer with its HTTP status and no extras.
+    pub fn backend(code: ErrorCode, status: u16) -> Self {
+        AppError::Backend {
+            code,
+            status,
+            tries_left: None,
+            retry_after: None,
+            id: None,
+        }
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             AppError::BackendUnreachable(_) => ErrorCode::BackendUnreachable,
@@ -144,7 +155,7 @@ mod tests {
     #[test]
     fn backend_extras_reach_the_ui_for_its_sentence() {
         let error = AppError::Backend {
-            code: ErrorCode::WrongCode.into(),
+            code: ErrorCode::WrongCode,
             status: 400,
             tries_left: Some(3),
             retry_after: None,

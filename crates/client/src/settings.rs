@@ -1,8 +1,12 @@
 //! The user's settings: language, preferred login method, and whether this is a shared
 //! computer (the default: nothing personal persists) or a personal one (the e-mail address may
-//! be remembered, and devices trusted for two-step verification). Kept with
-//! tauri-plugin-store in `{config}/settings.json`, which is plain JSON: in shared mode it holds
-//! nothing personal, and leaving personal mode removes what it held.
+//! be remembered, and devices trusted for two-step verification). Kept in a `SettingsStore`
+//! (tauri-plugin-store's `{config}/settings.json` in the app, plain JSON: in shared mode it
+//! holds nothing personal, and leaving personal mode removes what it held).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,6 +33,78 @@ pub enum Method {
     BankidOther,
     Password,
     Siths,
+}
+
+/// Where the settings are kept: one JSON value per key, written out by `save`.
+pub trait SettingsStore: Send + Sync {
+    fn get(&self, key: &str) -> Option<Value>;
+    fn set(&self, key: &str, value: Value);
+    fn delete(&self, key: &str);
+    /// Writes the entries out; the error says why not (disk full, no permission).
+    fn save(&self) -> Result<(), String>;
+}
+
+/// Settings in memory: for tests, and for a run whose settings file cannot be opened.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    entries: Mutex<BTreeMap<String, Value>>,
+    /// Makes every `save` fail, as a full disk would.
+    failing: AtomicBool,
+}
+
+impl MemoryStore {
+    pub fn fail_saves(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Value>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl SettingsStore for MemoryStore {
+    fn get(&self, key: &str) -> Option<Value> {
+        self.entries().get(key).cloned()
+    }
+
+    fn set(&self, key: &str, value: Value) {
+        self.entries().insert(key.to_owned(), value);
+    }
+
+    fn delete(&self, key: &str) {
+        self.entries().remove(key);
+    }
+
+    fn save(&self) -> Result<(), String> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err("the disk is full".to_owned())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The settings as the UI shows them (the keyring's entry names stay in Rust).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingsView {
+    pub language: Option<Language>,
+    pub preferred_method: Option<Method>,
+    pub mode: Mode,
+    pub remembered_email: Option<String>,
+    /// This computer holds a trusted-device token.
+    pub trusted: bool,
+}
+
+impl From<Settings> for SettingsView {
+    fn from(settings: Settings) -> Self {
+        SettingsView {
+            trusted: !settings.keyring_entries.is_empty(),
+            language: settings.language,
+            preferred_method: settings.preferred_method,
+            mode: settings.mode,
+            remembered_email: settings.remembered_email,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,6 +30,52 @@ pub trait Keyring: Send + Sync + std::fmt::Debug {
     fn delete(&self, name: &str) -> Result<(), KeyringError>;
 }
 
+/// Tokens in memory, for tests; `unavailable` makes every call fail as a locked keyring does.
+#[derive(Debug, Default)]
+pub struct MemoryKeyring {
+    entries: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    pub unavailable: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryKeyring {
+    fn entries(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, std::collections::BTreeMap<String, String>>, KeyringError>
+    {
+        if self.unavailable.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(KeyringError::Unavailable("locked".to_owned()));
+        }
+        Ok(self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// The names of the entries held now.
+    pub fn names(&self) -> Vec<String> {
+        self.entries()
+            .map(|e| e.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Keyring for MemoryKeyring {
+    fn get(&self, name: &str) -> Result<Option<SecretString>, KeyringError> {
+        Ok(self.entries()?.get(name).map(SecretString::new))
+    }
+
+    fn set(&self, name: &str, secret: &SecretString) -> Result<(), KeyringError> {
+        self.entries()?
+            .insert(name.to_owned(), secret.expose().to_owned());
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), KeyringError> {
+        self.entries()?.remove(name);
+        Ok(())
+    }
+}
+
 /// The OS keyring.
 #[derive(Debug, Default)]
 pub struct OsKeyring;

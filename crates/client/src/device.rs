@@ -1,17 +1,17 @@
-//! What this computer remembers between runs: the settings (tauri-plugin-store) and, on a
-//! personal computer, trusted-device tokens (the OS keyring). Every rule about what may be
-//! remembered in which mode lives here; the settings file itself is in `settings`.
+//! What this computer remembers between runs: the settings (a `SettingsStore`: the Tauri store
+//! in the app, a map in tests) and, on a personal computer, trusted-device tokens (a
+//! `Keyring`: the OS keyring in the app). Every rule about what may be remembered in which mode
+//! lives here; the settings' shape is in `settings`.
 
 use std::sync::{Arc, Mutex};
 
 use legitimera_protocol::{Email, SecretString};
-use tauri_plugin_store::Store;
 
-use crate::settings::{Mode, Settings};
-use crate::trusted::{self, Keyring};
+use crate::keyring::{self, Keyring};
+use crate::settings::{Mode, Settings, SettingsStore};
 
 pub struct Device {
-    store: Arc<Store<tauri::Wry>>,
+    store: Arc<dyn SettingsStore>,
     keyring: Arc<dyn Keyring>,
     /// One writer at a time: read-modify-write of the settings.
     writing: Mutex<()>,
@@ -28,11 +28,11 @@ pub enum DeviceError {
     #[error("the settings could not be saved: {0}")]
     Store(String),
     #[error(transparent)]
-    Keyring(#[from] trusted::KeyringError),
+    Keyring(#[from] keyring::KeyringError),
 }
 
 impl Device {
-    pub fn new(store: Arc<Store<tauri::Wry>>, keyring: Arc<dyn Keyring>) -> Self {
+    pub fn new(store: Arc<dyn SettingsStore>, keyring: Arc<dyn Keyring>) -> Self {
         Device {
             store,
             keyring,
@@ -59,9 +59,7 @@ impl Device {
                 }
             }
         }
-        self.store
-            .save()
-            .map_err(|error| DeviceError::Store(error.to_string()))?;
+        self.store.save().map_err(DeviceError::Store)?;
         Ok(settings)
     }
 
@@ -86,7 +84,7 @@ impl Device {
         if self.settings().mode != Mode::Personal {
             return None;
         }
-        match self.keyring.get(&trusted::entry_name(email)) {
+        match self.keyring.get(&keyring::entry_name(email)) {
             Ok(token) => token,
             Err(error) => {
                 tracing::warn!(%error, "the trusted-device token could not be read");
@@ -109,7 +107,7 @@ impl Device {
         if self.settings().mode != Mode::Personal {
             return Ok(());
         }
-        let name = trusted::entry_name(email);
+        let name = keyring::entry_name(email);
         self.keyring.set(&name, token)?;
         self.update(|settings| {
             if !settings.keyring_entries.contains(&name) {
@@ -122,7 +120,7 @@ impl Device {
 
     /// The server no longer trusts `email`'s token (or the user removed it): forget it here.
     pub fn untrust(&self, email: &Email) -> Result<(), DeviceError> {
-        let name = trusted::entry_name(email);
+        let name = keyring::entry_name(email);
         self.keyring.delete(&name)?;
         self.update(|settings| settings.keyring_entries.retain(|entry| *entry != name))?;
         Ok(())

@@ -3,14 +3,14 @@
 //! Knows nothing of Tauri. Never logs the order id, the autostart token, the QR data or the
 //! session token: whoever holds one of them can take the login over.
 
-use legitimera_protocol::ErrorCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use legitimera_bankid::{desktop_launch_url, AutoStartToken};
 use legitimera_protocol::{
-    BankIdMode, BankIdOrder, BankIdOrderRequest, BankIdStatus, SecretString, SessionStatus,
+    BankIdMode, BankIdOrder, BankIdOrderRequest, BankIdStatus, ErrorCode, SecretString,
+    SessionStatus,
 };
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -99,6 +99,24 @@ pub fn launch_url(autostarttoken: &str) -> Option<String> {
     Some(desktop_launch_url(&token))
 }
 
+/// Asks the OS to open `url` (`bankid:///?autostarttoken=…`). False when nothing handles it.
+pub async fn open_with_os(url: String) -> bool {
+    match tokio::task::spawn_blocking(move || opener::open(url)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            // The error names the URL's handler, never the URL itself.
+            let kind = match error {
+                opener::OpenError::Io(_) => "io",
+                opener::OpenError::ExitStatus { .. } => "exit_status",
+                _ => "other",
+            };
+            tracing::warn!(kind, "the BankID app could not be opened");
+            false
+        }
+        Err(_) => false,
+    }
+}
+
 /// What the demo backend's test BankID app is asked to do with the open order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,7 +127,7 @@ pub enum DemoAction {
 
 /// A started order: its first state, and the attempt it is.
 #[derive(Debug)]
-pub struct Started {
+pub struct OrderStarted {
     pub attempt: u64,
     pub order: BankIdOrder,
 }
@@ -142,7 +160,7 @@ impl BankId {
     }
 
     /// Starts an order in `mode`, first cancelling any order still open.
-    pub async fn start(&self, mode: BankIdMode) -> Result<Started> {
+    pub async fn start(&self, mode: BankIdMode) -> Result<OrderStarted> {
         self.cancel(None).await;
         let order: BankIdOrder = self
             .api
@@ -167,7 +185,7 @@ impl BankId {
             self.end_at_server(superseded).await;
         }
         tracing::info!(mode = mode_name(mode), attempt, "BankID order started");
-        Ok(Started { attempt, order })
+        Ok(OrderStarted { attempt, order })
     }
 
     /// Records the task following `attempt`, so a cancel can stop it. A task for an attempt
@@ -365,13 +383,7 @@ impl BankId {
 }
 
 fn no_open_order() -> AppError {
-    AppError::Backend {
-        code: ErrorCode::NotFound,
-        status: 404,
-        tries_left: None,
-        retry_after: None,
-        id: None,
-    }
+    AppError::backend(ErrorCode::NotFound, 404)
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the data stays usable.
@@ -398,7 +410,7 @@ fn status_name(status: BankIdStatus) -> &'static str {
 
 /// The QR reader the end-to-end tests use, here to read what `qr_svg` draws.
 #[cfg(test)]
-#[path = "../../tests/support/qr_read.rs"]
+#[path = "../../../tests/support/qr_read.rs"]
 mod qr_read;
 
 #[cfg(test)]
@@ -591,7 +603,7 @@ mod tests {
             ..Default::default()
         };
         let (bankid, shared) = bankid_for(script).await;
-        let Started { attempt, order } =
+        let OrderStarted { attempt, order } =
             bankid.start(BankIdMode::OtherDevice).await.expect("start");
         let seen = Mutex::new(Vec::new());
         let token = bankid
@@ -631,7 +643,7 @@ mod tests {
             ..Default::default()
         };
         let (bankid, shared) = bankid_for(script).await;
-        let Started { attempt, order } =
+        let OrderStarted { attempt, order } =
             bankid.start(BankIdMode::OtherDevice).await.expect("start");
         let seen = Mutex::new(Vec::new());
         let token = bankid
@@ -655,7 +667,8 @@ mod tests {
         };
         let (bankid, shared) = bankid_for(script).await;
         let bankid = std::sync::Arc::new(bankid);
-        let Started { attempt, order } = bankid.start(BankIdMode::ThisDevice).await.expect("start");
+        let OrderStarted { attempt, order } =
+            bankid.start(BankIdMode::ThisDevice).await.expect("start");
         let following = bankid.clone();
         let follower = tokio::spawn(async move { following.follow(attempt, order, |_| {}).await });
         bankid.set_follower(attempt, follower.abort_handle());

@@ -7,6 +7,9 @@
 //! start before the window exists, so a crash or `kill -9` leaves nothing for the next user.
 //! The marker written at login says a session was open: at the next start its presence means
 //! the last run ended without its wipe, and the personal entries go too. Knows nothing of Tauri.
+//!
+//! A wipe is a `Plan` (what exists and must go, computed from the directories) and its
+//! execution, so what would be removed can be looked at without removing it.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -27,6 +30,12 @@ pub struct Places {
     pub cache: PathBuf,
     /// Kept; on Linux it lies inside `data`.
     pub logs: PathBuf,
+}
+
+/// What a wipe will remove: every path, in the order found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub paths: Vec<PathBuf>,
 }
 
 /// What a wipe did, for the log (counts and paths of the app's own directories only).
@@ -52,15 +61,15 @@ impl Places {
         all
     }
 
-    /// Removes everything in the app's directories but the logs and the settings. The marker
-    /// is left alone: `SessionMarker::clear` removes it once the whole wipe is done. The
-    /// directories may coincide (on Windows the config and data directories are one).
-    pub fn remove_files(&self) -> Outcome {
-        let mut outcome = Outcome::default();
+    /// Everything in the app's directories but the logs and the settings. The marker is left
+    /// alone: `SessionMarker::clear` removes it once the whole wipe is done. The directories
+    /// may coincide (on Windows the config and data directories are one).
+    pub fn plan(&self) -> Plan {
+        let mut plan = Plan::default();
         for dir in self.all() {
-            self.empty(dir, &mut outcome);
+            self.collect(dir, &mut plan);
         }
-        outcome
+        plan
     }
 
     /// What a wipe keeps: the logs, the settings file, the marker (and the directories that
@@ -74,8 +83,9 @@ impl Places {
                     .is_some_and(|name| KEEP_IN_CONFIG.iter().any(|keep| name == *keep)))
     }
 
-    /// Empties `dir` except what is kept (and the directories that lead to it).
-    fn empty(&self, dir: &Path, outcome: &mut Outcome) {
+    /// Adds what is in `dir` to the plan, except what is kept (and the directories that lead
+    /// to it, whose other contents are added instead).
+    fn collect(&self, dir: &Path, plan: &mut Plan) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
@@ -85,11 +95,22 @@ impl Places {
                 continue;
             }
             if self.logs.starts_with(&path) || self.config.starts_with(&path) {
-                self.empty(&path, outcome);
-            } else {
-                remove(&path, outcome);
+                self.collect(&path, plan);
+            } else if !plan.paths.contains(&path) {
+                plan.paths.push(path);
             }
         }
+    }
+}
+
+impl Plan {
+    /// Removes every planned path (a directory with what is in it).
+    pub fn execute(self) -> Outcome {
+        let mut outcome = Outcome::default();
+        for path in &self.paths {
+            remove(path, &mut outcome);
+        }
+        outcome
     }
 }
 
@@ -104,6 +125,37 @@ fn remove(path: &Path, outcome: &mut Outcome) {
         Ok(()) => outcome.removed += 1,
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}
         Err(error) => outcome.failed.push((path.to_path_buf(), error)),
+    }
+}
+
+/// Removes the files, and the marker once nothing failed (a failure leaves the marker, so the
+/// next start tries again).
+pub fn remove_files_then_marker(places: &Places, marker: &SessionMarker) {
+    let outcome = places.plan().execute();
+    for (path, error) in &outcome.failed {
+        tracing::warn!(path = %path.display(), %error, "could not remove a leftover");
+    }
+    if outcome.failed.is_empty() {
+        if let Err(error) = marker.clear() {
+            tracing::warn!(%error, "could not remove the session marker");
+        }
+    }
+    tracing::debug!(removed = outcome.removed, "files wiped");
+}
+
+/// At start, before the window exists: whatever the last run left goes. A marker means that
+/// run ended with a session open and no wipe (a crash, `kill -9`, power loss): on a shared
+/// computer its personal settings and keyring entries go too.
+pub fn at_start(places: &Places, device: &crate::device::Device) {
+    let marker = SessionMarker::new(places.marker());
+    let unclean = marker.is_set();
+    if unclean {
+        tracing::warn!("the last run ended with a session open: wiping what it left");
+    }
+    device.wipe_if_shared();
+    remove_files_then_marker(places, &marker);
+    if unclean {
+        tracing::info!("the last run's leftovers are wiped");
     }
 }
 
@@ -173,7 +225,7 @@ mod tests {
         write(&places.config.join("leftover.json"), "{}");
         write(&places.marker(), "");
 
-        let outcome = places.remove_files();
+        let outcome = places.plan().execute();
 
         assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
         assert_eq!(outcome.removed, 4);
@@ -205,7 +257,7 @@ mod tests {
         write(&local.join("EBWebView/Default/Cache"), "x");
         write(&local.join("logs/legitimera.log"), "started");
 
-        let outcome = places.remove_files();
+        let outcome = places.plan().execute();
 
         assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
         assert!(roaming.join("settings.json").exists());
@@ -216,9 +268,23 @@ mod tests {
     }
 
     #[test]
+    fn the_plan_lists_what_goes_and_removes_nothing_itself() {
+        let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let places = linux_places(home.path());
+        write(&places.data.join("localstorage/file.sqlite"), "x");
+        write(&places.logs.join("legitimera.log"), "started");
+        write(&places.config.join("settings.json"), "{}");
+        let plan = places.plan();
+        assert_eq!(plan.paths, vec![places.data.join("localstorage")]);
+        assert!(places.data.join("localstorage/file.sqlite").exists());
+        assert_eq!(plan.execute().removed, 1);
+        assert_eq!(places.plan(), Plan::default());
+    }
+
+    #[test]
     fn missing_directories_are_nothing_to_do() {
         let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let outcome = linux_places(home.path()).remove_files();
+        let outcome = linux_places(home.path()).plan().execute();
         assert_eq!(outcome.removed, 0);
         assert!(outcome.failed.is_empty());
     }

@@ -2,12 +2,11 @@
 //! (the webview makes none). It knows HTTP and the wire types, nothing of Tauri. It never logs
 //! a body: they carry e-mail addresses, passwords, codes and tokens.
 
-use legitimera_protocol::ErrorCode;
 use std::time::Duration;
 
 use legitimera_protocol::{
-    CasesAnswer, Challenge, CodeRequest, DevicesAnswer, ErrorBody, ForgetDeviceRequest, Health,
-    LoginAnswer, LoginChallenge, LoginRequest, LoginResendRequest, OutboxMessage,
+    CasesAnswer, Challenge, CodeRequest, DevicesAnswer, ErrorBody, ErrorCode, ForgetDeviceRequest,
+    Health, LoginAnswer, LoginChallenge, LoginRequest, LoginResendRequest, OutboxMessage,
     PhoneChangeRequest, RegistrationRequest, SecretString, Session, SessionStatus, SithsChallenge,
     SithsLoginRequest, SmsLoginRequest, StaffLanding,
 };
@@ -27,16 +26,16 @@ pub struct ApiClient {
 /// Which multi-step flow a code or a resend belongs to: the paths differ, the steps don't.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Flow {
+pub enum CodeFlow {
     Registration,
     PhoneChange,
 }
 
-impl Flow {
+impl CodeFlow {
     fn collection(self) -> &'static str {
         match self {
-            Flow::Registration => "registrations",
-            Flow::PhoneChange => "phone-changes",
+            CodeFlow::Registration => "registrations",
+            CodeFlow::PhoneChange => "phone-changes",
         }
     }
 }
@@ -88,7 +87,7 @@ impl ApiClient {
     /// logged in needs the session `token`.
     pub async fn submit_code(
         &self,
-        flow: Flow,
+        flow: CodeFlow,
         id: &str,
         step: CodeStep,
         code: SecretString,
@@ -105,7 +104,7 @@ impl ApiClient {
 
     pub async fn resend(
         &self,
-        flow: Flow,
+        flow: CodeFlow,
         id: &str,
         token: Option<&SecretString>,
     ) -> Result<Challenge> {
@@ -161,7 +160,6 @@ impl ApiClient {
             .await
     }
 
-    /// `GET /api/v1/cases?lang=…`.
     /// The account's trusted devices (personal computers' two-step tokens).
     pub async fn devices(&self, token: &SecretString) -> Result<DevicesAnswer> {
         self.call(Method::GET, "api/v1/devices", Some(token), None::<&()>)
@@ -203,6 +201,7 @@ impl ApiClient {
         decode::<serde_json::Value>(response).await.map(|_| ())
     }
 
+    /// `GET /api/v1/cases?lang=…`.
     pub async fn cases(&self, token: &SecretString, lang: &str) -> Result<CasesAnswer> {
         let lang = if lang == "en" { "en" } else { "sv" };
         let path = format!("api/v1/cases?lang={lang}");
@@ -285,30 +284,30 @@ pub(crate) fn segment(id: &str) -> Result<&str> {
     if safe {
         Ok(id)
     } else {
-        Err(AppError::Backend {
-            code: ErrorCode::UnknownChallenge,
-            status: 404,
-            tries_left: None,
-            retry_after: None,
-            id: None,
-        })
+        Err(AppError::backend(ErrorCode::UnknownChallenge, 404))
     }
 }
 
-/// Turns a response into `T`, or into the backend's `{code, message}` error, or — for anything
-/// that is not ours (a proxy's HTML page, a 502) — into `backend_unavailable`.
+/// Turns a response into `T`, or into the backend's error (see [`decode_body`]).
 async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
     let status = response.status();
     let bytes = response
         .bytes()
         .await
         .map_err(AppError::BackendUnreachable)?;
+    decode_body(status, &bytes)
+}
+
+/// Turns an answer's status and body into `T`, or into the backend's `{code, message}` error,
+/// or — for anything that is not ours (a proxy's HTML page, a 502) — into
+/// `backend_unavailable`. Pure: the fuzz target feeds it any bytes.
+pub fn decode_body<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T> {
     if status.is_success() {
-        return serde_json::from_slice(&bytes).map_err(|_| AppError::BackendUnavailable {
+        return serde_json::from_slice(bytes).map_err(|_| AppError::BackendUnavailable {
             status: status.as_u16(),
         });
     }
-    match serde_json::from_slice::<ErrorBody>(&bytes) {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
         // A 503 of ours that is about the service itself (not a kept registration whose code
         // could not be sent, nor SITHS login being switched off) is shown as the service being
         // unavailable.
@@ -341,5 +340,41 @@ mod tests {
         for bad in ["", "../session", "a/b", "a?b", "a b", &"x".repeat(200)] {
             assert!(segment(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn an_error_of_ours_keeps_its_code_and_extras() {
+        let body = br#"{"code":"wrong_code","message":"wrong code","tries_left":2}"#;
+        let error = decode_body::<serde_json::Value>(StatusCode::BAD_REQUEST, body).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::WrongCode);
+        assert!(matches!(
+            error,
+            AppError::Backend {
+                tries_left: Some(2),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_code_from_a_newer_server_is_unknown_not_a_broken_backend() {
+        let body = br#"{"code":"quantum_flux","message":"new"}"#;
+        let error = decode_body::<serde_json::Value>(StatusCode::CONFLICT, body).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::Unknown);
+    }
+
+    #[test]
+    fn what_is_not_ours_is_an_unavailable_backend() {
+        let html = b"<html>502 Bad Gateway</html>";
+        let error = decode_body::<serde_json::Value>(StatusCode::BAD_GATEWAY, html).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::BackendUnavailable);
+        // A 503 of ours about the service itself reads as the service being unavailable too.
+        let ours = br#"{"code":"database_unavailable","message":"db"}"#;
+        let error =
+            decode_body::<serde_json::Value>(StatusCode::SERVICE_UNAVAILABLE, ours).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::BackendUnavailable);
+        // A success that is not the expected shape is not ours either.
+        let error = decode_body::<Health>(StatusCode::OK, b"{}").unwrap_err();
+        assert_eq!(error.code(), ErrorCode::BackendUnavailable);
     }
 }

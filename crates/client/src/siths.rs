@@ -486,7 +486,7 @@ impl Siths {
             algorithm,
         };
         let session = self.api.siths_session(&request).await?;
-        account.begin_with_token(session.token).await
+        account.begin(session.token).await
     }
 
     /// The card was used: what a refused PIN told is shown at once, and the card is read again
