@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use legitimera_bench::Summary;
-use legitimera_card::vcard::{self, CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 use legitimera_card::{
     apdu, piv, pkcs15, CardEvent, CardKind, CertificateInfo, KeyRole, Pcsc, Watcher,
 };
+use legitimera_vcard::{self as vcard, CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 
 const ROUND_TRIPS: usize = 200;
 const EVENT_LIMIT: Duration = Duration::from_secs(10);

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use harness::{App, Harness};
 use legitimera_bench::Summary;
-use legitimera_card::vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
+use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 use serde_json::json;
 
 const HOLDER: &str = "Anna Testsson";

@@ -81,7 +81,6 @@ impl AppError {
         "invalid_pin",
         "unsupported_card",
         "card_error",
-        "virtual_card",
         "pcsc_error",
     ];
 
@@ -192,7 +191,6 @@ mod tests {
             Card::InvalidPin,
             Card::UnsupportedCard(String::new()),
             Card::Card(String::new()),
-            Card::VirtualCard(String::new()),
             Card::Pcsc(String::new()),
         ];
         for error in all {

@@ -1,5 +1,5 @@
 //! SITHS card login through the real UI: pcscd with vpcd's virtual reader, the virtual card
-//! (`legitimera_card::vcard`) in it, and a demo server that trusts the card's test CA. The card
+//! (`legitimera_vcard`) in it, and a demo server that trusts the card's test CA. The card
 //! is read and shown, the PIN logs in to the staff landing page; a card pulled out (idle and in
 //! the middle of a login) is told; wrong PINs show the tries left, a warning before the last
 //! one, and the blocked card.
@@ -8,9 +8,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 
 use anyhow::{anyhow, ensure, Context, Result};
-use legitimera_card::vcard::{
-    CardKeys, CertificateTimes, Config, Identity, VirtualCard, VPCD_PORT,
-};
+use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard, VPCD_PORT};
 
 use crate::catalog::catalog;
 use crate::harness::{remember, App, Harness, TestServer};

@@ -126,6 +126,8 @@ fn demo(install: bool) -> Result<()> {
             "legitimera-server",
             "-p",
             "legitimera-card",
+            "-p",
+            "legitimera-vcard",
             "--bins",
         ]),
     )?;

@@ -44,9 +44,6 @@ pub enum Error {
     /// The card answered something malformed or refused a command it should accept.
     #[error("the card answered unexpectedly: {0}")]
     Card(String),
-    /// The virtual card could not be made or run (tests and the demo only).
-    #[error("virtual card: {0}")]
-    VirtualCard(String),
     /// A PC/SC failure that fits no other kind.
     #[error("smart card service error: {0}")]
     Pcsc(String),
@@ -67,7 +64,6 @@ impl Error {
             Error::InvalidPin => "invalid_pin",
             Error::UnsupportedCard(_) => "unsupported_card",
             Error::Card(_) => "card_error",
-            Error::VirtualCard(_) => "virtual_card",
             Error::Pcsc(_) => "pcsc_error",
         }
     }

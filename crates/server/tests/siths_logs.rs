@@ -6,8 +6,8 @@ mod support;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use legitimera_card::vcard::CertificateTimes;
 use legitimera_card::KeyRole;
+use legitimera_vcard::CertificateTimes;
 use serde_json::json;
 use support::siths::{challenge, login_body, p256_identity, rsa_identity, server_trusting, sign};
 

@@ -9,8 +9,8 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use legitimera_card::vcard::{self, Config, VirtualCard};
 use legitimera_card::{CardKind, KeyRole, Pcsc, Pin};
+use legitimera_vcard::{self as vcard, Config, VirtualCard};
 use reqwest::StatusCode;
 use support::siths::{challenge, login_body, p256_identity, rsa_identity, server_trusting, PIN};
 

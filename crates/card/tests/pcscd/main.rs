@@ -7,11 +7,11 @@ mod support;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use legitimera_card::vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 use legitimera_card::{
     CardEvent, CardKind, CertificateInfo, Error, KeyRole, Pcsc, Pin, PinStatus, SignatureAlgorithm,
     Validity, Watcher,
 };
+use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 use support::{exclusive, identity, insert, pcscd_or_skip, slot, wait_for, within};
 
 const NO_HANG: Duration = Duration::from_secs(10);

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use legitimera_card::vcard::{self, CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 use legitimera_card::CardKind;
+use legitimera_vcard::{self as vcard, CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 use pcsc::{Context, ReaderState, Scope, State};
 
 /// Set to 1 in CI: a missing pcscd is a failure there, not a skip.
