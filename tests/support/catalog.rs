@@ -1,44 +1,4 @@
-//! The UI's translation catalogs (ui/i18n/*.json), flattened to `dotted.key → text`.
-//! Shared by the i18n tests and the end-to-end tests.
+//! The catalogs now live in `legitimera_testkit::catalog`; this re-export stays only for the
+//! `#[path]` include in tests/i18n.rs, until it uses the testkit directly.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-
-use serde_json::Value;
-
-pub const LANGUAGES: [&str; 2] = ["sv", "en"];
-
-pub fn ui_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui")
-}
-
-pub fn catalog(lang: &str) -> anyhow::Result<BTreeMap<String, String>> {
-    let path = ui_dir().join(format!("i18n/{lang}.json"));
-    let text = std::fs::read_to_string(&path)?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{} is not valid JSON: {e}", path.display()))?;
-    let mut flat = BTreeMap::new();
-    flatten("", &value, &mut flat)?;
-    Ok(flat)
-}
-
-fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) -> anyhow::Result<()> {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                flatten(&path, child, out)?;
-            }
-            Ok(())
-        }
-        Value::String(text) => {
-            out.insert(prefix.to_owned(), text.clone());
-            Ok(())
-        }
-        other => anyhow::bail!("{prefix}: expected text, found {other}"),
-    }
-}
+pub use legitimera_testkit::catalog::{catalog, ui_dir, LANGUAGES};

@@ -30,7 +30,7 @@ pub enum Error {
     #[error("virtual card: {0}")]
     Make(String),
     /// The configured PIN is not one a card accepts.
-    #[error("virtual card: {0}")]
+    #[error("virtual card: the configured PIN is not one a card accepts")]
     InvalidPin(#[source] legitimera_card::Error),
 }
 
