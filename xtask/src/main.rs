@@ -82,6 +82,24 @@ fn root() -> PathBuf {
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(root());
+    // `cargo run` gave this process xtask's own CARGO_PKG_* and CARGO_MANIFEST_* variables.
+    // Passed on, they differ from a plain `cargo test`'s environment, and build scripts that
+    // watch them (ring's does) would rerun and rebuild everything above them, every time one
+    // follows the other on the same target dir.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&name.as_ref())
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
     command
 }
 
