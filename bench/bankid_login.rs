@@ -17,20 +17,12 @@
 //! build the end-to-end tests use).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/support/catalog.rs"]
-#[allow(dead_code)]
-mod catalog;
-#[path = "../tests/e2e/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-#[path = "../tests/support/qr_read.rs"]
-mod qr_read;
-
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use harness::{App, Harness, TestServer};
 use legitimera_bench::Summary;
+use legitimera_testkit::e2e::{App, Harness, ServerProcess};
+use legitimera_testkit::qr::read_svg_qr;
 use serde_json::json;
 
 /// The goal for the median from signed to Min sida.
@@ -64,7 +56,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(logins: usize) -> Result<()> {
-    let harness = Harness::start().await?;
+    let harness = Harness::start(env!("CARGO_BIN_EXE_legitimera")).await?;
     let server = harness.server()?;
     let app = harness.launch(&server.url()).await?;
     let result = measure(&app, &server, logins).await;
@@ -74,7 +66,7 @@ async fn run(logins: usize) -> Result<()> {
     result
 }
 
-async fn measure(app: &App, server: &TestServer, logins: usize) -> Result<()> {
+async fn measure(app: &App, server: &ServerProcess, logins: usize) -> Result<()> {
     let mut polls = Vec::new();
     let mut to_min_sida = Vec::with_capacity(logins);
     let mut sign_requests = Vec::with_capacity(logins);
@@ -86,7 +78,7 @@ async fn measure(app: &App, server: &TestServer, logins: usize) -> Result<()> {
         let into_cycle = COLLECT_INTERVAL.mul_f64(login as f64 / logins as f64);
         tokio::time::sleep(into_cycle.saturating_sub(shown.elapsed())).await;
         // The code on screen now, as the phone would scan it at this moment.
-        let qr = qr_read::read_svg_qr(&app.qr_svg_on_screen().await?)?;
+        let qr = read_svg_qr(&app.qr_svg_on_screen().await?)?;
         let asked = Instant::now();
         let status = test_app_sign(server, &qr).await?;
         let signed = Instant::now();
@@ -190,7 +182,7 @@ async fn qr_periods(
             let changed = midpoint(last_old, end);
             brackets.push(end - last_old);
             last_old = poll;
-            let data = qr_read::read_svg_qr(&app.qr_svg_on_screen().await?)?;
+            let data = read_svg_qr(&app.qr_svg_on_screen().await?)?;
             ensure!(qr_token(&data)? == token, "the QR code changed order");
             let second = qr_second(&data)?;
             if let Some((previous, previous_second)) = last_change {
@@ -237,7 +229,7 @@ async fn read_qr(app: &App) -> Result<String> {
         Ok(!app.qr_svg_on_screen().await?.is_empty())
     })
     .await?;
-    qr_read::read_svg_qr(&app.qr_svg_on_screen().await?)
+    read_svg_qr(&app.qr_svg_on_screen().await?)
 }
 
 /// `bankid.<qrStartToken>.<seconds>.<code>`
@@ -256,7 +248,7 @@ fn qr_second(data: &str) -> Result<u64> {
 }
 
 /// The simulator's test BankID app signs the order of the scanned QR code as the demo person.
-async fn test_app_sign(server: &TestServer, qr: &str) -> Result<u16> {
+async fn test_app_sign(server: &ServerProcess, qr: &str) -> Result<u16> {
     let response = reqwest::Client::new()
         .post(format!("{}/demo/bankid/sign", server.url()))
         .json(&json!({ "qr": qr }))

@@ -9,21 +9,20 @@
 //! would always wait the whole poll, so insertion i comes (i / INSERTIONS) × 400 ms after it,
 //! spread over the poll as a person's hand is.
 //! Bounded: `INSERTIONS` per card kind (default 20), RSA-2048 keys (`KEY=p256` for P-256).
-//! Needs pcscd and vsmartcard-vpcd; starts `pcscd -f` when vpcd's port is closed and stops
-//! it at the end. Run: `cargo bench -p legitimera-bench --bench card_read`.
+//! Needs pcscd and vsmartcard-vpcd; starts `pcscd -f` when it is not running and stops it at
+//! the end (`legitimera_testkit::pcscd`). Run: `cargo bench -p legitimera-bench --bench card_read`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use legitimera_bench::Summary;
-use legitimera_card::vcard::{self, CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 use legitimera_card::{
     apdu, piv, pkcs15, CardEvent, CardKind, CertificateInfo, KeyRole, Pcsc, Watcher,
 };
+use legitimera_testkit::pcscd::Pcscd;
+use legitimera_vcard::{self as vcard, CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 
 const ROUND_TRIPS: usize = 200;
 const EVENT_LIMIT: Duration = Duration::from_secs(10);
@@ -31,48 +30,6 @@ const EVENT_LIMIT: Duration = Duration::from_secs(10);
 const PRESENCE_POLL: Duration = Duration::from_millis(400);
 /// The largest answer a short APDU carries.
 const SHORT_ANSWER: usize = 256;
-
-/// pcscd for the bench, as `cargo xtask test` brings it up (xtask/src/pcscd.rs): the running
-/// one if vpcd's port answers, else `pcscd -f` of our own, stopped on drop.
-struct Pcscd(Option<Child>);
-
-fn vpcd_listening() -> bool {
-    TcpStream::connect_timeout(
-        &([127, 0, 0, 1], vcard::VPCD_PORT).into(),
-        Duration::from_millis(200),
-    )
-    .is_ok()
-}
-
-impl Pcscd {
-    fn ensure() -> Self {
-        if vpcd_listening() {
-            return Pcscd(None);
-        }
-        let child = Command::new("pcscd")
-            .arg("-f")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("could not start pcscd (install pcscd and vsmartcard-vpcd)");
-        let started = Instant::now();
-        while !vpcd_listening() {
-            assert!(started.elapsed() < EVENT_LIMIT, "vpcd's port did not open");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        println!("started pcscd -f (pid {}) for the bench", child.id());
-        Pcscd(Some(child))
-    }
-}
-
-impl Drop for Pcscd {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let _ = child.wait();
-        }
-    }
-}
 
 fn wait_for(events: &Receiver<CardEvent>, reader: &str, inserted: bool) {
     let deadline = Instant::now() + EVENT_LIMIT;
@@ -151,7 +108,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
     let p256 = std::env::var("KEY").is_ok_and(|key| key == "p256");
-    let _pcscd = Pcscd::ensure();
+    let _pcscd = Pcscd::ensure().expect("pcscd with vpcd (install pcscd and vsmartcard-vpcd)");
     let keys = if p256 {
         CardKeys::generate_p256()
     } else {

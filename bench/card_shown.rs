@@ -11,17 +11,13 @@
 //! Run: `cargo xtask bench card` (Xvfb, D-Bus, tauri-driver, pcscd, the server binary).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/e2e/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use harness::{App, Harness};
 use legitimera_bench::Summary;
-use legitimera_card::vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
+use legitimera_testkit::e2e::{App, Harness};
+use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 use serde_json::json;
 
 const HOLDER: &str = "Anna Testsson";
@@ -50,7 +46,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(insertions: usize) -> Result<()> {
-    let harness = Harness::start().await?;
+    let harness = Harness::start(env!("CARGO_BIN_EXE_legitimera")).await?;
     let identity = Arc::new(Identity::generate(
         CardKeys::generate_p256(),
         CertificateTimes::Valid,

@@ -3,13 +3,10 @@
 //! or the server can send exists in both.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-#[path = "support/catalog.rs"]
-mod catalog;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use catalog::{catalog, ui_dir, LANGUAGES};
+use legitimera_testkit::catalog::{catalog, ui_dir, LANGUAGES};
 
 fn files_with_extension(dir: &Path, extension: &str, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use legitimera_card::apdu::{Command, Response};
-use legitimera_card::vcard::{CardKeys, CertificateTimes, Config, Identity, Loopback};
 use legitimera_card::{piv, pkcs15, CardKind, CardSession, KeyRole, Pin, Transport};
 use legitimera_fuzz::record;
+use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, Loopback};
 
 /// Passes commands to the virtual card and keeps the raw answers.
 struct Recorder {

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, ensure, Result};
+use legitimera_testkit::e2e::{keys, remember, App, Harness};
 use serde_json::json;
 
-use crate::harness::{keys, remember, App, Harness};
 use crate::TestFn;
 
 pub fn tests() -> Vec<(&'static str, TestFn)> {

@@ -7,11 +7,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
+use legitimera_testkit::catalog::catalog;
+use legitimera_testkit::e2e::{remember, App, Harness, ServerProcess};
+use legitimera_testkit::qr::read_svg_qr;
 use serde_json::{json, Value};
 
-use crate::catalog::catalog;
-use crate::harness::{app_pid, remember, App, Harness, TestServer};
-use crate::qr_read::read_svg_qr;
 use crate::TestFn;
 
 pub fn tests() -> Vec<(&'static str, TestFn)> {
@@ -92,7 +92,7 @@ fn qr_parts(data: &str) -> Result<(&str, u64, &str)> {
 
 /// The simulator's test BankID app (`POST /demo/bankid/{action}`), as the user's phone would
 /// use it: answers the HTTP status and the error code, if any.
-async fn test_app(server: &TestServer, action: &str, body: Value) -> Result<(u16, String)> {
+async fn test_app(server: &ServerProcess, action: &str, body: Value) -> Result<(u16, String)> {
     let response = reqwest::Client::new()
         .post(format!("{}/demo/bankid/{action}", server.url()))
         .json(&body)
@@ -349,7 +349,7 @@ async fn bankid_cancel_button_and_switch_cancel_the_order_at_bankid(h: &Harness)
         "the QR order left by the switch was answered {status} {code:?}"
     );
     // And Escape leaves this one too; the chooser is back.
-    app.press(crate::harness::keys::ESCAPE).await?;
+    app.press(legitimera_testkit::e2e::keys::ESCAPE).await?;
     app.wait_for_view("chooser").await
 }
 
@@ -398,13 +398,13 @@ async fn bankid_closing_the_app_cancels_the_order(h: &Harness) -> Result<()> {
     app.click("#method-bankid-other").await?;
     app.wait_for_view("bankid-other").await?;
     let data = read_qr(&app).await?;
-    let pid = app_pid()?;
+    let pid = h.app_pid()?;
     let signalled = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()?;
     ensure!(signalled.success(), "could not signal the app");
     app.wait_until("the app to exit", Duration::from_secs(5), || async {
-        Ok(app_pid().is_err())
+        Ok(h.app_pid().is_err())
     })
     .await?;
     // Within the code's 5 s of validity: only a cancel can make it unsignable.

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
+use legitimera_testkit::catalog::{catalog, LANGUAGES};
+use legitimera_testkit::e2e::{keys, App, Harness};
 use serde_json::json;
 
-use crate::catalog::{catalog, LANGUAGES};
-use crate::harness::{keys, App, Harness};
 use crate::TestFn;
 
 pub fn tests() -> Vec<(&'static str, TestFn)> {

@@ -1,17 +1,14 @@
 //! End-to-end tests: the real app binary, driven through tauri-driver and WebKitWebDriver
-//! under Xvfb, against a real `legitimera-server`. Run them with `cargo xtask test`, which
-//! provides the display, the D-Bus session and the driver. Tests run one at a time (the app is
-//! single-instance) and the run ends with a summary line and a non-zero exit on any failure.
+//! under Xvfb, against a real `legitimera-server`. They need a display, a D-Bus session,
+//! tauri-driver and pcscd, so a plain `cargo test` lists them as ignored; `cargo xtask e2e` and
+//! `cargo xtask test` set those up and run them with `--include-ignored`. Tests run one at a
+//! time (the app is single-instance) and the run ends with a summary line and a non-zero exit
+//! on any failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
 mod bankid;
-#[path = "../support/catalog.rs"]
-mod catalog;
 mod foundation;
-mod harness;
-#[path = "../support/qr_read.rs"]
-mod qr_read;
 mod shared_computer;
 mod siths;
 mod timeouts;
@@ -21,9 +18,16 @@ use std::pin::Pin;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use harness::Harness;
+use legitimera_testkit::e2e::Harness;
+use legitimera_testkit::E2E_LATER_ENV;
 
 type TestFn = for<'a> fn(&'a Harness) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + 'a>>;
+
+/// Why a plain `cargo test` leaves them out.
+const IGNORED_BECAUSE: &str =
+    "needs a display, D-Bus, tauri-driver and pcscd: run `cargo xtask e2e`";
+/// The last test: the logs of everything before hold none of what the tests typed or read.
+const LOG_SCAN: &str = "logs_hold_no_personal_data_or_secrets";
 
 /// Every end-to-end test, in the order they run.
 fn tests() -> Vec<(&'static str, TestFn)> {
@@ -37,18 +41,85 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     all
 }
 
+/// The part of libtest's command line this runner honours.
+struct Arguments {
+    /// `--ignored` or `--include-ignored`: every test here is ignored by default.
+    run_ignored: bool,
+    list: bool,
+    filters: Vec<String>,
+}
+
+impl Arguments {
+    fn parse() -> Self {
+        // libtest options that take a value, which must not be read as a filter.
+        const WITH_VALUE: [&str; 6] = [
+            "--test-threads",
+            "--skip",
+            "--format",
+            "--color",
+            "--logfile",
+            "-Z",
+        ];
+        let mut parsed = Arguments {
+            run_ignored: false,
+            list: false,
+            filters: Vec::new(),
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--ignored" | "--include-ignored" => parsed.run_ignored = true,
+                "--list" => parsed.list = true,
+                option if WITH_VALUE.contains(&option) => {
+                    args.next();
+                }
+                option if option.starts_with('-') => {}
+                filter => parsed.filters.push(filter.to_owned()),
+            }
+        }
+        parsed
+    }
+
+    fn selects(&self, name: &str) -> bool {
+        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+    }
+}
+
 fn main() -> ExitCode {
-    if std::env::var_os("LEGITIMERA_E2E").is_none() {
+    let arguments = Arguments::parse();
+    let all = tests().len() + 1;
+    let mut selected: Vec<&str> = tests()
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| arguments.selects(name))
+        .collect();
+    if arguments.filters.is_empty() {
+        selected.push(LOG_SCAN);
+    }
+    let filtered_out = all - selected.len();
+    if arguments.list {
+        for name in &selected {
+            println!("{name}: test");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let later = std::env::var_os(E2E_LATER_ENV).is_some();
+    if !arguments.run_ignored || later {
+        let why = if later {
+            "`cargo xtask test` runs it in its end-to-end step"
+        } else {
+            IGNORED_BECAUSE
+        };
+        println!("\nrunning {} tests", selected.len());
+        for name in &selected {
+            println!("test {name} ... ignored, {why}");
+        }
         println!(
-            "e2e: not run here: these tests need Xvfb, a D-Bus session and tauri-driver.\n\
-             e2e: run them with `cargo xtask test`, which sets those up (and CI always does)."
+            "\ntest result: ok. 0 passed; 0 failed; {} ignored; 0 measured; {filtered_out} filtered out\n",
+            selected.len()
         );
         return ExitCode::SUCCESS;
     }
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -56,11 +127,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(filters))
+    runtime.block_on(run(&arguments))
 }
 
-async fn run(filters: Vec<String>) -> ExitCode {
-    let harness = match Harness::start().await {
+async fn run(arguments: &Arguments) -> ExitCode {
+    let harness = match Harness::start(env!("CARGO_BIN_EXE_legitimera")).await {
         Ok(harness) => harness,
         Err(error) => {
             eprintln!("e2e: the harness could not start: {error:#}");
@@ -70,7 +141,7 @@ async fn run(filters: Vec<String>) -> ExitCode {
     };
     let selected: Vec<_> = tests()
         .into_iter()
-        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .filter(|(name, _)| arguments.selects(name))
         .collect();
     println!("\nrunning {} end-to-end tests", selected.len());
     let (mut passed, mut failed) = (0, Vec::new());
@@ -90,16 +161,16 @@ async fn run(filters: Vec<String>) -> ExitCode {
             }
         }
     }
-    // Last: the logs of everything above hold none of what the tests typed or read.
-    if filters.is_empty() {
+    // Last, and only after the whole run: a scan of a few tests' logs proves little.
+    if arguments.filters.is_empty() {
         match harness.scan_logs() {
             Ok(()) => {
                 passed += 1;
-                println!("e2e logs_hold_no_personal_data_or_secrets ... ok");
+                println!("e2e {LOG_SCAN} ... ok");
             }
             Err(error) => {
-                println!("e2e logs_hold_no_personal_data_or_secrets ... FAILED\n    {error:#}");
-                failed.push("logs_hold_no_personal_data_or_secrets");
+                println!("e2e {LOG_SCAN} ... FAILED\n    {error:#}");
+                failed.push(LOG_SCAN);
             }
         }
     }

@@ -11,10 +11,10 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
+use legitimera_testkit::e2e::{remember, App, Harness, ServerProcess};
 use serde_json::Value;
 
 use crate::accounts::{enter_code, log_in, new_code, outbox_count, remember_test_data};
-use crate::harness::{app_pid, remember, wait_for_no_app, App, Harness, TestServer};
 use crate::TestFn;
 
 pub fn tests() -> Vec<(&'static str, TestFn)> {
@@ -276,20 +276,20 @@ async fn residue(h: &Harness, ending: Ending) -> Result<()> {
         remember(datum);
     }
     let home = home()?;
-    let server: TestServer = h.server()?;
+    let server: ServerProcess = h.server()?;
     let before = files(&home)?;
     let keyring_before = keyring_items()?;
     let app = h.launch(&server.url()).await?;
     use_everything(&app).await?;
     let marker = home.join("config/se.legitimera.desktop/session-open");
     ensure!(marker.exists(), "no session marker while logged in");
-    let pid = app_pid()?;
+    let pid = h.app_pid()?;
 
     let restarted = match ending {
         Ending::CloseWindow => {
             let sent = close_window_of(pid)?;
             ensure!(sent > 0, "no window of the app to close");
-            wait_for_no_app(Duration::from_secs(15))
+            h.wait_for_no_app(Duration::from_secs(15))
                 .await
                 .context("the app did not exit after its window was closed")?;
             // Closing ended the open session on the server, not only on this computer: the
@@ -315,7 +315,7 @@ async fn residue(h: &Harness, ending: Ending) -> Result<()> {
                 .args(["-KILL", &pid.to_string()])
                 .status()?;
             ensure!(killed.success(), "kill -9 failed");
-            wait_for_no_app(Duration::from_secs(15)).await?;
+            h.wait_for_no_app(Duration::from_secs(15)).await?;
             ensure!(
                 marker.exists(),
                 "the marker is gone though the app was killed"
@@ -393,7 +393,7 @@ async fn residue(h: &Harness, ending: Ending) -> Result<()> {
     Ok(())
 }
 
-async fn server_refuses(server: &TestServer, token: &str) -> Result<bool> {
+async fn server_refuses(server: &ServerProcess, token: &str) -> Result<bool> {
     let answer: Value = reqwest::Client::new()
         .post(format!("{}/api/v1/login/password", server.url()))
         .json(

@@ -1,19 +1,16 @@
 //! SITHS card login through the real UI: pcscd with vpcd's virtual reader, the virtual card
-//! (`legitimera_card::vcard`) in it, and a demo server that trusts the card's test CA. The card
+//! (`legitimera_vcard`) in it, and a demo server that trusts the card's test CA. The card
 //! is read and shown, the PIN logs in to the staff landing page; a card pulled out (idle and in
 //! the middle of a login) is told; wrong PINs show the tries left, a warning before the last
 //! one, and the blocked card.
 
-use std::net::TcpStream;
 use std::sync::Arc;
 
-use anyhow::{anyhow, ensure, Context, Result};
-use legitimera_card::vcard::{
-    CardKeys, CertificateTimes, Config, Identity, VirtualCard, VPCD_PORT,
-};
+use anyhow::{anyhow, ensure, Result};
+use legitimera_testkit::catalog::catalog;
+use legitimera_testkit::e2e::{remember, App, Harness, ServerProcess};
+use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 
-use crate::catalog::catalog;
-use crate::harness::{remember, App, Harness, TestServer};
 use crate::TestFn;
 
 pub fn tests() -> Vec<(&'static str, TestFn)> {
@@ -70,10 +67,8 @@ fn sv(key: &str) -> Result<String> {
 }
 
 /// A fresh virtual card in vpcd's first reader, and a demo server trusting its CA.
-fn card_and_server(h: &Harness) -> Result<(VirtualCard, TestServer)> {
-    TcpStream::connect(("127.0.0.1", VPCD_PORT)).context(
-        "pcscd with vpcd's virtual readers is not running: run these tests with `cargo xtask e2e`",
-    )?;
+fn card_and_server(h: &Harness) -> Result<(VirtualCard, ServerProcess)> {
+    legitimera_testkit::pcscd::check()?;
     let identity = Arc::new(Identity::generate(
         CardKeys::generate_p256(),
         CertificateTimes::Valid,

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
+use legitimera_testkit::e2e::{remember, App, Harness};
 
-use crate::harness::{remember, App, Harness};
 use crate::TestFn;
 
 pub fn tests() -> Vec<(&'static str, TestFn)> {

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-use crate::pcscd::Pcscd;
+use legitimera_testkit::pcscd::Pcscd;
 
 /// The virtual card's PIN (its default): printed for whoever runs the demo.
 pub const DEMO_PIN: &str = "123456";

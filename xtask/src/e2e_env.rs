@@ -1,6 +1,5 @@
-//! What the end-to-end tests and the demo need around them: the demo backend, a virtual
-//! display with its own D-Bus session and throwaway home directories, and tauri-driver.
-//! Everything started here is stopped on drop.
+//! What the end-to-end tests need around them: a virtual display with its own D-Bus session
+//! and throwaway home directories, and tauri-driver. Everything started here is stopped on drop.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -8,50 +7,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-
-/// Set for the end-to-end test binary; without it the binary explains how to run it and exits.
-pub const E2E_ENV: &str = "LEGITIMERA_E2E";
-
-/// `legitimera-server --demo`, announcing its URL on stdout.
-pub struct Server {
-    child: Child,
-    pub url: String,
-}
-
-impl Server {
-    /// Starts it with `extra` arguments after `--demo --listen LISTEN`.
-    pub fn start(binary: &Path, listen: &str, extra: &[String]) -> Result<Self> {
-        let mut child = Command::new(binary)
-            .args(["--demo", "--listen", listen])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("could not start {}", binary.display()))?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let Some(url) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            bail!("the demo server did not start (said {line:?})");
-        };
-        Ok(Server {
-            url: url.to_owned(),
-            child,
-        })
-    }
-
-    pub fn stop(&mut self) {
-        // SIGTERM would be kinder, but std has no portable way; the demo database is temporary.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// Xvfb on a free display, a private D-Bus session bus with an unlocked keyring (GNOME
 /// Keyring's Secret Service), and fresh XDG and temp directories, so tests neither need nor

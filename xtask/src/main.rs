@@ -5,13 +5,15 @@
 mod demo_card;
 mod e2e_env;
 mod packages;
-mod pcscd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use legitimera_testkit::pcscd::{self, Pcscd};
+use legitimera_testkit::server::DemoServer;
+use legitimera_testkit::{E2E_ENV, E2E_LATER_ENV};
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -80,6 +82,24 @@ fn root() -> PathBuf {
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(root());
+    // `cargo run` gave this process xtask's own CARGO_PKG_* and CARGO_MANIFEST_* variables.
+    // Passed on, they differ from a plain `cargo test`'s environment, and build scripts that
+    // watch them (ring's does) would rerun and rebuild everything above them, every time one
+    // follows the other on the same target dir.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&name.as_ref())
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
     command
 }
 
@@ -126,24 +146,24 @@ fn demo(install: bool) -> Result<()> {
             "legitimera-server",
             "-p",
             "legitimera-card",
+            "-p",
+            "legitimera-vcard",
             "--bins",
         ]),
     )?;
     let bin = target_dir().join("debug");
     // Before the server: it is told to trust the virtual card's CA, when there is one.
     let card = demo_card::DemoCard::start(&bin)?;
-    let mut server = e2e_env::Server::start(
-        &bin.join("legitimera-server"),
-        "127.0.0.1:0",
-        &card.server_args,
-    )?;
+    let mut server = DemoServer::new(bin.join("legitimera-server"))
+        .args(card.server_args.iter().cloned())
+        .start("127.0.0.1:0")?;
     println!(
         "\nDemo backend: {} (temporary database, demo data; stops when the app closes)",
-        server.url
+        server.url()
     );
     let status = Command::new(bin.join("legitimera"))
         .arg("--backend-url")
-        .arg(&server.url)
+        .arg(server.url())
         .status()
         .context("could not start the app")?;
     server.stop();
@@ -181,13 +201,16 @@ fn test(install: bool) -> Result<()> {
         ]),
     )?;
     // Up until the end-to-end tests are done: the SITHS ones use the virtual card too.
-    let pcscd = pcscd::Pcscd::ensure()?;
+    let pcscd = Pcscd::ensure()?;
+    // The tests that need pcscd are ignored by a plain `cargo test`; here pcscd runs. The
+    // end-to-end binary leaves its tests to the next step, which has their display.
     step(
         "unit and integration tests",
         cargo()
-            .args(["test", "--workspace"])
-            .env_remove(e2e_env::E2E_ENV)
-            .env(pcscd::REQUIRE_ENV, "1"),
+            .args(["test", "--workspace", "--", "--include-ignored"])
+            .env_remove(E2E_ENV)
+            .env(E2E_LATER_ENV, "1")
+            .env(pcscd::RESTARTABLE_ENV, "1"),
     )?;
     // `cargo test --workspace` has just built the server binary (its integration tests need
     // it) with the same features as everything else; a separate `cargo build` would resolve
@@ -219,12 +242,19 @@ fn test(install: bool) -> Result<()> {
 /// features resolve the same and nothing rebuilds.
 fn e2e_command(tauri_driver: &Path, server_bin: &Path, filters: &[String]) -> Command {
     let mut e2e = cargo();
-    e2e.args(["test", "--workspace", "--test", "e2e", "--"])
-        .args(filters)
-        .env(e2e_env::E2E_ENV, "1")
-        .env(pcscd::REQUIRE_ENV, "1")
-        .env("TAURI_DRIVER", tauri_driver)
-        .env("LEGITIMERA_SERVER_BIN", server_bin);
+    e2e.args([
+        "test",
+        "--workspace",
+        "--test",
+        "e2e",
+        "--",
+        "--include-ignored",
+    ])
+    .args(filters)
+    .env(E2E_ENV, "1")
+    .env_remove(E2E_LATER_ENV)
+    .env("TAURI_DRIVER", tauri_driver)
+    .env("LEGITIMERA_SERVER_BIN", server_bin);
     e2e
 }
 
@@ -238,7 +268,7 @@ fn e2e_only(install: bool, filters: Vec<String>) -> Result<()> {
     )?;
     let server_bin = target_dir().join("debug").join("legitimera-server");
     let mut e2e = e2e_command(&tauri_driver, &server_bin, &filters);
-    let _pcscd = pcscd::Pcscd::ensure()?;
+    let _pcscd = Pcscd::ensure()?;
     let session = e2e_env::DesktopSession::start()?;
     session.apply(&mut e2e);
     run("end-to-end tests (real app, WebDriver, Xvfb)", &mut e2e)
@@ -256,11 +286,11 @@ fn bench_through_the_app(install: bool, name: &str, what: &str) -> Result<()> {
     )?;
     let server_bin = target_dir().join("debug").join("legitimera-server");
     // The card bench needs pcscd with vpcd's readers (the BankID one does not mind it).
-    let _pcscd = pcscd::Pcscd::ensure()?;
+    let _pcscd = Pcscd::ensure()?;
     let mut bench = cargo();
     bench
         .args(["bench", "--workspace", "--bench", name, "--profile", "dev"])
-        .env(e2e_env::E2E_ENV, "1")
+        .env(E2E_ENV, "1")
         .env("TAURI_DRIVER", &tauri_driver)
         .env("LEGITIMERA_SERVER_BIN", &server_bin);
     let session = e2e_env::DesktopSession::start()?;

@@ -45,9 +45,6 @@ pub enum Error {
     /// The card answered something malformed or refused a command it should accept.
     #[error("the card answered unexpectedly: {0}")]
     Card(String),
-    /// The virtual card could not be made or run (tests and the demo only).
-    #[error("virtual card: {0}")]
-    VirtualCard(String),
     /// A PC/SC failure that fits no other kind.
     #[error("smart card service error: {0}")]
     Pcsc(String),
@@ -70,7 +67,6 @@ impl Error {
             Error::InvalidPin => ErrorCode::InvalidPin,
             Error::UnsupportedCard(_) => ErrorCode::UnsupportedCard,
             Error::Card(_) => ErrorCode::CardError,
-            Error::VirtualCard(_) => ErrorCode::VirtualCard,
             Error::Pcsc(_) => ErrorCode::PcscError,
         }
     }

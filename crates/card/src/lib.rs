@@ -1,7 +1,7 @@
 //! Smart cards over PC/SC for SITHS login: reader and card watching, PIV and PKCS#15
-//! certificate reading, PIN status and VERIFY, challenge signing, certificate inspection, and
-//! `vcard`, a virtual card for tests and the demo. No Tauri here; PINs never leave memory
-//! that is zeroized, and nothing personal is logged.
+//! certificate reading, PIN status and VERIFY, challenge signing, and certificate inspection.
+//! No Tauri here, and no test machinery (the virtual card is `legitimera-vcard`); PINs never
+//! leave memory that is zeroized, and nothing personal is logged.
 
 pub mod apdu;
 pub mod card;
@@ -14,7 +14,6 @@ pub mod pkcs15;
 pub mod reader;
 pub mod signature;
 pub mod tlv;
-pub mod vcard;
 pub mod watcher;
 
 pub use card::{CardCertificate, CardKind, CardSession, PinStatus, SignedChallenge, Transport};

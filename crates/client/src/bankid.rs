@@ -408,15 +408,10 @@ fn status_name(status: BankIdStatus) -> &'static str {
     }
 }
 
-/// The QR reader the end-to-end tests use, here to read what `qr_svg` draws.
-#[cfg(test)]
-#[path = "../../../tests/support/qr_read.rs"]
-mod qr_read;
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bankid::qr_read;
+    use legitimera_testkit::qr;
 
     const QR: &str = "bankid.67df3917-fa0d-44e5-b327-edcc928297f8.0.dc69358e712458a66a7525beef148ae8526b1c71610eff2c16cdffb4cdac9bf8";
 
@@ -439,7 +434,7 @@ mod tests {
     fn qr_data_becomes_an_svg_that_decodes_back_to_it() {
         let svg = qr_svg(QR).expect("fits a QR code");
         assert!(svg.contains("<svg") && svg.ends_with("</svg>"));
-        assert_eq!(qr_read::read_svg_qr(&svg).expect("readable"), QR);
+        assert_eq!(qr::read_svg_qr(&svg).expect("readable"), QR);
         // Different data, different picture: the code is drawn from the data, not a fixed image.
         let next = QR.replace(".0.", ".1.");
         assert_ne!(qr_svg(&next), Some(svg));

@@ -527,7 +527,7 @@ async fn find_card() -> Result<(String, ReadCard)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use legitimera_card::vcard::{CardKeys, CertificateTimes, Identity};
+    use legitimera_vcard::{CardKeys, CertificateTimes, Identity};
 
     fn card(times: CertificateTimes, pin: PinStatus) -> ReadCard {
         let identity = Identity::generate(CardKeys::generate_p256(), times).expect("identity");

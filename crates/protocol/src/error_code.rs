@@ -163,8 +163,6 @@ error_codes! {
         UnsupportedCard = "unsupported_card",
         /// The card answered something malformed or refused a command it should accept.
         CardError = "card_error",
-        /// The virtual card could not be made or run (tests and the demo only).
-        VirtualCard = "virtual_card",
         /// A PC/SC failure that fits no other kind.
         PcscError = "pcsc_error",
     }

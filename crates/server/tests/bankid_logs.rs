@@ -7,6 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use legitimera_testkit::logs::LogCapture;
 use serde_json::{json, Value};
 use support::TestServer;
 
@@ -26,7 +27,7 @@ async fn wait_for_end(server: &TestServer, id: &str) -> Value {
 
 #[tokio::test]
 async fn no_personal_data_or_secret_of_a_bankid_login_reaches_the_logs() {
-    let capture = support::LogCapture::start();
+    let capture = LogCapture::start();
 
     let server = TestServer::demo().await;
     let mut forbidden: Vec<String> = vec![

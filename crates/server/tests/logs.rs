@@ -5,12 +5,13 @@
 mod support;
 
 use legitimera_protocol::Channel;
+use legitimera_testkit::logs::LogCapture;
 use serde_json::json;
 use support::{code_in, TestServer, DEMO_PASSWORD, GOOD_PASSWORD};
 
 #[tokio::test]
 async fn no_personal_data_or_secret_reaches_the_logs() {
-    let capture = support::LogCapture::start();
+    let capture = LogCapture::start();
 
     let server = TestServer::demo().await;
     let mut tokens = Vec::new();

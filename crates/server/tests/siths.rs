@@ -7,8 +7,8 @@ mod support;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use legitimera_card::vcard::CertificateTimes;
 use legitimera_card::KeyRole;
+use legitimera_vcard::CertificateTimes;
 use reqwest::StatusCode;
 use serde_json::json;
 use support::siths::{

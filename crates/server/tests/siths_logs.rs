@@ -6,8 +6,9 @@ mod support;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use legitimera_card::vcard::CertificateTimes;
 use legitimera_card::KeyRole;
+use legitimera_testkit::logs::LogCapture;
+use legitimera_vcard::CertificateTimes;
 use serde_json::json;
 use support::siths::{challenge, login_body, p256_identity, rsa_identity, server_trusting, sign};
 
@@ -28,7 +29,7 @@ fn remember(id: &str, bytes: &[u8], signature: &[u8], forbidden: &mut Vec<String
 
 #[tokio::test]
 async fn no_staff_identity_challenge_or_token_reaches_the_logs() {
-    let capture = support::LogCapture::start();
+    let capture = LogCapture::start();
 
     let rsa = rsa_identity();
     let p256 = p256_identity(CertificateTimes::Valid);

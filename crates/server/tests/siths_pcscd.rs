@@ -1,7 +1,7 @@
 //! The whole SITHS login through real pcscd: the virtual card in vpcd's reader (PIV and
 //! PKCS#15, RSA and P-256), `Pcsc::sign` as the app calls it, and the server verifying the
-//! result. Skips when pcscd with vpcd is not running, unless `LEGITIMERA_REQUIRE_PCSCD=1`
-//! (`cargo xtask test` sets it and starts pcscd).
+//! result. Needs pcscd with vpcd, so a plain `cargo test` ignores it; `cargo xtask test` starts
+//! pcscd and runs it with `--include-ignored`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -9,29 +9,13 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use legitimera_card::vcard::{self, Config, VirtualCard};
 use legitimera_card::{CardKind, KeyRole, Pcsc, Pin};
+use legitimera_vcard::{self as vcard, Config, VirtualCard};
 use reqwest::StatusCode;
 use support::siths::{challenge, login_body, p256_identity, rsa_identity, server_trusting, PIN};
 
-const REQUIRE_ENV: &str = "LEGITIMERA_REQUIRE_PCSCD";
-
 /// The reader this test uses: vpcd's second, so a stray card in the first does not matter.
 const PORT: u16 = vcard::VPCD_PORT_SECOND;
-
-fn pcscd_or_skip() -> Option<Pcsc> {
-    let reader = vcard::reader_name(PORT);
-    let why = match Pcsc::establish().and_then(|pcsc| pcsc.readers().map(|r| (pcsc, r))) {
-        Ok((pcsc, readers)) if readers.iter().any(|r| r.name == reader) => return Some(pcsc),
-        Ok(_) => format!("pcscd runs but has no \"{reader}\" (vsmartcard-vpcd)"),
-        Err(e) => format!("no PC/SC service ({e})"),
-    };
-    if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
-        panic!("{REQUIRE_ENV}=1 but {why}");
-    }
-    eprintln!("SKIP siths over pcscd: {why} (start `pcscd -f`, or set {REQUIRE_ENV}=1 to fail)");
-    None
-}
 
 fn wait_for_card(pcsc: &Pcsc, present: bool) {
     let reader = vcard::reader_name(PORT);
@@ -54,10 +38,10 @@ fn wait_for_card(pcsc: &Pcsc, present: bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs pcscd"]
 async fn a_card_in_a_real_reader_logs_in_to_the_server() {
-    let Some(pcsc) = pcscd_or_skip() else {
-        return;
-    };
+    legitimera_testkit::pcscd::require();
+    let pcsc = Pcsc::establish().unwrap();
     let rsa = rsa_identity();
     let p256 = p256_identity(vcard::CertificateTimes::Valid);
     let (server, _ca) = server_trusting(&[&rsa, &p256]).await;

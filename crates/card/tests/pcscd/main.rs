@@ -1,5 +1,7 @@
 //! The card code against real pcscd and the virtual card over vpcd. One binary, so the two
-//! virtual readers can be shared out between tests with a lock (support.rs).
+//! virtual readers can be shared out between tests with a lock (support.rs). Every test needs
+//! pcscd, so a plain `cargo test` ignores them; `cargo xtask test` starts pcscd and runs them
+//! with `--include-ignored`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 mod support;
@@ -7,12 +9,13 @@ mod support;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use legitimera_card::vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 use legitimera_card::{
     CardEvent, CardKind, CertificateInfo, Error, KeyRole, Pcsc, Pin, PinStatus, SignatureAlgorithm,
     Validity, Watcher,
 };
-use support::{exclusive, identity, insert, pcscd_or_skip, slot, wait_for, within};
+use legitimera_testkit::pcscd;
+use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
+use support::{exclusive, identity, insert, slot, wait_for, within};
 
 const NO_HANG: Duration = Duration::from_secs(10);
 
@@ -50,10 +53,9 @@ fn verify_signature(signed: &legitimera_card::SignedChallenge, challenge: &[u8])
 }
 
 #[test]
+#[ignore = "needs pcscd"]
 fn certificates_read_from_a_piv_card_with_compressed_certificates() {
-    if !pcscd_or_skip("piv certificates") {
-        return;
-    }
+    pcscd::require();
     let slot = slot();
     let identity = identity(true);
     let config = Config {
@@ -78,10 +80,9 @@ fn certificates_read_from_a_piv_card_with_compressed_certificates() {
 }
 
 #[test]
+#[ignore = "needs pcscd"]
 fn certificates_read_from_a_pkcs15_card() {
-    if !pcscd_or_skip("pkcs15 certificates") {
-        return;
-    }
+    pcscd::require();
     let slot = slot();
     let identity = identity(false);
     let _card = insert(&slot, CardKind::Pkcs15, identity.clone());
@@ -99,10 +100,9 @@ fn certificates_read_from_a_pkcs15_card() {
 }
 
 #[test]
+#[ignore = "needs pcscd"]
 fn wrong_pin_is_reported_with_one_try_less() {
-    if !pcscd_or_skip("wrong pin") {
-        return;
-    }
+    pcscd::require();
     for kind in [CardKind::Piv, CardKind::Pkcs15] {
         let slot = slot();
         let card = insert(&slot, kind, identity(false));
@@ -132,10 +132,9 @@ fn wrong_pin_is_reported_with_one_try_less() {
 }
 
 #[test]
+#[ignore = "needs pcscd"]
 fn blocked_pin_is_reported_without_spending_anything() {
-    if !pcscd_or_skip("blocked pin") {
-        return;
-    }
+    pcscd::require();
     let slot = slot();
     let card = insert(&slot, CardKind::Piv, identity(false));
     card.block_pin();
@@ -152,10 +151,9 @@ fn blocked_pin_is_reported_without_spending_anything() {
 }
 
 #[test]
+#[ignore = "needs pcscd"]
 fn three_wrong_pins_block_the_card() {
-    if !pcscd_or_skip("pin blocks") {
-        return;
-    }
+    pcscd::require();
     let slot = slot();
     let _card = insert(&slot, CardKind::Pkcs15, identity(false));
     let pcsc = Pcsc::establish().unwrap();
@@ -182,10 +180,9 @@ fn three_wrong_pins_block_the_card() {
 }
 
 #[test]
+#[ignore = "needs pcscd"]
 fn signatures_verify_against_the_certificate_key() {
-    if !pcscd_or_skip("sign") {
-        return;
-    }
+    pcscd::require();
     for (kind, rsa) in [
         (CardKind::Piv, true),
         (CardKind::Piv, false),
@@ -223,10 +220,9 @@ fn signatures_verify_against_the_certificate_key() {
 }
 
 #[test]
+#[ignore = "needs pcscd"]
 fn card_pulled_mid_transaction_is_card_removed_without_hanging() {
-    if !pcscd_or_skip("pulled mid-transaction") {
-        return;
-    }
+    pcscd::require();
     for kind in [CardKind::Piv, CardKind::Pkcs15] {
         let slot = slot();
         let card = insert(&slot, kind, identity(true));
@@ -269,10 +265,9 @@ fn card_pulled_mid_transaction_is_card_removed_without_hanging() {
 }
 
 #[test]
+#[ignore = "needs pcscd"]
 fn a_card_answering_garbage_is_a_card_error() {
-    if !pcscd_or_skip("garbage") {
-        return;
-    }
+    pcscd::require();
     let slot = slot();
     let card = insert(&slot, CardKind::Piv, identity(false));
     card.set_garbage(true);
@@ -285,10 +280,9 @@ fn a_card_answering_garbage_is_a_card_error() {
 }
 
 #[test]
+#[ignore = "needs pcscd"]
 fn expired_and_not_yet_valid_certificates_show_as_such() {
-    if !pcscd_or_skip("validity") {
-        return;
-    }
+    pcscd::require();
     let now = time::OffsetDateTime::now_utc();
     for (times, expected) in [
         (CertificateTimes::Expired, Validity::Expired),
@@ -332,10 +326,9 @@ fn expect_event(
 /// asks for 500 ms; pcscd itself polls vpcd about every 400 ms, so a loaded 2-core CI machine
 /// missed it once by 100 ms): here only a bound that tells "slow" from "never" (2 s).
 #[test]
+#[ignore = "needs pcscd"]
 fn watcher_sees_insert_and_remove() {
-    if !pcscd_or_skip("watcher insert/remove") {
-        return;
-    }
+    pcscd::require();
     let slot = slot();
     let (watcher, events) = Watcher::with_channel();
     let reader = slot.reader.clone();
@@ -378,38 +371,10 @@ fn watcher_sees_insert_and_remove() {
     watcher.stop();
 }
 
-fn pcscd_binary() -> &'static str {
-    if std::path::Path::new("/usr/sbin/pcscd").exists() {
-        "/usr/sbin/pcscd"
-    } else {
-        "pcscd"
-    }
-}
-
-fn running_pcscd_pid() -> Option<i32> {
-    let text = std::fs::read_to_string("/run/pcscd/pcscd.pid").ok()?;
-    // pcscd ends the file with a NUL after the newline.
-    let pid: i32 = text
-        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
-        .parse()
-        .ok()?;
-    std::path::Path::new(&format!("/proc/{pid}"))
-        .exists()
-        .then_some(pid)
-}
-
 #[test]
+#[ignore = "needs pcscd, and stops and restarts it"]
 fn watcher_survives_pcscd_restart_and_card_info_reports_no_service() {
-    if !pcscd_or_skip("pcscd restart") {
-        return;
-    }
-    if !support::required() {
-        eprintln!(
-            "SKIP pcscd restart: stops and starts the machine's pcscd; runs only with {}=1",
-            support::REQUIRE_ENV
-        );
-        return;
-    }
+    pcscd::require_restartable();
     let all = exclusive();
     let reader = all.first.reader.clone();
     let _card = insert(&all.first, CardKind::Piv, identity(false));
@@ -420,7 +385,7 @@ fn watcher_survives_pcscd_restart_and_card_info_reports_no_service() {
         |e| matches!(e, CardEvent::CardInserted { reader: r, .. } if *r == reader),
     );
 
-    let pid = running_pcscd_pid().expect("pcscd writes /run/pcscd/pcscd.pid");
+    let pid = pcscd::running_pid().expect("pcscd writes /run/pcscd/pcscd.pid");
     assert!(std::process::Command::new("kill")
         .arg(pid.to_string())
         .status()
@@ -430,7 +395,7 @@ fn watcher_survives_pcscd_restart_and_card_info_reports_no_service() {
         *e == CardEvent::ServiceLost
     });
     let deadline = Instant::now() + Duration::from_secs(5);
-    while running_pcscd_pid().is_some() && Instant::now() < deadline {
+    while pcscd::running_pid().is_some() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
 
@@ -444,7 +409,7 @@ fn watcher_survives_pcscd_restart_and_card_info_reports_no_service() {
     // `setsid -f` forks it off and returns, so it outlives this test like the pcscd it
     // replaces. No `-a`: that logs every APDU, PINs included.
     let started = std::process::Command::new("setsid")
-        .args(["-f", pcscd_binary(), "-f"])
+        .args(["-f", pcscd::binary(), "-f"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
@@ -465,10 +430,9 @@ fn watcher_survives_pcscd_restart_and_card_info_reports_no_service() {
 }
 
 #[test]
+#[ignore = "needs pcscd"]
 fn card_info_prints_readers_card_and_certificates_as_json() {
-    if !pcscd_or_skip("card-info") {
-        return;
-    }
+    pcscd::require();
     let all = exclusive();
     let _card = insert(&all.first, CardKind::Pkcs15, identity(true));
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_card-info"))
@@ -516,12 +480,11 @@ fn card_info_prints_readers_card_and_certificates_as_json() {
 }
 
 #[test]
+#[ignore = "needs pcscd"]
 fn apdus_over_vpcd_take_well_under_a_millisecond_each() {
     // Symptom this guards against: ~45 ms per APDU when TCP_NODELAY/TCP_QUICKACK are missing
     // on the card side (Nagle + delayed ACK against vpcd's two writes per message).
-    if !pcscd_or_skip("APDU timing") {
-        return;
-    }
+    pcscd::require();
     let slot = slot();
     let card = insert(&slot, CardKind::Piv, identity(true));
     let pcsc = Pcsc::establish().unwrap();
@@ -555,12 +518,11 @@ fn apdus_over_vpcd_take_well_under_a_millisecond_each() {
 }
 
 #[test]
+#[ignore = "needs pcscd"]
 fn a_card_reset_by_another_program_is_reconnected_not_reported() {
     // Symptom: after other middleware reset the card, every later use of our connection
     // failed with "card reset" until the app reconnected.
-    if !pcscd_or_skip("reset by another program") {
-        return;
-    }
+    pcscd::require();
     let slot = slot();
     let _card = insert(&slot, CardKind::Piv, identity(false));
     let pcsc = Pcsc::establish().unwrap();

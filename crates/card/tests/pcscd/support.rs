@@ -1,50 +1,13 @@
-//! Test support for the tests that need real pcscd with vpcd: finding out whether it runs
-//! (failing when CI says it must), one virtual reader per test, cached card identities, and
-//! waiting for reader state without sleeping blind.
+//! Test support for the tests that need real pcscd with vpcd (whether it runs is
+//! `legitimera_testkit::pcscd::require`): one virtual reader per test, cached card identities,
+//! and waiting for reader state without sleeping blind.
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use legitimera_card::vcard::{self, CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 use legitimera_card::CardKind;
+use legitimera_vcard::{self as vcard, CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 use pcsc::{Context, ReaderState, Scope, State};
-
-/// Set to 1 in CI: a missing pcscd is a failure there, not a skip.
-pub const REQUIRE_ENV: &str = "LEGITIMERA_REQUIRE_PCSCD";
-
-/// Whether CI asked for pcscd (it also allows the tests that restart it).
-pub fn required() -> bool {
-    std::env::var(REQUIRE_ENV).is_ok_and(|value| value == "1")
-}
-
-/// Whether pcscd answers and lists vpcd's first virtual reader.
-pub fn pcscd_reachable() -> Result<(), String> {
-    let context = Context::establish(Scope::User).map_err(|e| format!("no PC/SC service ({e})"))?;
-    let readers = context
-        .list_readers_owned()
-        .map_err(|e| format!("no readers ({e}); is vsmartcard-vpcd installed?"))?;
-    let wanted = vcard::reader_name(vcard::VPCD_PORT);
-    if readers.iter().any(|name| name.to_string_lossy() == wanted) {
-        Ok(())
-    } else {
-        Err(format!(
-            "pcscd runs but has no \"{wanted}\" (vsmartcard-vpcd)"
-        ))
-    }
-}
-
-/// Returns true when the test can run; false (after a skip line) when pcscd is not there and
-/// CI did not require it. Panics when CI requires it.
-pub fn pcscd_or_skip(test: &str) -> bool {
-    match pcscd_reachable() {
-        Ok(()) => true,
-        Err(why) if required() => panic!("{REQUIRE_ENV}=1 but {why}"),
-        Err(why) => {
-            eprintln!("SKIP {test}: {why} (start `pcscd -f`, or set {REQUIRE_ENV}=1 to fail)");
-            false
-        }
-    }
-}
 
 static READERS: [Mutex<()>; 2] = [Mutex::new(()), Mutex::new(())];
 const PORTS: [u16; 2] = [vcard::VPCD_PORT, vcard::VPCD_PORT_SECOND];

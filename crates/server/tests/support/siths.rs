@@ -8,8 +8,8 @@ use std::sync::{Arc, OnceLock};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use legitimera_card::vcard::{CardKeys, CertificateTimes, Config, Identity, Loopback};
 use legitimera_card::{CardSession, KeyRole, Pin, SignedChallenge};
+use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, Loopback};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -1,7 +1,8 @@
 //! The end-to-end harness: starts tauri-driver, the demo server and the app, and gives tests
-//! a small vocabulary (click, keys, view, text, wait) over WebDriver. Later flows reuse it.
+//! a small vocabulary (click, keys, view, text, wait) over WebDriver. The end-to-end tests and
+//! the benches through the app use it; it needs what `cargo xtask e2e` sets up (a display,
+//! a D-Bus session, tauri-driver) and judges nothing itself but the logs (`scan_logs`).
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -11,6 +12,10 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
+
+use crate::server::DemoServer;
+pub use crate::server::ServerProcess;
+use crate::E2E_ENV;
 
 /// WebDriver's codes for special keys.
 pub mod keys {
@@ -30,6 +35,7 @@ pub fn remember(secret: &str) {
     }
 }
 
+#[derive(Debug)]
 pub struct Harness {
     driver: Child,
     driver_url: String,
@@ -44,8 +50,16 @@ fn free_port() -> Result<u16> {
 }
 
 impl Harness {
-    pub async fn start() -> Result<Self> {
-        let app_bin = PathBuf::from(env!("CARGO_BIN_EXE_legitimera"));
+    /// Starts tauri-driver for the app binary `app_bin` (`env!("CARGO_BIN_EXE_legitimera")`);
+    /// the server binary is `LEGITIMERA_SERVER_BIN`, or `legitimera-server` beside the app.
+    pub async fn start(app_bin: impl Into<PathBuf>) -> Result<Self> {
+        let app_bin: PathBuf = app_bin.into();
+        if std::env::var_os(E2E_ENV).is_none() {
+            bail!(
+                "these tests need Xvfb, a D-Bus session and tauri-driver ({E2E_ENV} is not set): \
+                 run them with `cargo xtask e2e` or `cargo xtask test`, which set those up"
+            );
+        }
         let server_bin = std::env::var_os("LEGITIMERA_SERVER_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| app_bin.with_file_name("legitimera-server"));
@@ -110,18 +124,24 @@ impl Harness {
     }
 
     /// A fresh demo server on a free loopback port, logging at TRACE into the artifacts.
-    pub fn server(&self) -> Result<TestServer> {
+    pub fn server(&self) -> Result<ServerProcess> {
         self.server_with(&[])
     }
 
     /// A fresh demo server with extra command-line `args` (e.g. a short `--idle-timeout`).
-    pub fn server_with(&self, args: &[&str]) -> Result<TestServer> {
-        TestServer::start(
-            &self.server_bin,
-            "127.0.0.1:0",
-            &self.artifacts,
-            args.iter().map(|a| a.to_string()).collect(),
-        )
+    pub fn server_with(&self, args: &[&str]) -> Result<ServerProcess> {
+        let mut server = DemoServer::new(&self.server_bin)
+            .args(args.iter().copied())
+            .env("LEGITIMERA_LOG", "trace")
+            .log_dir(&self.artifacts);
+        // The demo database is a temp file full of personal data: not in the temp directory
+        // the app shares with the residue test.
+        if let Some(home) = std::env::var_os("LEGITIMERA_E2E_HOME") {
+            let server_tmp = PathBuf::from(home).join("server-tmp");
+            std::fs::create_dir_all(&server_tmp)?;
+            server = server.env("TMPDIR", server_tmp);
+        }
+        server.start("127.0.0.1:0")
     }
 
     /// A file in the run's artifacts directory (beside the server logs and screenshots).
@@ -190,7 +210,7 @@ impl Harness {
             for line in text.lines() {
                 lines += 1;
                 // The leading timestamp has six-digit fractions that a code could match.
-                let line = strip_ansi(line.split_once(' ').map_or(line, |(_, rest)| rest));
+                let line = crate::strip_ansi(line.split_once(' ').map_or(line, |(_, rest)| rest));
                 if let Some(secret) = secrets.iter().find(|s| contains_bounded(&line, s)) {
                     bail!(
                         "{} logs a secret or personal datum ({secret:?}): {line}",
@@ -293,6 +313,34 @@ impl Harness {
         }
     }
 
+    /// The pid of the one running app process.
+    pub fn app_pid(&self) -> Result<u32> {
+        let output = Command::new("pgrep")
+            .arg("-f")
+            .arg(format!("^{}( |$)", self.app_bin.display()))
+            .output()?;
+        let pids: Vec<u32> = String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()?;
+        match pids[..] {
+            [pid] => Ok(pid),
+            _ => bail!("expected one app process, found {pids:?}"),
+        }
+    }
+
+    /// Waits until no app process is left.
+    pub async fn wait_for_no_app(&self, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
+        while self.app_pid().is_ok() {
+            if Instant::now() > deadline {
+                bail!("the app did not exit within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
     /// Closes whatever app a test left open; on failure (or when asked) keeps a screenshot first.
     pub async fn after_test(&self, name: &str, failed: bool) {
         if let Some(client) = self.open_app.lock().await.take() {
@@ -317,35 +365,6 @@ impl Drop for Harness {
     }
 }
 
-/// The pid of the one running app process.
-pub fn app_pid() -> Result<u32> {
-    let app_bin = env!("CARGO_BIN_EXE_legitimera");
-    let output = Command::new("pgrep")
-        .arg("-f")
-        .arg(format!("^{app_bin}( |$)"))
-        .output()?;
-    let pids: Vec<u32> = String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
-    match pids[..] {
-        [pid] => Ok(pid),
-        _ => bail!("expected one app process, found {pids:?}"),
-    }
-}
-
-/// Waits until no app process is left.
-pub async fn wait_for_no_app(within: Duration) -> Result<()> {
-    let deadline = Instant::now() + within;
-    while app_pid().is_ok() {
-        if Instant::now() > deadline {
-            bail!("the app did not exit within {within:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
-}
-
 /// `needle` in `haystack` not as part of a longer run of digits (so `12345` is not found in
 /// `9123456`, but an e-mail address or a phrase is found anywhere).
 fn contains_bounded(haystack: &str, needle: &str) -> bool {
@@ -357,111 +376,8 @@ fn contains_bounded(haystack: &str, needle: &str) -> bool {
     })
 }
 
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A running `legitimera-server --demo` that can be stopped and started again on its port.
-pub struct TestServer {
-    binary: PathBuf,
-    logs: PathBuf,
-    log_file: PathBuf,
-    args: Vec<String>,
-    child: Option<Child>,
-    pub addr: String,
-}
-
-static SERVERS_STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-impl TestServer {
-    fn start(
-        binary: &PathBuf,
-        listen: &str,
-        logs: &std::path::Path,
-        args: Vec<String>,
-    ) -> Result<Self> {
-        let n = SERVERS_STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let log_file = logs.join(format!("server-{n:03}.log"));
-        let log = std::fs::File::create(&log_file)?;
-        let mut command = Command::new(binary);
-        // The demo database is a temp file full of personal data: not in the temp directory
-        // the app shares with the residue test.
-        if let Some(home) = std::env::var_os("LEGITIMERA_E2E_HOME") {
-            let server_tmp = PathBuf::from(home).join("server-tmp");
-            std::fs::create_dir_all(&server_tmp)?;
-            command.env("TMPDIR", server_tmp);
-        }
-        let mut child = command
-            .args(["--demo", "--listen", listen])
-            .args(&args)
-            .env("LEGITIMERA_LOG", "trace")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("could not start {}", binary.display()))?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("no stdout")?).read_line(&mut line)?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .ok_or_else(|| anyhow!("the server did not start: {line:?}"))?
-            .to_owned();
-        Ok(TestServer {
-            binary: binary.clone(),
-            logs: logs.to_path_buf(),
-            log_file,
-            args,
-            child: Some(child),
-            addr,
-        })
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// What the server has logged so far (method, route pattern and status of each request).
-    pub fn log(&self) -> Result<String> {
-        let text = std::fs::read_to_string(&self.log_file)?;
-        Ok(strip_ansi(&text))
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts the server again on the same address (with a fresh demo database).
-    pub fn restart(&mut self) -> Result<()> {
-        self.stop();
-        let again = TestServer::start(&self.binary, &self.addr, &self.logs, self.args.clone())?;
-        *self = again;
-        Ok(())
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// The running app, seen through WebDriver.
+#[derive(Debug)]
 pub struct App {
     pub client: Client,
 }

@@ -1,5 +1,5 @@
-//! The UI's translation catalogs (ui/i18n/*.json), flattened to `dotted.key → text`.
-//! Shared by the i18n tests and the end-to-end tests.
+//! The UI's translation catalogs (ui/i18n/*.json), flattened to `dotted.key → text`, for the
+//! i18n tests and the end-to-end tests. Reads only; what a complete catalog is, those tests say.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,10 +8,12 @@ use serde_json::Value;
 
 pub const LANGUAGES: [&str; 2] = ["sv", "en"];
 
+/// The web UI's directory.
 pub fn ui_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui")
+    crate::workspace_root().join("ui")
 }
 
+/// The catalog of `lang`, flattened.
 pub fn catalog(lang: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let path = ui_dir().join(format!("i18n/{lang}.json"));
     let text = std::fs::read_to_string(&path)?;

@@ -5,8 +5,8 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use legitimera_card::vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 use legitimera_card::CardKind;
+use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 
 const USAGE: &str =
     "usage: vcard [--kind piv|pkcs15] [--key rsa|p256] [--port 35963] [--pin 123456]

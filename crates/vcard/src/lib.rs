@@ -1,7 +1,8 @@
 //! A virtual SITHS-like card for tests and the demo: connects to pcscd's vpcd driver as the
 //! card side, answers as a PIV or a PKCS#15 card, with keys and certificates made at run time
-//! under a test CA. Test infrastructure: it must never be pointed at anything but a local
-//! vpcd, and it keeps no secret beyond its own process.
+//! under a test CA; or answers in process (`Loopback`) for tests without pcscd. Test
+//! infrastructure: it must never be pointed at anything but a local vpcd, it keeps no secret
+//! beyond its own process, and the app never links it (`cargo tree -p legitimera -e normal`).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -9,6 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use legitimera_card::apdu::{self, MAX_SHORT_DATA};
+use legitimera_card::piv::{self, KeyRole};
+use legitimera_card::{pkcs15, signature, tlv, CardKind, Transport};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue,
@@ -18,11 +22,20 @@ use rcgen::{
 use rsa::traits::PublicKeyParts;
 use time::OffsetDateTime;
 
-use crate::apdu::MAX_SHORT_DATA;
-use crate::card::CardKind;
-use crate::error::{Error, Result};
-use crate::piv::{self, KeyRole};
-use crate::{pkcs15, signature, tlv};
+/// What went wrong making or starting a virtual card.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Keys or certificates could not be made.
+    #[error("virtual card: {0}")]
+    Make(String),
+    /// The configured PIN is not one a card accepts.
+    #[error("virtual card: the configured PIN is not one a card accepts")]
+    InvalidPin(#[source] legitimera_card::Error),
+}
+
+/// A virtual card's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// vpcd's port for the first virtual reader ("Virtual PCD 00 00").
 pub const VPCD_PORT: u16 = 35963;
@@ -37,7 +50,7 @@ pub fn reader_name(port: u16) -> String {
 }
 
 fn vcard_error(what: impl std::fmt::Display) -> Error {
-    Error::VirtualCard(what.to_string())
+    Error::Make(what.to_string())
 }
 
 /// The test CA: the trust anchor the server uses in tests and the demo.
@@ -585,11 +598,11 @@ impl Loopback {
     }
 }
 
-impl crate::card::Transport for Loopback {
-    fn transmit(&mut self, command: &crate::apdu::Command) -> Result<crate::apdu::Response> {
+impl Transport for Loopback {
+    fn transmit(&mut self, command: &apdu::Command) -> legitimera_card::Result<apdu::Response> {
         let (mut data, sw) = self.card.answer(command.as_bytes());
         data.extend_from_slice(&sw.to_be_bytes());
-        crate::apdu::Response::parse(&data)
+        apdu::Response::parse(&data)
     }
 }
 
@@ -598,7 +611,9 @@ struct Pin;
 
 impl Pin {
     fn check(pin: &str) -> Result<()> {
-        crate::pin::Pin::parse(pin).map(drop)
+        legitimera_card::Pin::parse(pin)
+            .map(drop)
+            .map_err(Error::InvalidPin)
     }
 }
 
