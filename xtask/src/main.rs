@@ -26,6 +26,7 @@ commands:
   bench card    card inserted → holder shown in the app (pcscd, the virtual card), bench/card_shown.rs
   fuzz [TARGET] [--minutes N]  run the fuzz targets (or one) N minutes each (default 10),
          merging new coverage into fuzz/corpus/ (fuzz/README.md)
+  fuzz --bounded  only the bounded fuzz step of `test`, with its time
   deps   only install the missing system packages
 
 options:
@@ -288,6 +289,12 @@ fn fuzz_command(args: &[String]) -> Result<()> {
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--bounded" => {
+                let started = Instant::now();
+                let line = fuzz::bounded()?;
+                println!("\n  {:>7.1}s  {line}", started.elapsed().as_secs_f64());
+                return Ok(());
+            }
             "--minutes" => {
                 minutes = args
                     .next()
