@@ -153,7 +153,9 @@ fn nightly() -> std::result::Result<(), String> {
 }
 
 /// `rustup run nightly cargo …` in fuzz/, with nothing of the stable build's environment that
-/// would send it elsewhere: fuzz/ builds into fuzz/target.
+/// would send it elsewhere: fuzz/ builds into fuzz/target. The variables `cargo run` set for
+/// xtask itself go too: build scripts (ring's) rerun when `CARGO_PKG_NAME` and the like
+/// differ, which would rebuild half the tree between a run by hand and one through xtask.
 fn nightly_cargo() -> Command {
     let mut command = Command::new("rustup");
     command
@@ -163,6 +165,23 @@ fn nightly_cargo() -> Command {
         .env_remove("CARGO")
         .env_remove("RUSTC")
         .env_remove("RUSTUP_TOOLCHAIN");
+    for (name, _) in std::env::vars_os() {
+        let set_by_cargo_run = name.to_str().is_some_and(|name| {
+            name.starts_with("CARGO_PKG_")
+                || matches!(
+                    name,
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_MANIFEST_LINKS"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                )
+        });
+        if set_by_cargo_run {
+            command.env_remove(name);
+        }
+    }
     command
 }
 
