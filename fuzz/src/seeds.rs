@@ -1,14 +1,25 @@
-//! Writes seed corpora from the virtual card's real answers: the answer script of whole PIV
-//! (plain and compressed, P-256 and RSA) and PKCS#15 sessions, and the files and objects
-//! inside them. `cargo fuzz build` builds it with the targets; README.md says how to run it.
-//! Writes fuzz/corpus/<target>/.
+//! Writes seed corpora from real traffic: the virtual card's answers (the answer script of
+//! whole PIV — plain and compressed, P-256 and RSA — and PKCS#15 sessions, and the files and
+//! objects inside them), the request bodies, queries and headers the app sends the server, the
+//! virtual card's signed SITHS challenges with its chain and CA, and the BankID simulator's
+//! answers over mutual TLS. `cargo fuzz build` builds it with the targets; README.md says how
+//! to run it. Writes fuzz/corpus/<target>/.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use legitimera_bankid::simulator::{Scan, Simulator, TestPerson};
+use legitimera_bankid::{client_tls_config, AuthRequest, OrderResponse};
+use legitimera_protocol::SithsAlgorithm;
+use serde_json::json;
 
 use legitimera_card::apdu::{Command, Response};
 use legitimera_card::{piv, pkcs15, CardKind, CardSession, KeyRole, Pin, Transport};
-use legitimera_fuzz::record;
+use legitimera_fuzz::{record, BANKID_STATUSES};
 use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, Loopback};
 
 /// Passes commands to the virtual card and keeps the raw answers.
@@ -34,7 +45,7 @@ fn write(target: &str, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(dir.join(name), bytes)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<()> {
     let identities = [
         (
             "p256",
@@ -125,6 +136,224 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         write("pkcs15_files", name, &file)?;
         write("tlv", name, &file)?;
     }
+    for (key, identity) in &identities {
+        siths_seeds(key, identity, &pin)?;
+    }
+    server_seeds()?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(bankid_seeds())?;
     println!("seed corpora written under fuzz/corpus/");
+    Ok(())
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The card's signature over a challenge, as the app makes it: the `siths_login` records
+/// (head, anchor, challenge, signature, chain) and the `server_body` login request.
+fn siths_seeds(key: &str, identity: &Arc<Identity>, pin: &Pin) -> Result<()> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let challenge: Vec<u8> = (0u8..32).map(|i| i.wrapping_mul(73)).collect();
+    for (role, name) in [
+        (KeyRole::Authentication, "auth"),
+        (KeyRole::Signing, "sign"),
+    ] {
+        let mut session = CardSession::open(Loopback::new(Config::default(), identity.clone())?)?;
+        let signed = session.sign(role, pin, &challenge)?;
+        // The card's algorithm goes to the server under the same name (see the server's tests).
+        let algorithm = match serde_json::from_value(serde_json::to_value(signed.algorithm)?)? {
+            SithsAlgorithm::RsaPkcs1Sha256 => 0u8,
+            SithsAlgorithm::EcdsaP256Sha256 => 1u8,
+        };
+        let mut script = Vec::new();
+        record(
+            &mut script,
+            &[&[algorithm][..], &now.to_be_bytes()].concat(),
+        );
+        record(&mut script, identity.ca.der());
+        record(&mut script, &challenge);
+        record(&mut script, &signed.signature);
+        record(&mut script, &signed.certificate);
+        write("siths_login", &format!("{name}_{key}"), &script)?;
+        let body = json!({
+            "challenge_id": "q7FzW2m0yJx8vN4cR1tL5A",
+            "certificates": [STANDARD.encode(&signed.certificate)],
+            "signature": STANDARD.encode(&signed.signature),
+            "algorithm": signed.algorithm,
+        });
+        write(
+            "server_body",
+            &format!("siths_{name}_{key}"),
+            &[&[8u8][..], &serde_json::to_vec(&body)?].concat(),
+        )?;
+    }
+    Ok(())
+}
+
+/// The bodies, queries and headers the app sends (as its API client and the server's tests
+/// write them), with the `server_body` selector byte for each request type.
+fn server_seeds() -> Result<()> {
+    let bodies = [
+        (
+            0u8,
+            "registration",
+            json!({"email": "anna.testsson@example.se", "password": "correct horse battery staple", "phone": "+46701234567"}),
+        ),
+        (
+            0,
+            "registration_no_phone",
+            json!({"email": "Anna@Example.se ", "password": "hunter2hunter2"}),
+        ),
+        (1, "code", json!({"code": "123456"})),
+        (
+            2,
+            "login",
+            json!({"email": "anna.testsson@example.se", "password": "correct horse battery staple"}),
+        ),
+        (
+            2,
+            "login_device",
+            json!({"email": "anna.testsson@example.se", "password": "correct horse battery staple", "device_token": "dGhpcyBpcyBhIGRldmljZSB0b2tlbg"}),
+        ),
+        (
+            3,
+            "sms_login",
+            json!({"challenge_id": "c2b1a0f4e3d2", "code": "654321", "trust_device": true, "device_label": "Annas dator"}),
+        ),
+        (4, "resend", json!({"challenge_id": "c2b1a0f4e3d2"})),
+        (
+            5,
+            "phone_change",
+            json!({"phone": "070-123 45 67", "email": "anna.testsson@example.se", "password": "correct horse battery staple"}),
+        ),
+        (
+            6,
+            "forget_device",
+            json!({"device_token": "dGhpcyBpcyBhIGRldmljZSB0b2tlbg"}),
+        ),
+        (7, "bankid_this_device", json!({"mode": "this_device"})),
+        (7, "bankid_other_device", json!({"mode": "other_device"})),
+    ];
+    for (selector, name, body) in bodies {
+        write(
+            "server_body",
+            name,
+            &[&[selector][..], &serde_json::to_vec(&body)?].concat(),
+        )?;
+    }
+    for (name, text) in [
+        ("wait", "wait=25&since=3"),
+        ("lang", "lang=sv"),
+        (
+            "bearer",
+            "Bearer 3q2-7wAAAAB3aGF0IGEgdG9rZW4gbG9va3MgbGlrZQ",
+        ),
+        ("forwarded", "203.0.113.9, [2001:db8::1]:4711"),
+    ] {
+        write("server_query_and_headers", name, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// One `bankid_answer` input: endpoint, status, the Content-Type, the body.
+fn bankid_answer(endpoint: u8, status: u16, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let status = BANKID_STATUSES
+        .iter()
+        .position(|known| *known == status)
+        .and_then(|index| u8::try_from(index).ok())
+        .unwrap_or(0);
+    let header = &content_type.as_bytes()[..content_type.len().min(255)];
+    let header_len = u8::try_from(header.len()).unwrap_or(u8::MAX);
+    [&[endpoint, status, header_len][..], header, body].concat()
+}
+
+/// Real answers of the BankID simulator over mutual TLS: an order, every collect state up to
+/// completion data, a cancel, and the error bodies for an unknown order and a bad request.
+async fn bankid_seeds() -> Result<()> {
+    const AUTH: u8 = 0;
+    const COLLECT: u8 = 1;
+    const CANCEL: u8 = 2;
+    let simulator = Simulator::start(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let tls = client_tls_config(&simulator.rp_identity()?, &simulator.server_ca())?;
+    let http = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .build()?;
+    let post = |endpoint: &'static str, body: serde_json::Value| {
+        let http = http.clone();
+        let url = simulator.base_url().join(endpoint);
+        async move {
+            let answer = http.post(url?).json(&body).send().await?;
+            let status = answer.status().as_u16();
+            let content_type = answer
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let body = answer.bytes().await?.to_vec();
+            Result::Ok((status, content_type, body))
+        }
+    };
+    let seed = |endpoint: u8, name: &str, (status, content_type, body): &(u16, String, Vec<u8>)| {
+        write(
+            "bankid_answer",
+            name,
+            &bankid_answer(endpoint, *status, content_type, body),
+        )
+    };
+    let auth_request = serde_json::to_value(AuthRequest::new("192.0.2.10".parse()?))?;
+    let auth = post("auth", auth_request.clone()).await?;
+    seed(AUTH, "auth", &auth)?;
+    let order: OrderResponse = serde_json::from_slice(&auth.2)?;
+    let order_ref = json!({ "orderRef": order.order_ref });
+    seed(
+        COLLECT,
+        "collect_outstanding",
+        &post("collect", order_ref.clone()).await?,
+    )?;
+    let opened = simulator.app().open(
+        &Scan::AutoStart(order.auto_start_token),
+        &TestPerson::demo(),
+    )?;
+    seed(
+        COLLECT,
+        "collect_started",
+        &post("collect", order_ref.clone()).await?,
+    )?;
+    opened.ask_user()?;
+    seed(
+        COLLECT,
+        "collect_user_sign",
+        &post("collect", order_ref.clone()).await?,
+    )?;
+    opened.complete()?;
+    seed(
+        COLLECT,
+        "collect_complete",
+        &post("collect", order_ref.clone()).await?,
+    )?;
+
+    let other: OrderResponse = serde_json::from_slice(&post("auth", auth_request).await?.2)?;
+    let other_ref = json!({ "orderRef": other.order_ref });
+    seed(CANCEL, "cancel", &post("cancel", other_ref.clone()).await?)?;
+    seed(
+        COLLECT,
+        "collect_after_cancel",
+        &post("collect", other_ref.clone()).await?,
+    )?;
+    seed(CANCEL, "cancel_unknown", &post("cancel", other_ref).await?)?;
+    seed(
+        AUTH,
+        "auth_bad_request",
+        &post("auth", json!({ "endUserIp": "not an address" })).await?,
+    )?;
+    simulator.stop().await;
+
+    // What no test sees from the simulator but a proxy in front of BankID sends.
+    let html = b"<html><body><h1>502 Bad Gateway</h1></body></html>".to_vec();
+    seed(COLLECT, "proxy_html", &(503, "text/html".into(), html))?;
+    let limited = bankid_answer(AUTH, 429, "30", b"");
+    write("bankid_answer", "rate_limited", &limited)?;
     Ok(())
 }

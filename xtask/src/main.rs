@@ -4,6 +4,7 @@
 
 mod demo_card;
 mod e2e_env;
+mod fuzz;
 mod packages;
 
 use std::path::{Path, PathBuf};
@@ -20,10 +21,14 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   demo   install what is missing, build, start the demo backend and the app against it (with
          a virtual SITHS card in pcscd's virtual reader when no card reader is connected)
-  test   install what is missing, then fmt, clippy, unit/integration tests and end-to-end tests
+  test   install what is missing, then fmt, clippy, unit/integration tests, end-to-end tests
+         and every fuzz target briefly (needs nightly; skipped loudly without it)
   e2e    only the end-to-end tests (those whose names contain any FILTER given after it)
   bench bankid  the BankID bench through the real app (Xvfb, tauri-driver), bench/bankid_login.rs
   bench card    card inserted → holder shown in the app (pcscd, the virtual card), bench/card_shown.rs
+  fuzz [TARGET] [--minutes N]  run the fuzz targets (or one) N minutes each (default 10),
+         merging new coverage into fuzz/corpus/ (fuzz/README.md)
+  fuzz --bounded  only the bounded fuzz step of `test`, with its time
   deps   only install the missing system packages
 
 options:
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
         Some("bench") if args.get(1).map(String::as_str) == Some("card") => {
             bench_through_the_app(install, "card_shown", "SITHS card bench")
         }
+        Some("fuzz") => fuzz_command(&args[1..]),
         Some("deps") => packages::ensure(&packages::all(), install),
         _ => {
             eprintln!("{USAGE}");
@@ -228,12 +234,20 @@ fn test(install: bool) -> Result<()> {
     let e2e_result = step("end-to-end tests (real app, WebDriver, Xvfb)", &mut e2e);
     drop(session);
     drop(pcscd);
+    let fuzz_started = Instant::now();
+    let fuzz_result = fuzz::bounded();
+    let fuzz_line = match &fuzz_result {
+        Ok(line) => line.clone(),
+        Err(_) => "fuzz FAILED".to_owned(),
+    };
+    timings.push((fuzz_line, fuzz_started.elapsed()));
     println!("\n==> summary");
     for (name, elapsed) in &timings {
         println!("  {:>7.1}s  {name}", elapsed.as_secs_f64());
     }
     println!("  {:>7.1}s  total", started.elapsed().as_secs_f64());
     e2e_result?;
+    fuzz_result?;
     println!("all checks passed");
     Ok(())
 }
@@ -296,4 +310,31 @@ fn bench_through_the_app(install: bool, name: &str, what: &str) -> Result<()> {
     let session = e2e_env::DesktopSession::start()?;
     session.apply(&mut bench);
     run(&format!("{what} (real app, WebDriver, Xvfb)"), &mut bench)
+}
+
+/// `cargo xtask fuzz [TARGET] [--minutes N]`.
+fn fuzz_command(args: &[String]) -> Result<()> {
+    let mut target = None;
+    let mut minutes = fuzz::DEFAULT_MINUTES;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--bounded" => {
+                let started = Instant::now();
+                let line = fuzz::bounded()?;
+                println!("\n  {:>7.1}s  {line}", started.elapsed().as_secs_f64());
+                return Ok(());
+            }
+            "--minutes" => {
+                minutes = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .context("--minutes needs a whole number")?;
+            }
+            "--no-install" => {}
+            name if !name.starts_with("--") && target.is_none() => target = Some(name),
+            other => bail!("cargo xtask fuzz: unexpected {other}"),
+        }
+    }
+    fuzz::at_length(target, minutes)
 }

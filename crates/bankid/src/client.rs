@@ -132,7 +132,7 @@ impl RpClient {
 }
 
 /// Turns one HTTP answer into the typed result. Pure, so every odd answer is unit-tested.
-fn interpret<T: DeserializeOwned>(
+pub fn interpret<T: DeserializeOwned>(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],

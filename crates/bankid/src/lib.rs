@@ -114,6 +114,12 @@ pub use launch::{desktop_launch_url, mobile_launch_url};
 pub use qr::{qr_auth_code, qr_data, AnimatedQr, ScannedQr};
 pub use rfa::{rfa, Outcome, RfaCode, UserDevice};
 pub use tls::{client_tls_config, RpIdentity, ServerCa};
+/// The parsers fuzz/ feeds directly; not part of the API.
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::client::interpret;
+}
+
 pub use types::{
     AppContext, AuthRequest, CardReader, CollectResponse, CompletionData, Device, HintCode,
     OrderRefRequest, OrderResponse, Requirement, Risk, SignRequest, Status, StepUp, User,

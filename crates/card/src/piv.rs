@@ -71,13 +71,21 @@ pub fn parse_certificate_object(object: &[u8]) -> Result<Vec<u8>> {
     if !compressed {
         return Ok(certificate.to_vec());
     }
+    // `bufread` consumes exactly one gzip member, so what is left of the input afterwards is
+    // trailing data (or a second member) that a card has no reason to send.
     let mut inflated = Vec::new();
-    flate2::read::GzDecoder::new(certificate)
-        .take(MAX_CERTIFICATE_LEN + 1)
+    let mut decoder = flate2::bufread::GzDecoder::new(certificate).take(MAX_CERTIFICATE_LEN + 1);
+    decoder
         .read_to_end(&mut inflated)
         .map_err(|e| Error::card(format!("compressed certificate: {e}")))?;
     if inflated.len() as u64 > MAX_CERTIFICATE_LEN {
         return Err(Error::card("compressed certificate too large"));
+    }
+    if inflated.is_empty() {
+        return Err(Error::card("compressed certificate inflates to nothing"));
+    }
+    if !decoder.into_inner().into_inner().is_empty() {
+        return Err(Error::card("data after the compressed certificate"));
     }
     Ok(inflated)
 }
@@ -152,6 +160,66 @@ mod tests {
         let huge = vec![0u8; 1024 * 1024];
         let object = certificate_object(&huge, true).unwrap();
         assert!(parse_certificate_object(&object).is_err());
+    }
+
+    /// A gzip member: header, an empty final deflate block, CRC and size of nothing, then `tail`.
+    fn empty_gzip_member_then(tail: &[u8]) -> Vec<u8> {
+        let mut member = vec![0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0x8B, 0x00, 0x03, 0x00];
+        member.extend_from_slice(&[0; 8]);
+        member.extend_from_slice(tail);
+        member
+    }
+
+    fn compressed_object(gzip: &[u8]) -> Vec<u8> {
+        tlv::encode(
+            0x53,
+            &[
+                tlv::encode(0x70, gzip),
+                tlv::encode(0x71, &[1]),
+                tlv::encode(0xFE, &[]),
+            ]
+            .concat(),
+        )
+    }
+
+    #[test]
+    fn gzip_member_inflating_to_nothing_is_an_error() {
+        // Symptom (piv_object fuzzer): an empty member followed by 512 bytes of garbage was
+        // accepted as an empty certificate.
+        let garbage: Vec<u8> = [0x00, 0x6B, 0xFA]
+            .into_iter()
+            .chain((0..509u32).map(|i| (i * 37 % 251) as u8))
+            .collect();
+        let object = compressed_object(&empty_gzip_member_then(&garbage));
+        assert_eq!(object.len(), 545);
+        assert_eq!(
+            object[..31],
+            [
+                0x53, 0x82, 0x02, 0x1D, 0x70, 0x82, 0x02, 0x14, 0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00,
+                0x00, 0x00, 0x8B, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                0x00, 0x6B, 0xFA
+            ]
+        );
+        assert!(parse_certificate_object(&object).is_err());
+        assert!(
+            parse_certificate_object(&compressed_object(&empty_gzip_member_then(&[]))).is_err()
+        );
+    }
+
+    #[test]
+    fn gzip_member_with_trailing_data_is_an_error() {
+        // Symptom: bytes after a valid member were silently ignored.
+        let object = certificate_object(FAKE_DER, true).unwrap();
+        let (outer, _) = tlv::parse_one(&object).unwrap();
+        let gzip = tlv::find(outer.value, 0x70).unwrap().unwrap().to_vec();
+        assert_eq!(
+            parse_certificate_object(&compressed_object(&gzip)).unwrap(),
+            FAKE_DER
+        );
+        let trailing = [&gzip[..], b"x"].concat();
+        assert!(parse_certificate_object(&compressed_object(&trailing)).is_err());
+        let second_member = [&gzip[..], &gzip[..]].concat();
+        assert!(parse_certificate_object(&compressed_object(&second_member)).is_err());
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl FromRequestParts<AppState> for ClientIp {
 
 /// The last entry of a comma-separated address list such as `X-Forwarded-For`, with or
 /// without a port (`192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`, `[2001:db8::1]:4711`).
-fn rightmost_address(list: &str) -> Option<IpAddr> {
+pub fn rightmost_address(list: &str) -> Option<IpAddr> {
     let entry = list.rsplit(',').next()?.trim();
     entry
         .parse::<IpAddr>()

@@ -24,6 +24,17 @@ mod routes;
 mod sessions;
 pub mod siths;
 
+/// What a client sends, as the routes parse it, for fuzz/ to feed directly; not part of the API.
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::bankid::WaitQuery;
+    pub use crate::cases::CasesQuery;
+    pub use crate::extract::{rightmost_address, Body};
+    pub use crate::sessions::bearer;
+    pub use crate::siths::verify::verify;
+    pub use crate::siths::LandingQuery;
+}
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

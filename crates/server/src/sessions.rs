@@ -148,7 +148,7 @@ impl FromRequestParts<AppState> for MaybeAuthenticated {
     }
 }
 
-pub(crate) fn bearer(parts: &Parts) -> Option<SecretString> {
+pub fn bearer(parts: &Parts) -> Option<SecretString> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme

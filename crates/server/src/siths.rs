@@ -3,7 +3,7 @@
 //! token format and limits as every session, in `staff_sessions`) and the staff landing page.
 //! Never logs an HSA-id, a name, a challenge or a token.
 
-mod verify;
+pub(crate) mod verify;
 
 use std::time::Duration;
 
