@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::{ApiError, Result};
 use crate::extract::{Body, ClientIp};
-use crate::{sessions, AppState};
+use crate::{sessions, store, AppState};
 
 /// How often `/collect` is called while an order is pending, as BankID asks.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -230,12 +230,11 @@ pub async fn create(
     let bankid = state
         .bankid()
         .ok_or(ApiError::BankIdUnavailable { rfa: RfaCode::Rfa5 })?;
-    let ip_key = format!("bankid:{ip}");
-    let limiter = &state.limits().bankid_ip;
-    if let Some(retry_after) = limiter.retry_after(&ip_key, state.now()) {
-        return Err(ApiError::RateLimited { retry_after });
-    }
-    limiter.record(&ip_key, state.now());
+    state
+        .limits()
+        .bankid_ip
+        .reserve(&state, &ip.to_string())
+        .await?;
     bankid.sweep(&state).await?;
     let answer = bankid
         .client
@@ -469,15 +468,12 @@ fn transient(error: &RpError) -> bool {
 /// them. The personnummer goes into the database and nowhere else.
 async fn log_in(state: &AppState, data: &CompletionData) -> Result<(SecretString, BankIdUser)> {
     let user = &data.user;
-    let person_id: i64 = sqlx::query_scalar(
-        "INSERT INTO people (personal_number, given_name, surname) VALUES (?, ?, ?)
-         ON CONFLICT (personal_number) DO UPDATE SET personal_number = excluded.personal_number
-         RETURNING id",
+    let person_id = store::people::upsert_by_personal_number(
+        state.pool(),
+        user.personal_number.expose(),
+        &user.given_name,
+        &user.surname,
     )
-    .bind(user.personal_number.expose())
-    .bind(&user.given_name)
-    .bind(&user.surname)
-    .fetch_one(state.pool())
     .await?;
     let session = sessions::create_for_person(state, person_id, Assurance::High).await?;
     Ok((

@@ -7,12 +7,12 @@ mod cases;
 mod challenges;
 pub mod clock;
 pub mod config;
-pub mod db;
 pub mod delivery;
 pub mod demo;
 mod devices;
 pub mod error;
 mod extract;
+mod language;
 mod login;
 mod messages;
 pub mod otp;
@@ -23,6 +23,7 @@ mod registration;
 mod routes;
 mod sessions;
 pub mod siths;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,11 +39,11 @@ use legitimera_bankid::{ClientConfig, RpClient, RpIdentity, ServerCa};
 use crate::bankid::{BankId, SimulatorClock};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BankIdSetup, Config, Delivery, RpIdentityFiles, Timeouts};
-use crate::db::Db;
 use crate::delivery::{DemoOutbox, HttpSmsGateway, Mailer, SmsSender, SmtpMailer};
 use crate::passwords::Hasher;
 use crate::ratelimit::Limiter;
 use crate::siths::TrustAnchors;
+use crate::store::Store;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -52,7 +53,7 @@ pub struct AppState {
 
 #[derive(Debug)]
 struct Inner {
-    db: Db,
+    store: Store,
     demo: bool,
     clock: Arc<dyn Clock>,
     hasher: Hasher,
@@ -67,10 +68,38 @@ struct Inner {
     simulator: Option<Simulator>,
     /// Empty when SITHS login is not set up.
     siths_anchors: TrustAnchors,
+    /// Sweeps what the database keeps past its use; stopped with the server.
+    _maintenance: AbortOnDrop,
+}
+
+/// A background task that ends when its owner is dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often ended rate-limit windows are swept from the database.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Removes ended rate-limit windows now and then, so the table holds only live ones. Holds
+/// the pool, not the state, so dropping the server ends it.
+fn maintenance(pool: sqlx::AnyPool, clock: Arc<dyn Clock>) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(SWEEP_INTERVAL).await;
+            if let Err(error) = store::limits::sweep(&pool, clock.unix()).await {
+                tracing::warn!(%error, "could not sweep rate limits");
+            }
+        }
+    }))
 }
 
 /// The guessing limits. Failures count, successes don't; every window empties by itself.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Wrong passwords and SMS codes per account (unknown addresses count the same way).
     pub login_account: Limiter,
@@ -89,24 +118,28 @@ pub struct Limits {
 
 /// SITHS challenges per client address in 15 minutes: generous, since a whole hospital may
 /// reach the server through one address.
-pub const SITHS_CHALLENGES_PER_IP: usize = 300;
+pub const SITHS_CHALLENGES_PER_IP: i64 = 300;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            login_account: Limiter::new(5, 15 * 60),
-            login_ip: Limiter::new(30, 15 * 60),
-            registration_ip: Limiter::new(20, 60 * 60),
-            bankid_ip: Limiter::new(60, 15 * 60),
-            siths_ip: Limiter::new(SITHS_CHALLENGES_PER_IP, 15 * 60),
-            device_forget_ip: Limiter::new(60, 15 * 60),
+            login_account: Limiter::new("login_account", 5, 15 * 60),
+            login_ip: Limiter::new("login_ip", 30, 15 * 60),
+            registration_ip: Limiter::new("registration_ip", 20, 60 * 60),
+            bankid_ip: Limiter::new("bankid_ip", 60, 15 * 60),
+            siths_ip: Limiter::new("siths_ip", SITHS_CHALLENGES_PER_IP, 15 * 60),
+            device_forget_ip: Limiter::new("device_forget_ip", 60, 15 * 60),
         }
     }
 }
 
 impl AppState {
-    pub fn pool(&self) -> &sqlx::SqlitePool {
-        &self.inner.db.pool
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn pool(&self) -> &sqlx::AnyPool {
+        self.inner.store.pool()
     }
 
     pub fn demo(&self) -> bool {
@@ -173,7 +206,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Router> {
 
 /// As [`build`], with the clock given: tests pass a `ManualClock` to move time.
 pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Router> {
-    let db = Db::open(&config.database).await?;
+    let store = Store::open(&config.database).await?;
     let hasher = Hasher::new()?;
     let (mailer, sms, outbox): (Arc<dyn Mailer>, Arc<dyn SmsSender>, _) = match &config.delivery {
         Delivery::Real { smtp, sms } => (
@@ -187,7 +220,7 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         }
     };
     if config.demo {
-        demo::seed(&db.pool, &hasher, clock.unix()).await?;
+        demo::seed(store.pool(), &hasher, clock.unix()).await?;
     }
     let (bankid, simulator) = bankid_client(&config.bankid, clock.clone()).await?;
     let trusted_proxy_header = config
@@ -201,9 +234,10 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     } else {
         tracing::info!(anchors = siths_anchors.len(), "SITHS login on");
     }
+    let maintenance = maintenance(store.pool().clone(), clock.clone());
     let state = AppState {
         inner: Arc::new(Inner {
-            db,
+            store,
             demo: config.demo,
             clock,
             hasher,
@@ -216,6 +250,7 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
             bankid: bankid.map(|client| Arc::new(BankId::new(client))),
             simulator,
             siths_anchors,
+            _maintenance: maintenance,
         }),
     };
     Ok(routes::router(state))

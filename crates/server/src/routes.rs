@@ -71,8 +71,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<Health>> {
-    sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(state.pool())
+    state
+        .store()
+        .ping()
         .await
         .map_err(ApiError::DatabaseUnavailable)?;
     Ok(Json(Health {
