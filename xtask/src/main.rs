@@ -6,6 +6,7 @@ mod demo_card;
 mod e2e_env;
 mod packages;
 mod pcscd;
+mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -189,6 +190,12 @@ fn test(install: bool) -> Result<()> {
             .env_remove(e2e_env::E2E_ENV)
             .env(pcscd::REQUIRE_ENV, "1"),
     )?;
+    let cluster = postgres::Cluster::start()?;
+    step(
+        "server integration tests on PostgreSQL",
+        postgres::server_suite(cargo(), &root(), &cluster)?.env(pcscd::REQUIRE_ENV, "1"),
+    )?;
+    drop(cluster);
     // `cargo test --workspace` has just built the server binary (its integration tests need
     // it) with the same features as everything else; a separate `cargo build` would resolve
     // features without dev-dependencies and rebuild half the dependency tree.
