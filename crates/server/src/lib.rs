@@ -206,6 +206,20 @@ pub async fn build(config: &Config) -> anyhow::Result<Router> {
 
 /// As [`build`], with the clock given: tests pass a `ManualClock` to move time.
 pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Router> {
+    Ok(build_app(config, clock).await?.0)
+}
+
+impl AppState {
+    /// After the last request: hands this instance's BankID leases back.
+    async fn stop(&self) {
+        if let Some(bankid) = self.bankid() {
+            bankid.stop(self).await;
+        }
+    }
+}
+
+/// The router and the state behind it (which [`AppState::stop`] winds down).
+async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Router, AppState)> {
     let store = Store::open(&config.database).await?;
     let hasher = Hasher::new()?;
     let (mailer, sms, outbox): (Arc<dyn Mailer>, Arc<dyn SmsSender>, _) = match &config.delivery {
@@ -253,7 +267,10 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
             _maintenance: maintenance,
         }),
     };
-    Ok(routes::router(state))
+    if let Some(bankid) = state.bankid() {
+        bankid.start_takeover(Arc::downgrade(&state.inner));
+    }
+    Ok((routes::router(state.clone()), state))
 }
 
 /// The RP client for the configured BankID, or for a simulator started here in demo mode
@@ -300,7 +317,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = build(&config).await?;
+    let (app, state) = build_app(&config, Arc::new(SystemClock)).await?;
     match &config.tls {
         None => {
             let listener = TcpListener::bind(config.listen).await?;
@@ -329,6 +346,7 @@ pub async fn serve(
                 .await?;
         }
     }
+    state.stop().await;
     tracing::info!("server stopped");
     Ok(())
 }
@@ -356,15 +374,17 @@ impl Running {
 /// Builds the server with `clock`, binds `config.listen` (port 0 picks one) and serves in the
 /// background until [`Running::stop`].
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
-    let app = build_with_clock(&config, clock).await?;
+    let (app, state) = build_app(&config, clock).await?;
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        serve_plain(listener, app, async {
+        let served = serve_plain(listener, app, async {
             let _ = stopped.await;
         })
-        .await
+        .await;
+        state.stop().await;
+        served
     });
     Ok(Running { addr, stop, task })
 }

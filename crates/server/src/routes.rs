@@ -2,6 +2,8 @@
 //! mode only), request tracing
 //! without personal data, and JSON errors for everything, including unknown routes.
 
+use std::time::Duration;
+
 use axum::extract::{MatchedPath, State};
 use axum::http::Request;
 use axum::routing::{delete, get, post};
@@ -15,6 +17,7 @@ use crate::{bankid, cases, devices, login, phone_change, registration, sessions,
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/registrations", post(registration::start))
         .route(
             "/registrations/{id}/email-code",
@@ -81,6 +84,19 @@ async fn health(State(state): State<AppState>) -> Result<Json<Health>> {
         version: env!("CARGO_PKG_VERSION").into(),
         demo: state.demo(),
     }))
+}
+
+/// How long readiness waits for the database before answering that it is not ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /api/v1/ready`: whether this instance should get traffic (its database answers, in
+/// time). For a load balancer's check; `health` is for people and monitoring.
+async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
+    match tokio::time::timeout(READY_TIMEOUT, state.store().ping()).await {
+        Ok(Ok(())) => Ok(Json(serde_json::json!({"status": "ready"}))),
+        Ok(Err(error)) => Err(ApiError::DatabaseUnavailable(error)),
+        Err(_) => Err(ApiError::DatabaseUnavailable(sqlx::Error::PoolTimedOut)),
+    }
 }
 
 /// `GET /demo/outbox`: mounted only when the server delivers to the demo outbox.

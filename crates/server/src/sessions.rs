@@ -94,12 +94,6 @@ async fn open(
     })
 }
 
-/// Ends the session with this token (one that was never handed out, say).
-pub async fn revoke(state: &AppState, token: &SecretString) -> Result<()> {
-    store::sessions::delete(state.pool(), &token_hash(token.expose())).await?;
-    Ok(())
-}
-
 /// Ends every session of an account (after its phone was replaced without a session).
 pub async fn end_all(state: &AppState, account_id: i64) -> Result<()> {
     store::sessions::delete_for_account(state.pool(), account_id).await?;

@@ -12,6 +12,7 @@
 //! `migrations/sqlite` and `migrations/postgres`, numbered alike.
 
 pub mod accounts;
+pub mod bankid;
 pub mod cases;
 pub mod challenges;
 pub mod devices;
@@ -116,7 +117,7 @@ impl Store {
             }
         };
         match backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Sqlite => migrate_sqlite(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
         Ok(Store {
@@ -138,5 +139,26 @@ impl Store {
     pub async fn ping(&self) -> sqlx::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+/// SQLite has no advisory lock for sqlx to take: when two processes open a new file together,
+/// both may start the same migration and the later one fails on a table the other just made
+/// (each migration is one transaction, so nothing is half done). Trying again then finds that
+/// migration applied and goes on with the next.
+async fn migrate_sqlite(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
+    const TRIES: u32 = 10;
+    let migrator = sqlx::migrate!("./migrations/sqlite");
+    let mut tries = 1;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(error) if tries < TRIES => {
+                tracing::info!(%error, "migration raced another process; trying again");
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => return Err(error),
+        }
     }
 }
