@@ -229,7 +229,7 @@ async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Ro
             None,
         ),
         Delivery::DemoOutbox => {
-            let outbox = Arc::new(DemoOutbox::new(clock.clone()));
+            let outbox = Arc::new(DemoOutbox::new(clock.clone(), store.pool().clone()));
             (outbox.clone(), outbox.clone(), Some(outbox))
         }
     };

@@ -102,7 +102,7 @@ async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>>
 /// `GET /demo/outbox`: mounted only when the server delivers to the demo outbox.
 async fn outbox(State(state): State<AppState>) -> Result<Json<Vec<OutboxMessage>>> {
     let outbox = state.outbox().ok_or(ApiError::NotFound)?;
-    Ok(Json(outbox.messages()))
+    Ok(Json(outbox.messages().await?))
 }
 
 async fn not_found() -> ApiError {

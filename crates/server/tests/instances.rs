@@ -116,6 +116,23 @@ async fn both_instances_are_ready_and_a_session_made_on_one_ends_on_both() {
     assert_eq!(status, 204);
     let (status, body) = send(http.get(a.api("session")).bearer_auth(&token)).await;
     assert_eq!(status, 401, "logged out on B, ended on A: {body:?}");
+
+    // The demo outbox is shared too: a code e-mailed by A shows on B.
+    let (status, body) = send(
+        http.post(a.api("registrations"))
+            .json(&json!({"email": "ny@example.se", "password": support::GOOD_PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body:?}");
+    let (_, outbox) = send(http.get(format!("{}/demo/outbox", b.url))).await;
+    assert!(
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["to"] == "ny@example.se"),
+        "{outbox:?}"
+    );
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ pub mod cases;
 pub mod challenges;
 pub mod devices;
 pub mod limits;
+pub mod outbox;
 pub mod people;
 pub mod sessions;
 pub mod siths;
