@@ -23,6 +23,7 @@ commands:
   e2e    only the end-to-end tests (those whose names contain any FILTER given after it)
   bench bankid  the BankID bench through the real app (Xvfb, tauri-driver), bench/bankid_login.rs
   bench card    card inserted → holder shown in the app (pcscd, the virtual card), bench/card_shown.rs
+  bench server  logins/s and session checks/s, PostgreSQL / SQLite, bench/server_storage.rs
   deps   only install the missing system packages
 
 options:
@@ -47,6 +48,9 @@ fn main() -> ExitCode {
         }
         Some("bench") if args.get(1).map(String::as_str) == Some("card") => {
             bench_through_the_app(install, "card_shown", "SITHS card bench")
+        }
+        Some("bench") if args.get(1).map(String::as_str) == Some("server") => {
+            postgres::bench(cargo(), install)
         }
         Some("deps") => packages::ensure(&packages::all(), install),
         _ => {

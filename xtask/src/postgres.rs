@@ -184,6 +184,23 @@ pub fn server_suite(mut cargo: Command, root: &Path, cluster: &Cluster) -> Resul
     Ok(cargo)
 }
 
+/// `cargo xtask bench server`: bench/server_storage.rs with a throwaway cluster for its
+/// PostgreSQL side.
+pub fn bench(mut cargo: Command, install: bool) -> Result<()> {
+    crate::packages::ensure(&["postgresql"], install)?;
+    let cluster = Cluster::start()?;
+    cargo
+        .args([
+            "bench",
+            "-p",
+            "legitimera-bench",
+            "--bench",
+            "server_storage",
+        ])
+        .env("LEGITIMERA_BENCH_DATABASE_URL", cluster.url());
+    crate::run("server storage bench (SQLite and PostgreSQL)", &mut cargo)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -33,10 +33,11 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use axum::http::HeaderName;
+#[cfg(feature = "demo")]
 use legitimera_bankid::simulator::{Simulator, TestApp};
 use legitimera_bankid::{ClientConfig, RpClient, RpIdentity, ServerCa};
 
-use crate::bankid::{BankId, SimulatorClock};
+use crate::bankid::BankId;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BankIdSetup, Config, Delivery, RpIdentityFiles, Timeouts};
 use crate::delivery::{DemoOutbox, HttpSmsGateway, Mailer, SmsSender, SmtpMailer};
@@ -65,6 +66,7 @@ struct Inner {
     trusted_proxy_header: Option<HeaderName>,
     bankid: Option<Arc<BankId>>,
     /// Demo mode: the BankID simulator the orders go to, with its test app.
+    #[cfg(feature = "demo")]
     simulator: Option<Simulator>,
     /// Empty when SITHS login is not set up.
     siths_anchors: TrustAnchors,
@@ -189,6 +191,7 @@ impl AppState {
     }
 
     /// Demo mode: the simulator's test BankID app.
+    #[cfg(feature = "demo")]
     pub fn demo_bankid_app(&self) -> Option<TestApp> {
         self.inner.simulator.as_ref().map(Simulator::app)
     }
@@ -220,6 +223,9 @@ impl AppState {
 
 /// The router and the state behind it (which [`AppState::stop`] winds down).
 async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Router, AppState)> {
+    if config.demo && !cfg!(feature = "demo") {
+        anyhow::bail!("this server was built without demo mode (the `demo` feature)");
+    }
     let store = Store::open(&config.database).await?;
     let hasher = Hasher::new()?;
     let (mailer, sms, outbox): (Arc<dyn Mailer>, Arc<dyn SmsSender>, _) = match &config.delivery {
@@ -236,7 +242,7 @@ async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Ro
     if config.demo {
         demo::seed(store.pool(), &hasher, clock.unix()).await?;
     }
-    let (bankid, simulator) = bankid_client(&config.bankid, clock.clone()).await?;
+    let (bankid, _simulator) = bankid_client(&config.bankid, clock.clone()).await?;
     let trusted_proxy_header = config
         .trusted_proxy_header
         .as_deref()
@@ -262,7 +268,8 @@ async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Ro
             limits: Limits::default(),
             trusted_proxy_header,
             bankid: bankid.map(|client| Arc::new(BankId::new(client))),
-            simulator,
+            #[cfg(feature = "demo")]
+            simulator: _simulator,
             siths_anchors,
             _maintenance: maintenance,
         }),
@@ -275,40 +282,60 @@ async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Ro
 
 /// The RP client for the configured BankID, or for a simulator started here in demo mode
 /// (on 127.0.0.1, a free port, the server's clock).
+#[cfg(feature = "demo")]
 async fn bankid_client(
     setup: &BankIdSetup,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<(Option<RpClient>, Option<Simulator>)> {
     match setup {
         BankIdSetup::Off => Ok((None, None)),
+        BankIdSetup::Rp(rp) => Ok((Some(rp_client(rp)?), None)),
         BankIdSetup::Simulator => {
             let simulator = Simulator::start_with_clock(
                 SocketAddr::from(([127, 0, 0, 1], 0)),
-                Arc::new(SimulatorClock(clock)),
+                Arc::new(bankid::SimulatorClock(clock)),
             )
             .await?;
             let client = RpClient::new(simulator.client_config()?)?;
             tracing::info!(addr = %simulator.addr(), "demo mode: BankID simulator started");
             Ok((Some(client), Some(simulator)))
         }
-        BankIdSetup::Rp(rp) => {
-            let read = |path: &std::path::Path| {
-                std::fs::read(path)
-                    .map_err(|e| anyhow::anyhow!("[bankid]: cannot read {}: {e}", path.display()))
-            };
-            let identity = match &rp.identity {
-                RpIdentityFiles::Pkcs12 { file, password } => {
-                    RpIdentity::from_pkcs12(&read(file)?, password.expose())?
-                }
-                RpIdentityFiles::Pem { cert, key } => {
-                    RpIdentity::from_pem(&read(cert)?, &read(key)?)?
-                }
-            };
-            let server_ca = ServerCa::from_pem(&read(&rp.server_ca)?)?;
-            let client = RpClient::new(ClientConfig::new(rp.url.clone(), identity, server_ca))?;
-            Ok((Some(client), None))
+    }
+}
+
+/// Without the `demo` feature there is no simulator to start: only a configured RP API.
+#[cfg(not(feature = "demo"))]
+async fn bankid_client(
+    setup: &BankIdSetup,
+    _clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Option<RpClient>, Option<()>)> {
+    match setup {
+        BankIdSetup::Off => Ok((None, None)),
+        BankIdSetup::Rp(rp) => Ok((Some(rp_client(rp)?), None)),
+        BankIdSetup::Simulator => {
+            anyhow::bail!("this server was built without the BankID simulator: configure [bankid]")
         }
     }
+}
+
+/// The RP client for a configured RP API (mutual TLS with the RP identity's files).
+fn rp_client(rp: &config::BankIdRp) -> anyhow::Result<RpClient> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("[bankid]: cannot read {}: {e}", path.display()))
+    };
+    let identity = match &rp.identity {
+        RpIdentityFiles::Pkcs12 { file, password } => {
+            RpIdentity::from_pkcs12(&read(file)?, password.expose())?
+        }
+        RpIdentityFiles::Pem { cert, key } => RpIdentity::from_pem(&read(cert)?, &read(key)?)?,
+    };
+    let server_ca = ServerCa::from_pem(&read(&rp.server_ca)?)?;
+    Ok(RpClient::new(ClientConfig::new(
+        rp.url.clone(),
+        identity,
+        server_ca,
+    ))?)
 }
 
 /// Binds, announces the address on stdout (`listening on http://ADDR`, so scripts and tests can

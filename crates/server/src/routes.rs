@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     if state.outbox().is_some() {
         router = router.route("/demo/outbox", get(outbox));
     }
+    #[cfg(feature = "demo")]
     if let Some(app) = state.demo_bankid_app() {
         // The simulator's test BankID app: POST /demo/bankid/sign and /demo/bankid/cancel.
         router = router.nest_service("/demo/bankid", app.router());

@@ -234,3 +234,57 @@ async fn a_bankid_order_whose_collecting_instance_is_killed_completes_through_th
     assert_eq!(status, 200, "{session:?}");
     assert_eq!(session["assurance"], "high");
 }
+
+#[tokio::test]
+async fn the_bankid_simulator_runs_as_its_own_process_for_servers_to_share() {
+    let out = tempfile::tempdir().unwrap();
+    let mut simulator = Command::new(env!("CARGO_BIN_EXE_legitimera-server"))
+        .arg("bankid-simulator")
+        .arg("--out")
+        .arg(out.path())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(simulator.stdout.take().unwrap()).lines();
+    let rp_url = lines.next_line().await.unwrap().unwrap();
+    let rp_url = rp_url.strip_prefix("listening on ").unwrap().to_owned();
+    let app_url = lines.next_line().await.unwrap().unwrap();
+    let app_url = app_url.strip_prefix("test app on ").unwrap().to_owned();
+    let file = |name: &str| out.path().join(name).display().to_string();
+    let args: Vec<String> = vec![
+        "--bankid-url".into(),
+        rp_url,
+        "--bankid-client-cert".into(),
+        file("rp.pem"),
+        "--bankid-client-key".into(),
+        file("rp.key"),
+        "--bankid-server-ca".into(),
+        file("bankid-ca.pem"),
+    ];
+    let (a, b, _dir) = two_instances(&args).await;
+    let http = reqwest::Client::new();
+    let (status, order) = send(
+        http.post(a.api("bankid/orders"))
+            .json(&json!({"mode": "this_device"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{order:?}");
+    let (status, signed) = send(
+        http.post(format!("{app_url}/sign"))
+            .json(&json!({"autostarttoken": order["autostarttoken"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{signed:?}");
+    let id = order["id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, body) = send(http.get(b.api(&format!("bankid/orders/{id}?wait=5&since=0")))).await;
+        if body["status"] == "complete" {
+            assert!(body["token"].is_string(), "{body:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never completed: {body:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
