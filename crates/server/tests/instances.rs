@@ -236,6 +236,44 @@ async fn a_bankid_order_whose_collecting_instance_is_killed_completes_through_th
 }
 
 #[tokio::test]
+async fn an_instance_stopped_with_sigterm_hands_its_bankid_orders_over_at_once() {
+    let sim = Simulator::start(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let pem_dir = tempfile::tempdir().unwrap();
+    let (mut a, _b, _dir) = two_instances(&bankid_args(&sim, pem_dir.path())).await;
+    let http = reqwest::Client::new();
+    let (status, order) = send(
+        http.post(a.api("bankid/orders"))
+            .json(&json!({"mode": "this_device"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{order:?}");
+    let collects_before = sim.collect_calls();
+    let pid = a.child.id().unwrap().to_string();
+    let stopped = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    a.child.wait().await.unwrap();
+    while sim.collect_calls() == collects_before {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "no instance took the order over"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let take_over = stopped.elapsed();
+    println!("take-over after SIGTERM: {take_over:?}");
+    assert!(
+        take_over < Duration::from_millis(2_500),
+        "the lease was not handed back: {take_over:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_bankid_simulator_runs_as_its_own_process_for_servers_to_share() {
     let out = tempfile::tempdir().unwrap();
     let mut simulator = Command::new(env!("CARGO_BIN_EXE_legitimera-server"))
