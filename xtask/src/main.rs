@@ -6,6 +6,7 @@ mod demo_card;
 mod e2e_env;
 mod fuzz;
 mod packages;
+mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -29,6 +30,7 @@ commands:
   fuzz [TARGET] [--minutes N]  run the fuzz targets (or one) N minutes each (default 10),
          merging new coverage into fuzz/corpus/ (fuzz/README.md)
   fuzz --bounded  only the bounded fuzz step of `test`, with its time
+  bench server  logins/s and session checks/s, PostgreSQL / SQLite, bench/server_storage.rs
   deps   only install the missing system packages
 
 options:
@@ -55,6 +57,9 @@ fn main() -> ExitCode {
             bench_through_the_app(install, "card_shown", "SITHS card bench")
         }
         Some("fuzz") => fuzz_command(&args[1..]),
+        Some("bench") if args.get(1).map(String::as_str) == Some("server") => {
+            postgres::bench(cargo(), install)
+        }
         Some("deps") => packages::ensure(&packages::all(), install),
         _ => {
             eprintln!("{USAGE}");
@@ -218,6 +223,12 @@ fn test(install: bool) -> Result<()> {
             .env(E2E_LATER_ENV, "1")
             .env(pcscd::RESTARTABLE_ENV, "1"),
     )?;
+    let cluster = postgres::Cluster::start()?;
+    step(
+        "server integration tests on PostgreSQL",
+        &mut postgres::server_suite(cargo(), &root(), &cluster)?,
+    )?;
+    drop(cluster);
     // `cargo test --workspace` has just built the server binary (its integration tests need
     // it) with the same features as everything else; a separate `cargo build` would resolve
     // features without dev-dependencies and rebuild half the dependency tree.

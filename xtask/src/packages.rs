@@ -43,6 +43,8 @@ pub const TEST: &[&str] = &[
     "vsmartcard-vpcd",
     // The PKCS#12 tests make their files with the openssl command, as RPs make theirs.
     "openssl",
+    // The server suite runs on a throwaway PostgreSQL cluster too (postgres.rs).
+    "postgresql",
 ];
 
 /// Everything: building and testing.
@@ -74,7 +76,7 @@ fn is_installed(package: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

@@ -1,11 +1,15 @@
-//! BankID login: an order started at BankID's RP API, polled by one task per order every 2 s
-//! until it ends, watched by the app through long-polls, and on completion turned into a
-//! high-assurance session for the person BankID names. The personnummer, the `qrStartSecret`
-//! and the session token stay here: never in an answer (but the token, once), never in a log.
+//! BankID login: an order started at BankID's RP API, collected every 2 s until it ends by
+//! exactly one instance (the holder of its lease in the database), watched by the app through
+//! long-polls that any instance answers, and on completion turned into a high-assurance
+//! session for the person BankID names, made when the app is first given the outcome (so
+//! exactly once, by whichever instance answers). An instance that dies holding orders loses
+//! their leases within [`LEASE`]; another takes them over. The personnummer, the
+//! `qrStartSecret` and the session token stay server-side: never in an answer (but the token,
+//! once), never in a log.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -13,22 +17,24 @@ use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use legitimera_bankid::{
-    qr_data, rfa, AuthRequest, AutoStartToken, CollectResponse, CompletionData, Error as RpError,
-    ErrorCode, HintCode, OrderRef, Outcome, QrStartSecret, QrStartToken, RfaCode, RpClient, Status,
+    qr_data, rfa, AuthRequest, CollectResponse, CompletionData, Error as RpError, ErrorCode,
+    HintCode, OrderRef, Outcome, QrStartSecret, QrStartToken, RfaCode, RpClient, Status,
     UserDevice,
 };
 use legitimera_protocol::{
-    Assurance, BankIdMode, BankIdOrder, BankIdOrderRequest, BankIdStatus, BankIdUser, SecretString,
+    Assurance, BankIdMode, BankIdOrder, BankIdOrderRequest, BankIdStatus, BankIdUser,
 };
 use rand::rngs::OsRng;
 use rand::RngCore as _;
 use serde::Deserialize;
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{watch, Notify};
+use tokio::task::AbortHandle;
 
 use crate::error::{ApiError, Result};
 use crate::extract::{Body, ClientIp};
-use crate::{sessions, AppState};
+use crate::store::bankid::{NewOrder, Row, Update};
+use crate::{sessions, store, AppState, Inner};
 
 /// How often `/collect` is called while an order is pending, as BankID asks.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -38,91 +44,197 @@ pub const MAX_WAIT_SECONDS: u64 = 25;
 const ENDED_RETENTION: time::Duration = time::Duration::minutes(3);
 /// Collect failures in a row (timeouts, 5xx, connection) after which the order is given up.
 const MAX_COLLECT_FAILURES: u32 = 3;
+/// How long a lease lasts unless renewed (before every collect): how soon another instance
+/// takes over the orders of one that died.
+pub const LEASE: Duration = Duration::from_millis(3_500);
+/// A collect that takes longer counts as failed (and is tried again 2 s later), so the lease
+/// never runs out while its holder lives: the 2 s wait and the collect stay within [`LEASE`].
+const COLLECT_TIMEOUT: Duration = Duration::from_millis(1_200);
+/// How often each instance looks for orders whose lease ran out: with [`LEASE`], an order of
+/// an instance that died is collected again within 4 s.
+const TAKEOVER_SCAN: Duration = Duration::from_millis(300);
+/// How often a long-poll looks at the database for changes made by other instances (changes
+/// made by this one wake it at once).
+const LONG_POLL_RECHECK: Duration = Duration::from_millis(250);
 
-/// The BankID side of the server: the RP client and the orders in flight. In memory: an order
-/// lives for minutes, and a restart only means the user starts a new one.
+/// The BankID side of the server: the RP client, this instance's name as a lease holder, and
+/// the orders it collects now. The orders themselves are rows (`store::bankid`).
 #[derive(Debug)]
 pub struct BankId {
     client: RpClient,
-    orders: Mutex<HashMap<String, Arc<Order>>>,
+    /// This process's name on its leases: random, new at every start.
+    owner: String,
+    /// Orders this instance collects: a wake-up for their collector (a cancel came) and its task.
+    collecting: Mutex<HashMap<String, (Arc<Notify>, AbortHandle)>>,
+    /// Moves whenever this instance changes an order, to wake its long-polls.
+    changes: watch::Sender<u64>,
+    takeover: Mutex<Option<AbortHandle>>,
 }
 
 impl BankId {
     pub fn new(client: RpClient) -> Self {
+        let mut owner = [0u8; 12];
+        OsRng.fill_bytes(&mut owner);
         BankId {
             client,
-            orders: Mutex::new(HashMap::new()),
+            owner: URL_SAFE_NO_PAD.encode(owner),
+            collecting: Mutex::new(HashMap::new()),
+            changes: watch::channel(0).0,
+            takeover: Mutex::new(None),
         }
     }
 
-    fn orders(&self) -> MutexGuard<'_, HashMap<String, Arc<Order>>> {
+    fn collecting(&self) -> MutexGuard<'_, HashMap<String, (Arc<Notify>, AbortHandle)>> {
         // Every critical section is a single map operation: a poisoned map is still consistent.
-        self.orders
+        self.collecting
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn find(&self, id: &str) -> Result<Arc<Order>> {
-        self.orders().get(id).cloned().ok_or(ApiError::NotFound)
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Forgets orders that ended more than [`ENDED_RETENTION`] ago, and ends the sessions
-    /// their app never collected.
-    async fn sweep(&self, state: &AppState) -> Result<()> {
-        let now = state.clock().now();
-        let expired: Vec<Arc<Order>> = {
-            let mut orders = self.orders();
-            let expired: Vec<String> = orders
-                .iter()
-                .filter(|(_, order)| {
-                    order
-                        .state
-                        .borrow()
-                        .ended_at
-                        .is_some_and(|ended| now >= ended + ENDED_RETENTION)
-                })
-                .map(|(id, _)| id.clone())
-                .collect();
-            expired.iter().filter_map(|id| orders.remove(id)).collect()
-        };
-        for order in expired {
-            if let Some(token) = order.take_token() {
-                sessions::revoke(state, &token).await?;
+    /// Starts collecting `id` here (this instance holds its lease), the first time after
+    /// `first_wait`.
+    fn collect_here(self: &Arc<Self>, state: &AppState, id: String, first_wait: Duration) {
+        let wake = Arc::new(Notify::new());
+        let task = tokio::spawn(collect(
+            state.clone(),
+            self.clone(),
+            id.clone(),
+            wake.clone(),
+            first_wait,
+        ));
+        self.collecting().insert(id, (wake, task.abort_handle()));
+    }
+
+    /// Looks for orders whose lease ran out (their instance died) and takes them over, for as
+    /// long as the server runs. Holds the state weakly, so a dropped server ends it.
+    pub(crate) fn start_takeover(self: &Arc<Self>, state: Weak<Inner>) {
+        let bankid = self.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TAKEOVER_SCAN).await;
+                let Some(inner) = state.upgrade() else { return };
+                let state = AppState { inner };
+                if let Err(error) = bankid.take_over_orphans(&state).await {
+                    tracing::warn!(%error, "BankID take-over scan failed");
+                }
+            }
+        });
+        *self
+            .takeover
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(task.abort_handle());
+    }
+
+    async fn take_over_orphans(self: &Arc<Self>, state: &AppState) -> Result<()> {
+        let now = wall_ms();
+        for id in store::bankid::orphans(state.pool(), now).await? {
+            let lease_until = now + millis(LEASE);
+            if store::bankid::take_over(state.pool(), &id, &self.owner, now, lease_until).await? {
+                tracing::info!("BankID order taken over from an instance that stopped");
+                // The last collect was at least a lease ago: BankID may be asked at once.
+                self.collect_here(state, id, Duration::ZERO);
             }
         }
         Ok(())
     }
+
+    /// Graceful shutdown: stops collecting and hands the leases back, so another instance
+    /// takes the orders over at once instead of after [`LEASE`].
+    pub async fn stop(&self, state: &AppState) {
+        if let Some(task) = self
+            .takeover
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+        for (_, (_, task)) in self.collecting().drain() {
+            task.abort();
+        }
+        match store::bankid::release_leases(state.pool(), &self.owner).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "BankID leases handed back"),
+            Err(error) => tracing::warn!(%error, "could not hand back BankID leases"),
+        }
+    }
 }
 
-/// One login attempt. The poller task owns every BankID call for it after `/auth`.
+/// Milliseconds on the wall clock, which every instance shares: what leases are measured in.
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Milliseconds on the server's clock (tests move it): what order times are measured in.
+fn clock_ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn mode_str(mode: BankIdMode) -> &'static str {
+    match mode {
+        BankIdMode::ThisDevice => "this_device",
+        BankIdMode::OtherDevice => "other_device",
+    }
+}
+
+fn status_str(status: BankIdStatus) -> &'static str {
+    match status {
+        BankIdStatus::Pending => "pending",
+        BankIdStatus::Complete => "complete",
+        BankIdStatus::Failed => "failed",
+    }
+}
+
+/// One order as read from its row.
 #[derive(Debug)]
 struct Order {
-    id: String,
+    row: Row,
     mode: BankIdMode,
-    order_ref: OrderRef,
-    auto_start_token: AutoStartToken,
-    qr_start_token: QrStartToken,
-    qr_start_secret: QrStartSecret,
+    status: BankIdStatus,
     /// When `/auth` answered, on the server's clock: second 0 of the animated QR.
     answered_at: OffsetDateTime,
-    state: watch::Sender<OrderState>,
-    /// Asks the poller to cancel at BankID; it answers when done.
-    cancel: mpsc::Sender<oneshot::Sender<()>>,
-}
-
-#[derive(Debug, Clone)]
-struct OrderState {
-    status: BankIdStatus,
-    version: u64,
-    hint: Option<HintCode>,
-    message: Option<RfaCode>,
-    /// Until the app has been given it.
-    token: Option<SecretString>,
-    user: Option<BankIdUser>,
-    ended_at: Option<OffsetDateTime>,
 }
 
 impl Order {
+    fn from_row(row: Row) -> Result<Self> {
+        let mode = match row.mode.as_str() {
+            "this_device" => BankIdMode::ThisDevice,
+            _ => BankIdMode::OtherDevice,
+        };
+        let status = match row.status.as_str() {
+            "pending" => BankIdStatus::Pending,
+            "complete" => BankIdStatus::Complete,
+            _ => BankIdStatus::Failed,
+        };
+        let answered_at =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(row.answered_at_ms) * 1_000_000)
+                .map_err(anyhow::Error::from)?;
+        Ok(Order {
+            row,
+            mode,
+            status,
+            answered_at,
+        })
+    }
+
+    async fn load(state: &AppState, id: &str) -> Result<Self> {
+        let row = store::bankid::find(state.pool(), id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        Order::from_row(row)
+    }
+
     fn flow(&self) -> UserDevice {
         match self.mode {
             BankIdMode::ThisDevice => UserDevice::ThisDevice,
@@ -130,81 +242,61 @@ impl Order {
         }
     }
 
-    /// Moves to a new state; the version (and long-polls) move only if the app would see a
-    /// difference.
-    fn update(
-        &self,
-        status: BankIdStatus,
-        hint: Option<HintCode>,
-        message: Option<RfaCode>,
-        now: OffsetDateTime,
-    ) {
-        self.state.send_if_modified(|state| {
-            if state.status == status && state.hint == hint && state.message == message {
-                return false;
+    fn order_ref(&self) -> Result<OrderRef> {
+        self.row
+            .order_ref
+            .parse()
+            .map_err(|_| ApiError::Internal(anyhow::anyhow!("stored orderRef is not a UUID")))
+    }
+
+    /// What the app sees at `now`; the session is made and its token handed over if the
+    /// order is complete and no one has been given it yet.
+    async fn answer(&self, state: &AppState, now: OffsetDateTime) -> Result<BankIdOrder> {
+        let token = match self.status {
+            BankIdStatus::Complete if self.row.token_handed_out == 0 => {
+                match store::bankid::hand_out(state.pool(), &self.row.id).await? {
+                    Some(person_id) => Some(
+                        sessions::create_for_person(state, person_id, Assurance::High)
+                            .await?
+                            .token,
+                    ),
+                    None => None,
+                }
             }
-            state.status = status;
-            state.hint = hint;
-            state.message = message;
-            state.version += 1;
-            if status != BankIdStatus::Pending {
-                state.ended_at = Some(now);
+            _ => None,
+        };
+        let pending = self.status == BankIdStatus::Pending;
+        let qr = match (self.mode, pending) {
+            (BankIdMode::OtherDevice, true) => {
+                let qr_start_token: QrStartToken =
+                    self.row.qr_start_token.parse().map_err(|_| {
+                        ApiError::Internal(anyhow::anyhow!("stored qrStartToken is not a UUID"))
+                    })?;
+                let secret = QrStartSecret::new(self.row.qr_start_secret.clone());
+                Some(qr_data(&qr_start_token, &secret, self.qr_seconds(now)))
             }
-            true
-        });
-    }
-
-    fn fail(&self, hint: Option<HintCode>, message: RfaCode, now: OffsetDateTime) {
-        self.update(BankIdStatus::Failed, hint, Some(message), now);
-    }
-
-    fn complete(&self, token: SecretString, user: BankIdUser, now: OffsetDateTime) {
-        self.state.send_modify(|state| {
-            state.status = BankIdStatus::Complete;
-            state.hint = None;
-            state.message = None;
-            state.token = Some(token);
-            state.user = Some(user);
-            state.version += 1;
-            state.ended_at = Some(now);
-        });
-    }
-
-    /// The token, once: whoever takes it first has it. Not a change long-polls wait for.
-    fn take_token(&self) -> Option<SecretString> {
-        let mut taken = None;
-        self.state.send_if_modified(|state| {
-            taken = state.token.take();
-            false
-        });
-        taken
-    }
-
-    /// What the app sees at `now`; the session token is handed over if not yet.
-    fn answer(&self, now: OffsetDateTime) -> BankIdOrder {
-        let token = self.take_token();
-        let state = self.state.borrow().clone();
-        let pending = state.status == BankIdStatus::Pending;
-        let qr = (self.mode == BankIdMode::OtherDevice && pending).then(|| {
-            qr_data(
-                &self.qr_start_token,
-                &self.qr_start_secret,
-                self.qr_seconds(now),
-            )
-        });
-        BankIdOrder {
-            id: self.id.clone(),
+            _ => None,
+        };
+        let user = match (&self.row.user_name, &self.row.user_personal_number) {
+            (Some(name), Some(personal_number)) => Some(BankIdUser {
+                name: name.clone(),
+                personal_number: personal_number.clone(),
+            }),
+            _ => None,
+        };
+        Ok(BankIdOrder {
+            id: self.row.id.clone(),
             mode: self.mode,
-            status: state.status,
-            version: state.version,
-            hint: state.hint.map(|hint| hint.as_str().to_owned()),
-            message: state.message.map(|message| message.as_str().to_owned()),
+            status: self.status,
+            version: u64::try_from(self.row.version).unwrap_or(0),
+            hint: self.row.hint.clone(),
+            message: self.row.message.clone(),
             autostarttoken: (self.mode == BankIdMode::ThisDevice)
-                .then(|| self.auto_start_token.to_string()),
+                .then(|| self.row.auto_start_token.clone()),
             qr,
             token,
-            user: state.user,
-        }
+            user,
+        })
     }
 
     /// Whole seconds since `/auth` answered: the QR code's time.
@@ -230,13 +322,16 @@ pub async fn create(
     let bankid = state
         .bankid()
         .ok_or(ApiError::BankIdUnavailable { rfa: RfaCode::Rfa5 })?;
-    let ip_key = format!("bankid:{ip}");
-    let limiter = &state.limits().bankid_ip;
-    if let Some(retry_after) = limiter.retry_after(&ip_key, state.now()) {
-        return Err(ApiError::RateLimited { retry_after });
-    }
-    limiter.record(&ip_key, state.now());
-    bankid.sweep(&state).await?;
+    state
+        .limits()
+        .bankid_ip
+        .reserve(&state, &ip.to_string())
+        .await?;
+    store::bankid::sweep(
+        state.pool(),
+        clock_ms(state.clock().now() - ENDED_RETENTION),
+    )
+    .await?;
     let answer = bankid
         .client
         .auth(&AuthRequest::new(ip))
@@ -249,31 +344,31 @@ pub async fn create(
     };
     let hint = HintCode::OutstandingTransaction;
     let message = rfa(flow, Outcome::Pending(Some(&hint)));
-    let (state_sender, _) = watch::channel(OrderState {
-        status: BankIdStatus::Pending,
-        version: 1,
-        hint: Some(hint),
-        message: Some(message),
-        token: None,
-        user: None,
-        ended_at: None,
-    });
-    let (cancel, cancel_requests) = mpsc::channel(1);
-    let order = Arc::new(Order {
-        id: new_order_id(),
-        mode: request.mode,
-        order_ref: answer.order_ref,
-        auto_start_token: answer.auto_start_token,
-        qr_start_token: answer.qr_start_token,
-        qr_start_secret: answer.qr_start_secret,
-        answered_at,
-        state: state_sender,
-        cancel,
-    });
-    bankid.orders().insert(order.id.clone(), order.clone());
-    tracing::info!(order_ref = %order.order_ref, mode = ?order.mode, "BankID order started");
-    tokio::spawn(poll(state.clone(), bankid, order.clone(), cancel_requests));
-    Ok((StatusCode::CREATED, Json(order.answer(answered_at))))
+    let id = new_order_id();
+    store::bankid::insert(
+        state.pool(),
+        &NewOrder {
+            id: &id,
+            mode: mode_str(request.mode),
+            order_ref: &answer.order_ref.to_string(),
+            auto_start_token: &answer.auto_start_token.to_string(),
+            qr_start_token: &answer.qr_start_token.to_string(),
+            qr_start_secret: answer.qr_start_secret.expose(),
+            answered_at_ms: clock_ms(answered_at),
+            hint: hint.as_str(),
+            message: message.as_str(),
+            owner: &bankid.owner,
+            lease_until_ms: wall_ms() + millis(LEASE),
+        },
+    )
+    .await?;
+    tracing::info!(order_ref = %answer.order_ref, mode = ?request.mode, "BankID order started");
+    bankid.collect_here(&state, id.clone(), POLL_INTERVAL);
+    let order = Order::load(&state, &id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(order.answer(&state, answered_at).await?),
+    ))
 }
 
 fn auth_error(error: RpError) -> ApiError {
@@ -311,145 +406,317 @@ pub async fn status(
     Query(query): Query<WaitQuery>,
 ) -> Result<Json<BankIdOrder>> {
     let bankid = state.bankid().ok_or(ApiError::NotFound)?;
-    let order = bankid.find(&id)?;
+    let mut order = Order::load(&state, &id).await?;
     if let (Some(wait), Some(since)) = (query.wait, query.since) {
         let deadline =
             tokio::time::Instant::now() + Duration::from_secs(wait.min(MAX_WAIT_SECONDS));
-        let mut changes = order.state.subscribe();
+        let mut answer_at = deadline;
+        if order.mode == BankIdMode::OtherDevice {
+            // The app shows each second's QR code: answer when it changes.
+            answer_at = answer_at
+                .min(tokio::time::Instant::now() + order.until_next_qr(state.clock().now()));
+        }
+        let mut changes = bankid.changes.subscribe();
         loop {
-            let (version, pending) = {
-                let current = changes.borrow_and_update();
-                (current.version, current.status == BankIdStatus::Pending)
-            };
-            if version != since || !pending {
+            changes.borrow_and_update();
+            let version = u64::try_from(order.row.version).unwrap_or(0);
+            if version != since || order.status != BankIdStatus::Pending {
                 break;
             }
-            let mut until = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if order.mode == BankIdMode::OtherDevice {
-                until = until.min(order.until_next_qr(state.clock().now()));
-            }
-            if until.is_zero() {
+            let recheck_at = tokio::time::Instant::now() + LONG_POLL_RECHECK;
+            if answer_at <= tokio::time::Instant::now() {
                 break;
             }
             tokio::select! {
                 changed = changes.changed() => if changed.is_err() { break },
-                () = tokio::time::sleep(until) => break,
+                () = tokio::time::sleep_until(answer_at.min(recheck_at)) => {
+                    if answer_at <= recheck_at {
+                        break;
+                    }
+                }
             }
+            // Answering a removed (cancelled) order would hand out nothing useful: it is gone.
+            order = Order::load(&state, &id).await?;
         }
+        order = Order::load(&state, &id).await?;
     }
-    // Answering a removed (cancelled) order would hand out nothing useful: it is gone.
-    let order = bankid.find(&id)?;
-    Ok(Json(order.answer(state.clock().now())))
+    Ok(Json(order.answer(&state, state.clock().now()).await?))
 }
 
 /// `DELETE /api/v1/bankid/orders/{id}`: cancels the order at BankID (if still pending) and
-/// forgets it; a session it ended in and the app never collected is ended too.
+/// forgets it. Whichever instance collects it does the cancelling, so a collect can never
+/// follow the cancel; if none does (it died), this one cancels. A session the order ended in
+/// and the app never collected is never made.
 pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
     let bankid = state.bankid().ok_or(ApiError::NotFound)?;
-    let order = bankid.find(&id)?;
-    let (done, cancelled) = oneshot::channel();
-    if order.cancel.send(done).await.is_ok() {
-        // The poller cancels at BankID between two collects and then stops; if it ended
-        // meanwhile the reply is dropped, which is just as final.
-        let _ = cancelled.await;
+    let order = Order::load(&state, &id).await?;
+    if order.status == BankIdStatus::Pending {
+        store::bankid::request_cancel(state.pool(), &id).await?;
+        let local = bankid.collecting().get(&id).map(|(wake, _)| wake.clone());
+        if let Some(wake) = local {
+            wake.notify_one();
+        }
+        // The holder sees the request at its next renewal, at most POLL_INTERVAL away.
+        let deadline = tokio::time::Instant::now() + POLL_INTERVAL + COLLECT_TIMEOUT;
+        let mut changes = bankid.changes.subscribe();
+        loop {
+            let now = Order::load(&state, &id).await;
+            match now {
+                Ok(order) if order.status == BankIdStatus::Pending => {}
+                _ => break,
+            }
+            if tokio::time::Instant::now() >= deadline {
+                // Nobody collects it (its instance died, the lease not yet run out): cancel
+                // here. A late collect by a holder coming back finds the order gone.
+                if let Err(error) = bankid.client.cancel(&order.order_ref()?).await {
+                    tracing::warn!(order_ref = %order.row.order_ref, %error, "BankID cancel failed");
+                }
+                break;
+            }
+            tokio::select! {
+                _ = changes.changed() => {}
+                () = tokio::time::sleep(LONG_POLL_RECHECK) => {}
+            }
+        }
     }
-    bankid.orders().remove(&id);
-    if let Some(token) = order.take_token() {
-        sessions::revoke(&state, &token).await?;
-    }
+    store::bankid::delete(state.pool(), &id).await?;
+    bankid.changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The order's one poller: `/collect` every [`POLL_INTERVAL`] until the order completes,
-/// fails or is cancelled, then never again. Cancelling goes through here too, so a collect
-/// can never follow the cancel.
-async fn poll(
+/// The order's collector on the instance holding its lease: renews the lease and calls
+/// `/collect` every [`POLL_INTERVAL`] until the order completes, fails or is cancelled, or the
+/// lease is lost; then never again. Cancelling goes through here too, so a collect can never
+/// follow the cancel.
+async fn collect(
     state: AppState,
     bankid: Arc<BankId>,
-    order: Arc<Order>,
-    mut cancel_requests: mpsc::Receiver<oneshot::Sender<()>>,
+    id: String,
+    wake: Arc<Notify>,
+    first_wait: Duration,
 ) {
+    let outcome = collect_until_ended(&state, &bankid, &id, &wake, first_wait).await;
+    bankid.collecting().remove(&id);
+    if let Err(error) = outcome {
+        tracing::warn!(%error, "BankID collector stopped");
+    }
+}
+
+async fn collect_until_ended(
+    state: &AppState,
+    bankid: &BankId,
+    id: &str,
+    wake: &Notify,
+    first_wait: Duration,
+) -> Result<()> {
+    let Ok(order) = Order::load(state, id).await else {
+        return Ok(());
+    };
     let flow = order.flow();
+    let order_ref = order.order_ref()?;
     let mut failures = 0;
+    let mut wait = first_wait;
     loop {
         tokio::select! {
-            () = tokio::time::sleep(POLL_INTERVAL) => {}
-            request = cancel_requests.recv() => {
-                if let Err(error) = bankid.client.cancel(&order.order_ref).await {
-                    tracing::warn!(order_ref = %order.order_ref, %error, "BankID cancel failed");
-                }
-                let hint = HintCode::Cancelled;
-                let message = rfa(flow, Outcome::Failed(Some(&hint)));
-                order.fail(Some(hint), message, state.clock().now());
-                tracing::info!(order_ref = %order.order_ref, "BankID order cancelled");
-                if let Some(done) = request {
-                    let _ = done.send(());
-                }
-                return;
-            }
+            () = tokio::time::sleep(wait) => {}
+            () = wake.notified() => {}
         }
-        let answer = bankid.client.collect(&order.order_ref).await;
-        let now = state.clock().now();
+        wait = POLL_INTERVAL;
+        let lease_until = wall_ms() + millis(LEASE);
+        let Some(cancel) =
+            store::bankid::renew(state.pool(), id, &bankid.owner, lease_until).await?
+        else {
+            return Ok(());
+        };
+        if cancel {
+            if let Err(error) = bankid.client.cancel(&order_ref).await {
+                tracing::warn!(%order_ref, %error, "BankID cancel failed");
+            }
+            let hint = HintCode::Cancelled;
+            let message = rfa(flow, Outcome::Failed(Some(&hint)));
+            end(
+                state,
+                bankid,
+                id,
+                BankIdStatus::Failed,
+                Some(hint),
+                Some(message),
+            )
+            .await?;
+            tracing::info!(%order_ref, "BankID order cancelled");
+            return Ok(());
+        }
+        let answer = tokio::time::timeout(COLLECT_TIMEOUT, bankid.client.collect(&order_ref)).await;
         match answer {
-            Ok(answer) => {
+            Ok(Ok(answer)) => {
                 failures = 0;
-                if settle(&state, &order, answer, flow, now).await {
-                    return;
+                if settle(state, bankid, id, &order_ref, answer, flow).await? {
+                    return Ok(());
                 }
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 failures += 1;
-                tracing::warn!(order_ref = %order.order_ref, %error, failures, "BankID collect failed");
+                tracing::warn!(%order_ref, %error, failures, "BankID collect failed");
                 if failures >= MAX_COLLECT_FAILURES || !transient(&error) {
-                    order.fail(None, error.rfa(), now);
-                    return;
+                    end(
+                        state,
+                        bankid,
+                        id,
+                        BankIdStatus::Failed,
+                        None,
+                        Some(error.rfa()),
+                    )
+                    .await?;
+                    return Ok(());
+                }
+            }
+            Err(_) => {
+                failures += 1;
+                tracing::warn!(%order_ref, failures, "BankID collect timed out");
+                if failures >= MAX_COLLECT_FAILURES {
+                    end(
+                        state,
+                        bankid,
+                        id,
+                        BankIdStatus::Failed,
+                        None,
+                        Some(RfaCode::Rfa5),
+                    )
+                    .await?;
+                    return Ok(());
                 }
             }
         }
     }
+}
+
+/// Records a new state of a pending order this instance holds; long-polls here wake at once.
+async fn record(
+    state: &AppState,
+    bankid: &BankId,
+    id: &str,
+    status: BankIdStatus,
+    hint: Option<HintCode>,
+    message: Option<RfaCode>,
+    user: Option<(i64, &BankIdUser)>,
+) -> Result<()> {
+    let ended = status != BankIdStatus::Pending;
+    let changed = store::bankid::update(
+        state.pool(),
+        id,
+        Some(&bankid.owner),
+        &Update {
+            status: status_str(status),
+            hint: hint.as_ref().map(HintCode::as_str),
+            message: message.map(RfaCode::as_str),
+            ended_at_ms: ended.then(|| clock_ms(state.clock().now())),
+            user: user.map(|(person_id, user)| {
+                (person_id, user.name.as_str(), user.personal_number.as_str())
+            }),
+        },
+    )
+    .await?;
+    if changed {
+        bankid.changed();
+    }
+    Ok(())
+}
+
+async fn end(
+    state: &AppState,
+    bankid: &BankId,
+    id: &str,
+    status: BankIdStatus,
+    hint: Option<HintCode>,
+    message: Option<RfaCode>,
+) -> Result<()> {
+    record(state, bankid, id, status, hint, message, None).await
 }
 
 /// Applies one collect answer; `true` when the order has ended.
 async fn settle(
     state: &AppState,
-    order: &Order,
+    bankid: &BankId,
+    id: &str,
+    order_ref: &OrderRef,
     answer: CollectResponse,
     flow: UserDevice,
-    now: OffsetDateTime,
-) -> bool {
+) -> Result<bool> {
     let message = answer.rfa(flow);
     match (answer.status, answer.completion_data) {
         (Status::Pending, _) => {
-            order.update(BankIdStatus::Pending, answer.hint_code, message, now);
-            false
+            record(
+                state,
+                bankid,
+                id,
+                BankIdStatus::Pending,
+                answer.hint_code,
+                message,
+                None,
+            )
+            .await?;
+            Ok(false)
         }
         (Status::Complete, Some(data)) => {
             match log_in(state, &data).await {
-                Ok((token, user)) => {
-                    order.complete(token, user, now);
-                    tracing::info!(order_ref = %order.order_ref, "BankID order complete");
+                Ok((person_id, user)) => {
+                    record(
+                        state,
+                        bankid,
+                        id,
+                        BankIdStatus::Complete,
+                        None,
+                        None,
+                        Some((person_id, &user)),
+                    )
+                    .await?;
+                    tracing::info!(%order_ref, "BankID order complete");
                 }
                 Err(error) => {
-                    tracing::error!(order_ref = %order.order_ref, %error, "BankID login could not be recorded");
-                    order.fail(None, RfaCode::Rfa5, now);
+                    tracing::error!(%order_ref, %error, "BankID login could not be recorded");
+                    end(
+                        state,
+                        bankid,
+                        id,
+                        BankIdStatus::Failed,
+                        None,
+                        Some(RfaCode::Rfa5),
+                    )
+                    .await?;
                 }
             }
-            true
+            Ok(true)
         }
         (Status::Complete, None) => {
-            tracing::warn!(order_ref = %order.order_ref, "BankID said complete without completion data");
-            order.fail(None, RfaCode::Rfa22, now);
-            true
+            tracing::warn!(%order_ref, "BankID said complete without completion data");
+            end(
+                state,
+                bankid,
+                id,
+                BankIdStatus::Failed,
+                None,
+                Some(RfaCode::Rfa22),
+            )
+            .await?;
+            Ok(true)
         }
         (Status::Failed, _) => {
             let message = message.unwrap_or(RfaCode::Rfa22);
             tracing::info!(
-                order_ref = %order.order_ref,
+                %order_ref,
                 hint = answer.hint_code.as_ref().map(HintCode::as_str),
                 "BankID order failed"
             );
-            order.fail(answer.hint_code, message, now);
-            true
+            end(
+                state,
+                bankid,
+                id,
+                BankIdStatus::Failed,
+                answer.hint_code,
+                Some(message),
+            )
+            .await?;
+            Ok(true)
         }
     }
 }
@@ -465,23 +732,19 @@ fn transient(error: &RpError) -> bool {
     }
 }
 
-/// Finds (or records) the person BankID identified and opens a high-assurance session for
-/// them. The personnummer goes into the database and nowhere else.
-async fn log_in(state: &AppState, data: &CompletionData) -> Result<(SecretString, BankIdUser)> {
+/// Finds (or records) the person BankID identified; the session is made when the app is
+/// given the outcome. The personnummer goes into the database and nowhere else.
+async fn log_in(state: &AppState, data: &CompletionData) -> Result<(i64, BankIdUser)> {
     let user = &data.user;
-    let person_id: i64 = sqlx::query_scalar(
-        "INSERT INTO people (personal_number, given_name, surname) VALUES (?, ?, ?)
-         ON CONFLICT (personal_number) DO UPDATE SET personal_number = excluded.personal_number
-         RETURNING id",
+    let person_id = store::people::upsert_by_personal_number(
+        state.pool(),
+        user.personal_number.expose(),
+        &user.given_name,
+        &user.surname,
     )
-    .bind(user.personal_number.expose())
-    .bind(&user.given_name)
-    .bind(&user.surname)
-    .fetch_one(state.pool())
     .await?;
-    let session = sessions::create_for_person(state, person_id, Assurance::High).await?;
     Ok((
-        session.token,
+        person_id,
         BankIdUser {
             name: user.name.clone(),
             personal_number: user.personal_number.masked(),
@@ -491,9 +754,11 @@ async fn log_in(state: &AppState, data: &CompletionData) -> Result<(SecretString
 
 /// The demo simulator measures its timeouts on the server's clock, so a test moving the
 /// server's `ManualClock` moves BankID's time with it.
+#[cfg(feature = "demo")]
 #[derive(Debug)]
 pub(crate) struct SimulatorClock(pub Arc<dyn crate::clock::Clock>);
 
+#[cfg(feature = "demo")]
 impl legitimera_bankid::simulator::Clock for SimulatorClock {
     fn now(&self) -> OffsetDateTime {
         self.0.now()

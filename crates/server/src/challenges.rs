@@ -3,8 +3,6 @@
 //! sooner than 30 s after the last (and a resend keeps the wrong-try count). Never logs a code,
 //! an address or a number.
 
-use std::fmt;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use legitimera_protocol::{Email, OneTimeCode, PhoneNumber, Step};
@@ -14,7 +12,7 @@ use rand::RngCore as _;
 use crate::delivery::DeliveryError;
 use crate::error::{ApiError, Result};
 use crate::otp::{self, StoredCode};
-use crate::{messages, AppState};
+use crate::{messages, store, AppState};
 
 pub const CODE_VALID_SECONDS: i64 = 10 * 60;
 pub const RESEND_COOLDOWN_SECONDS: i64 = 30;
@@ -57,34 +55,7 @@ fn parse_step(text: &str) -> Step {
     }
 }
 
-/// One challenge as stored. Holds personal data: its `Debug` shows only id and step.
-#[derive(sqlx::FromRow)]
-pub struct Row {
-    pub id: String,
-    purpose: String,
-    step: String,
-    pub account_id: Option<i64>,
-    email: Option<String>,
-    phone: Option<String>,
-    pub password_hash: Option<String>,
-    decoy: bool,
-    code_salt: Option<Vec<u8>>,
-    code_hash: Option<Vec<u8>>,
-    code_expires_at: Option<i64>,
-    code_sent_at: Option<i64>,
-    sends: i64,
-    failures: i64,
-}
-
-impl fmt::Debug for Row {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Row")
-            .field("id", &self.id)
-            .field("purpose", &self.purpose)
-            .field("step", &self.step)
-            .finish_non_exhaustive()
-    }
-}
+pub use crate::store::challenges::Row;
 
 impl Row {
     pub fn step(&self) -> Step {
@@ -125,60 +96,39 @@ pub struct CodeSent {
 
 pub async fn create(state: &AppState, new: NewChallenge<'_>) -> Result<Row> {
     let now = state.now();
-    sqlx::query("DELETE FROM challenges WHERE expires_at <= ?")
-        .bind(now)
-        .execute(state.pool())
-        .await?;
+    store::challenges::sweep(state.pool(), now).await?;
     let mut bytes = [0u8; 16];
     OsRng.fill_bytes(&mut bytes);
     let id = URL_SAFE_NO_PAD.encode(bytes);
-    sqlx::query(
-        "INSERT INTO challenges (id, purpose, step, account_id, email, phone, password_hash,
-                                 decoy, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    store::challenges::insert(
+        state.pool(),
+        &store::challenges::NewRow {
+            id: &id,
+            purpose: new.purpose.as_str(),
+            step: step_str(new.step),
+            account_id: new.account_id,
+            email: new.email.map(Email::as_str),
+            phone: new.phone.map(PhoneNumber::as_str),
+            password_hash: new.password_hash,
+            decoy: new.decoy,
+            created_at: now,
+            expires_at: now + CHALLENGE_LIFETIME_SECONDS,
+        },
     )
-    .bind(&id)
-    .bind(new.purpose.as_str())
-    .bind(step_str(new.step))
-    .bind(new.account_id)
-    .bind(new.email.map(Email::as_str))
-    .bind(new.phone.map(PhoneNumber::as_str))
-    .bind(new.password_hash)
-    .bind(new.decoy)
-    .bind(now)
-    .bind(now + CHALLENGE_LIFETIME_SECONDS)
-    .execute(state.pool())
     .await?;
     load(state, &id, new.purpose).await
 }
 
 /// A live challenge of this purpose; finished, expired or unknown ones are all `unknown_challenge`.
 pub async fn load(state: &AppState, id: &str, purpose: Purpose) -> Result<Row> {
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT id, purpose, step, account_id, email, phone, password_hash, decoy, code_salt,
-                code_hash, code_expires_at, code_sent_at, sends, failures
-         FROM challenges WHERE id = ? AND purpose = ? AND expires_at > ? AND step != 'done'",
-    )
-    .bind(id)
-    .bind(purpose.as_str())
-    .bind(state.now())
-    .fetch_optional(state.pool())
-    .await?;
+    let row = store::challenges::find_live(state.pool(), id, purpose.as_str(), state.now()).await?;
     row.ok_or(ApiError::UnknownChallenge)
 }
 
 /// Moves to the next step with a clean slate (a new kind of code gets its own 5 tries); the
 /// row read before is stale after this.
 pub async fn advance(state: &AppState, row: &Row, step: Step) -> Result<()> {
-    sqlx::query(
-        "UPDATE challenges SET step = ?, failures = 0, sends = 0, code_sent_at = NULL,
-                code_hash = NULL, code_salt = NULL, code_expires_at = NULL
-         WHERE id = ?",
-    )
-    .bind(step_str(step))
-    .bind(&row.id)
-    .execute(state.pool())
-    .await?;
+    store::challenges::set_step(state.pool(), &row.id, step_str(step)).await?;
     Ok(())
 }
 
@@ -196,14 +146,13 @@ fn parse_purpose(text: &str) -> Purpose {
 pub async fn send_code(state: &AppState, row: &Row) -> Result<CodeSent> {
     let now = state.now();
     let new = otp::generate()?;
-    sqlx::query(
-        "UPDATE challenges SET code_salt = ?, code_hash = ?, code_expires_at = ? WHERE id = ?",
+    store::challenges::set_code(
+        state.pool(),
+        &row.id,
+        &new.stored.salt,
+        &new.stored.hash,
+        now + CODE_VALID_SECONDS,
     )
-    .bind(&new.stored.salt)
-    .bind(&new.stored.hash)
-    .bind(now + CODE_VALID_SECONDS)
-    .bind(&row.id)
-    .execute(state.pool())
     .await?;
     deliver(state, row, &new.code)
         .await
@@ -211,11 +160,7 @@ pub async fn send_code(state: &AppState, row: &Row) -> Result<CodeSent> {
             DeliveryError::Sms(_) => ApiError::SmsUnavailable { id: row.id.clone() },
             _ => ApiError::EmailUnavailable { id: row.id.clone() },
         })?;
-    sqlx::query("UPDATE challenges SET code_sent_at = ?, sends = sends + 1 WHERE id = ?")
-        .bind(now)
-        .bind(&row.id)
-        .execute(state.pool())
-        .await?;
+    store::challenges::record_send(state.pool(), &row.id, now).await?;
     Ok(CodeSent {
         resend_after: RESEND_COOLDOWN_SECONDS.unsigned_abs(),
         code_expires_in: CODE_VALID_SECONDS.unsigned_abs(),
@@ -233,7 +178,7 @@ async fn deliver(
             let email = row
                 .email()
                 .ok_or(DeliveryError::Email("no address on file"))?;
-            let mail = match (purpose, row.decoy) {
+            let mail = match (purpose, row.decoy != 0) {
                 (_, true) => messages::already_registered(),
                 (Purpose::PhoneChange, false) => messages::phone_change_code(code),
                 (_, false) => messages::registration_code(code),
@@ -293,16 +238,10 @@ pub async fn check_code(
         hash: hash.clone(),
     };
     // A decoy's code was never sent; even a lucky guess must not match.
-    let right = otp::matches(&stored, code) && !row.decoy;
+    let right = otp::matches(&stored, code) && row.decoy == 0;
     if !right {
-        let failures: Option<i64> = sqlx::query_scalar(
-            "UPDATE challenges SET failures = failures + 1
-             WHERE id = ? AND failures < ? RETURNING failures",
-        )
-        .bind(&row.id)
-        .bind(MAX_WRONG_CODES)
-        .fetch_optional(state.pool())
-        .await?;
+        let failures =
+            store::challenges::record_failure(state.pool(), &row.id, MAX_WRONG_CODES).await?;
         return match failures {
             Some(failures) => Err(ApiError::WrongCode {
                 tries_left: u32::try_from(MAX_WRONG_CODES - failures).unwrap_or(0),
@@ -311,16 +250,8 @@ pub async fn check_code(
         };
     }
     // Single use: only the request that clears this very code goes on.
-    let used = sqlx::query(
-        "UPDATE challenges SET code_hash = NULL, code_salt = NULL
-         WHERE id = ? AND code_hash = ? AND failures < ?",
-    )
-    .bind(&row.id)
-    .bind(hash)
-    .bind(MAX_WRONG_CODES)
-    .execute(state.pool())
-    .await?;
-    if used.rows_affected() == 1 {
+    let used = store::challenges::use_code(state.pool(), &row.id, hash, MAX_WRONG_CODES).await?;
+    if used {
         Ok(())
     } else {
         Err(ApiError::UnknownChallenge)

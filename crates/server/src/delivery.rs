@@ -3,7 +3,7 @@
 //! carry a category, never the remote server's text: that may echo the address.
 
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,6 +16,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::clock::Clock;
 use crate::config::{Sms, Smtp, SmtpSecurity};
+use crate::store;
 
 /// How long a mail server or SMS gateway may take before the user is told it is unavailable.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -158,67 +159,82 @@ impl SmsSender for HttpSmsGateway {
     }
 }
 
-/// Demo mode's "sent" messages, served at `GET /demo/outbox`. Keeps the newest few hundred.
+/// Demo mode's "sent" messages, served at `GET /demo/outbox`: in the database, so every
+/// instance sharing it shows every instance's messages. Keeps the newest few hundred.
 #[derive(Debug)]
 pub struct DemoOutbox {
     clock: Arc<dyn Clock>,
-    messages: Mutex<Vec<OutboxMessage>>,
+    pool: sqlx::AnyPool,
 }
 
 impl DemoOutbox {
-    const KEEP: usize = 500;
+    const KEEP: i64 = 500;
 
-    pub fn new(clock: Arc<dyn Clock>) -> Self {
-        DemoOutbox {
-            clock,
-            messages: Mutex::new(Vec::new()),
-        }
+    pub fn new(clock: Arc<dyn Clock>, pool: sqlx::AnyPool) -> Self {
+        DemoOutbox { clock, pool }
     }
 
     /// Everything sent, newest last.
-    pub fn messages(&self) -> Vec<OutboxMessage> {
-        self.lock().clone()
+    pub async fn messages(&self) -> sqlx::Result<Vec<OutboxMessage>> {
+        let rows = store::outbox::all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(channel, to, subject, body, sent_at)| OutboxMessage {
+                channel: if channel == "sms" {
+                    Channel::Sms
+                } else {
+                    Channel::Email
+                },
+                to,
+                subject,
+                body,
+                sent_at,
+            })
+            .collect())
     }
 
-    fn push(&self, channel: Channel, to: &str, subject: Option<&str>, body: &str) {
+    async fn push(
+        &self,
+        channel: Channel,
+        to: &str,
+        subject: Option<&str>,
+        body: &str,
+    ) -> sqlx::Result<()> {
         let sent_at = self
             .clock
             .now()
             .format(&Rfc3339)
             .unwrap_or_else(|_| self.clock.unix().to_string());
-        let mut messages = self.lock();
-        if messages.len() >= Self::KEEP {
-            messages.remove(0);
-        }
-        messages.push(OutboxMessage {
-            channel,
-            to: to.to_owned(),
-            subject: subject.map(str::to_owned),
-            body: body.to_owned(),
+        let channel = match channel {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        };
+        let row = (
+            channel.to_owned(),
+            to.to_owned(),
+            subject.map(str::to_owned),
+            body.to_owned(),
             sent_at,
-        });
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<OutboxMessage>> {
-        self.messages
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        );
+        store::outbox::push(&self.pool, &row, Self::KEEP).await
     }
 }
 
 #[async_trait]
 impl Mailer for DemoOutbox {
     async fn send(&self, to: &Email, subject: &str, body: &str) -> Result<(), DeliveryError> {
-        self.push(Channel::Email, to.as_str(), Some(subject), body);
-        Ok(())
+        self.push(Channel::Email, to.as_str(), Some(subject), body)
+            .await
+            .map_err(|_| DeliveryError::Email("the demo outbox is unavailable"))
     }
 }
 
 #[async_trait]
 impl SmsSender for DemoOutbox {
     async fn send(&self, to: &PhoneNumber, message: &str) -> Result<(), DeliveryError> {
-        self.push(Channel::Sms, to.as_str(), None, message);
-        Ok(())
+        self.push(Channel::Sms, to.as_str(), None, message)
+            .await
+            .map_err(|_| DeliveryError::Sms("the demo outbox is unavailable".into()))
     }
 }
 
@@ -229,14 +245,17 @@ mod tests {
 
     #[tokio::test]
     async fn outbox_keeps_order_newest_last() {
-        let outbox = DemoOutbox::new(Arc::new(ManualClock::new()));
+        let store = crate::store::Store::open(&crate::config::Database::Temporary)
+            .await
+            .unwrap();
+        let outbox = DemoOutbox::new(Arc::new(ManualClock::new()), store.pool().clone());
         let email = Email::parse("a@example.se").unwrap();
         let phone = PhoneNumber::parse("0701234567").unwrap();
         Mailer::send(&outbox, &email, "Kod", "123456")
             .await
             .unwrap();
         SmsSender::send(&outbox, &phone, "654321").await.unwrap();
-        let messages = outbox.messages();
+        let messages = outbox.messages().await.unwrap();
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[0].channel, Channel::Email);
         assert_eq!(messages[1].to, "+46701234567");

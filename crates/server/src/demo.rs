@@ -5,9 +5,10 @@
 //! ever called in `--demo`. The accounts are documented in docs/api.md.
 
 use legitimera_protocol::{Password, SecretString};
-use sqlx::SqlitePool;
+use sqlx::{Acquire as _, AnyPool};
 
 use crate::passwords::Hasher;
+use crate::store;
 
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "demo-lösenord-2026";
@@ -99,31 +100,33 @@ const PEOPLE: &[DemoPerson] = &[
     },
 ];
 
-/// Seeds the demo people, their cases and accounts. Run once at demo start, on a new database.
-pub async fn seed(pool: &SqlitePool, hasher: &Hasher, now: i64) -> anyhow::Result<()> {
+/// Seeds the demo people, their cases and accounts. Idempotent: what exists already is left
+/// as it is, so instances sharing one database (`--demo --database-url postgres://…`) may all
+/// seed it, at once too.
+pub async fn seed(pool: &AnyPool, hasher: &Hasher, now: i64) -> anyhow::Result<()> {
     let password = Password::parse(&SecretString::from(DEMO_PASSWORD))
         .map_err(|e| anyhow::anyhow!("demo password: {e}"))?;
     let password_hash = hasher.hash(password).await?;
-    let mut tx = pool.begin().await?;
+    let mut connection = pool.acquire().await?;
     let mut accounts = Vec::new();
     for person in PEOPLE {
-        let person_id: i64 = sqlx::query_scalar(
-            "INSERT INTO people (personal_number, given_name, surname) VALUES (?, ?, ?)
-             RETURNING id",
+        let mut tx = connection.begin().await?;
+        let person_id = store::people::upsert_by_personal_number(
+            &mut *tx,
+            person.personal_number,
+            person.given_name,
+            person.surname,
         )
-        .bind(person.personal_number)
-        .bind(person.given_name)
-        .bind(person.surname)
-        .fetch_one(&mut *tx)
         .await?;
         accounts.push((person_id, person.email, person.phone));
         for case in person.cases {
-            insert_case(&mut tx, person_id, case.reference, case).await?;
+            store::cases::insert(&mut tx, person_id, &case.as_new(case.reference)).await?;
         }
+        tx.commit().await?;
     }
-    tx.commit().await?;
+    drop(connection);
     for (person_id, email, phone) in accounts {
-        crate::accounts::create(pool, email, &password_hash, phone, Some(person_id), now).await?;
+        store::accounts::create(pool, email, &password_hash, phone, Some(person_id), now).await?;
     }
     Ok(())
 }
@@ -153,43 +156,23 @@ const SAMPLE_CASE: DemoCase = DemoCase {
 };
 
 /// Gives a person registered in demo mode the sample case (reference `2026-9NNNNN`).
-pub async fn give_sample_case(pool: &SqlitePool, person_id: i64) -> sqlx::Result<()> {
+pub async fn give_sample_case(pool: &AnyPool, person_id: i64) -> sqlx::Result<()> {
     let reference = format!("2026-9{:05}", person_id % 100_000);
-    let mut tx = pool.begin().await?;
-    insert_case(&mut tx, person_id, &reference, &SAMPLE_CASE).await?;
+    let mut connection = pool.acquire().await?;
+    let mut tx = connection.begin().await?;
+    store::cases::insert(&mut tx, person_id, &SAMPLE_CASE.as_new(&reference)).await?;
     tx.commit().await
 }
 
-async fn insert_case(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    person_id: i64,
-    reference: &str,
-    case: &DemoCase,
-) -> sqlx::Result<()> {
-    let case_id: i64 = sqlx::query_scalar(
-        "INSERT INTO cases (person_id, reference, kind, status, opened_on, updated_on)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(person_id)
-    .bind(reference)
-    .bind(case.kind)
-    .bind(case.status)
-    .bind(case.opened_on)
-    .bind(case.updated_on)
-    .fetch_one(&mut **tx)
-    .await?;
-    for (kind, occurred_on, text_sv, text_en) in case.events {
-        sqlx::query(
-            "INSERT INTO case_events (case_id, kind, occurred_on, text_sv, text_en)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(case_id)
-        .bind(kind)
-        .bind(occurred_on)
-        .bind(text_sv)
-        .bind(text_en)
-        .execute(&mut **tx)
-        .await?;
+impl DemoCase {
+    fn as_new<'a>(&'a self, reference: &'a str) -> store::cases::NewCase<'a> {
+        store::cases::NewCase {
+            reference,
+            kind: self.kind,
+            status: self.status,
+            opened_on: self.opened_on,
+            updated_on: self.updated_on,
+            events: self.events,
+        }
     }
-    Ok(())
 }

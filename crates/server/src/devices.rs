@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 
 use crate::error::{ApiError, Result};
 use crate::extract::{Body, ClientIp};
-use crate::sessions::{self, AnySession};
-use crate::AppState;
+use crate::sessions::{self, LiveSession};
+use crate::{store, AppState};
 
 /// How long a device stays trusted from when it was made (not renewed by use).
 pub const TRUST_SECONDS: i64 = 30 * 24 * 60 * 60;
@@ -58,23 +58,20 @@ pub struct NewDevice {
 /// trusted again (expired or revoked) first, as challenges and sessions sweep themselves.
 pub async fn create(state: &AppState, account_id: i64, label: &DeviceLabel) -> Result<NewDevice> {
     let now = state.now();
-    sqlx::query("DELETE FROM trusted_devices WHERE expires_at <= ? OR revoked_at IS NOT NULL")
-        .bind(now)
-        .execute(state.pool())
-        .await?;
+    store::devices::sweep(state.pool(), now).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let token = sessions::new_token();
-    sqlx::query(
-        "INSERT INTO trusted_devices (id, account_id, token_hash, label, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?)",
+    store::devices::insert(
+        state.pool(),
+        &store::devices::NewDevice {
+            id: &id,
+            account_id,
+            token_hash: &sessions::token_hash(token.expose()),
+            label: label.as_str(),
+            created_at: now,
+            expires_at: now.saturating_add(TRUST_SECONDS),
+        },
     )
-    .bind(&id)
-    .bind(account_id)
-    .bind(sessions::token_hash(token.expose()))
-    .bind(label.as_str())
-    .bind(now)
-    .bind(now.saturating_add(TRUST_SECONDS))
-    .execute(state.pool())
     .await?;
     Ok(NewDevice { id, token })
 }
@@ -86,30 +83,19 @@ pub async fn use_token(
     account_id: i64,
     token: &SecretString,
 ) -> Result<Option<String>> {
-    let now = state.now();
-    Ok(sqlx::query_scalar(
-        "UPDATE trusted_devices SET last_used_at = ?
-         WHERE token_hash = ? AND account_id = ? AND expires_at > ? AND revoked_at IS NULL
-         RETURNING id",
+    Ok(store::devices::use_token(
+        state.pool(),
+        account_id,
+        &sessions::token_hash(token.expose()),
+        state.now(),
     )
-    .bind(now)
-    .bind(sessions::token_hash(token.expose()))
-    .bind(account_id)
-    .bind(now)
-    .fetch_optional(state.pool())
     .await?)
 }
 
 /// Revokes every device of the account (its two-step phone was replaced without a session:
 /// whoever held a trusted device must answer an SMS code to the new number).
 pub async fn revoke_all(state: &AppState, account_id: i64) -> Result<()> {
-    sqlx::query(
-        "UPDATE trusted_devices SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL",
-    )
-    .bind(state.now())
-    .bind(account_id)
-    .execute(state.pool())
-    .await?;
+    store::devices::revoke_all(state.pool(), account_id, state.now()).await?;
     Ok(())
 }
 
@@ -117,23 +103,12 @@ pub async fn revoke_all(state: &AppState, account_id: i64) -> Result<()> {
 /// an account (BankID, SITHS) have none.
 pub async fn list(
     State(state): State<AppState>,
-    session: AnySession,
+    session: LiveSession,
 ) -> Result<Json<DevicesAnswer>> {
-    let AnySession::Applicant(session) = session else {
+    let Some(account_id) = session.account_id() else {
         return Ok(Json(DevicesAnswer { devices: vec![] }));
     };
-    let Some(account_id) = session.account_id else {
-        return Ok(Json(DevicesAnswer { devices: vec![] }));
-    };
-    let rows: Vec<(String, String, i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, label, created_at, expires_at, last_used_at FROM trusted_devices
-         WHERE account_id = ? AND expires_at > ? AND revoked_at IS NULL
-         ORDER BY created_at DESC, rowid DESC",
-    )
-    .bind(account_id)
-    .bind(state.now())
-    .fetch_all(state.pool())
-    .await?;
+    let rows = store::devices::live(state.pool(), account_id, state.now()).await?;
     let devices = rows
         .into_iter()
         .map(|(id, label, created_at, expires_at, last_used_at)| {
@@ -154,25 +129,13 @@ pub async fn list(
 /// account's, an unknown, an expired or an already removed device is `404 not_found` alike.
 pub async fn remove(
     State(state): State<AppState>,
-    session: AnySession,
+    session: LiveSession,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    let account_id = match session {
-        AnySession::Applicant(session) => session.account_id.ok_or(ApiError::NotFound)?,
-        AnySession::Staff(_) => return Err(ApiError::NotFound),
-    };
+    let account_id = session.account_id().ok_or(ApiError::NotFound)?;
     let now = state.now();
-    let revoked = sqlx::query(
-        "UPDATE trusted_devices SET revoked_at = ?
-         WHERE id = ? AND account_id = ? AND expires_at > ? AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(&id)
-    .bind(account_id)
-    .bind(now)
-    .execute(state.pool())
-    .await?;
-    if revoked.rows_affected() == 0 {
+    let revoked = store::devices::revoke(state.pool(), account_id, &id, now).await?;
+    if !revoked {
         return Err(ApiError::NotFound);
     }
     tracing::info!("trusted device removed");
@@ -186,19 +149,17 @@ pub async fn forget(
     ClientIp(ip): ClientIp,
     Body(request): Body<ForgetDeviceRequest>,
 ) -> Result<StatusCode> {
-    let ip_key = format!("device-forget:{ip}");
-    let limiter = &state.limits().device_forget_ip;
+    state
+        .limits()
+        .device_forget_ip
+        .reserve(&state, &ip.to_string())
+        .await?;
     let now = state.now();
-    if let Some(retry_after) = limiter.retry_after(&ip_key, now) {
-        return Err(ApiError::RateLimited { retry_after });
-    }
-    limiter.record(&ip_key, now);
-    sqlx::query(
-        "UPDATE trusted_devices SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+    store::devices::revoke_by_token(
+        state.pool(),
+        &sessions::token_hash(request.device_token.expose()),
+        now,
     )
-    .bind(now)
-    .bind(sessions::token_hash(request.device_token.expose()))
-    .execute(state.pool())
     .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,8 +8,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use legitimera_protocol::{ErrorBody, ErrorCode, FieldError};
 
-use crate::siths::Rejection;
-
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +55,10 @@ pub enum ApiError {
     SithsUnknownChallenge,
     #[error("the SITHS challenge has expired; ask for a new one")]
     SithsChallengeExpired,
-    #[error("SITHS login refused: {0}")]
-    Siths(crate::siths::Rejection),
+    /// A signed challenge refused; `siths` maps its rejection to the code (`From<Rejection>`
+    /// lives there, so this module needs nothing from it).
+    #[error("SITHS login refused: {reason}")]
+    SithsRefused { code: ErrorCode, reason: String },
     #[error("SITHS login is not set up on this server (no trust anchors)")]
     SithsUnavailable,
     #[error("the database is unavailable")]
@@ -86,7 +86,7 @@ impl ApiError {
             ApiError::WrongStep | ApiError::BankIdAlreadyInProgress => StatusCode::CONFLICT,
             ApiError::SithsUnknownChallenge => StatusCode::NOT_FOUND,
             ApiError::SithsChallengeExpired => StatusCode::GONE,
-            ApiError::Siths(_) => StatusCode::UNAUTHORIZED,
+            ApiError::SithsRefused { .. } => StatusCode::UNAUTHORIZED,
             ApiError::SithsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::EmailUnavailable { .. }
             | ApiError::SmsUnavailable { .. }
@@ -120,13 +120,7 @@ impl ApiError {
             ApiError::SithsUnknownChallenge | ApiError::SithsChallengeExpired => {
                 ErrorCode::SithsUnknownChallenge
             }
-            ApiError::Siths(rejection) => match rejection {
-                Rejection::Untrusted(_) => ErrorCode::SithsUntrustedCertificate,
-                Rejection::Expired => ErrorCode::SithsCertificateExpired,
-                Rejection::NotYetValid => ErrorCode::SithsCertificateNotYetValid,
-                Rejection::WrongKeyUsage(_) => ErrorCode::SithsWrongKeyUsage,
-                Rejection::BadSignature => ErrorCode::SithsBadSignature,
-            },
+            ApiError::SithsRefused { code, .. } => *code,
             ApiError::SithsUnavailable => ErrorCode::SithsUnavailable,
             ApiError::DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
             ApiError::Internal(_) => ErrorCode::Internal,

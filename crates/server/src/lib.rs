@@ -7,12 +7,12 @@ mod cases;
 mod challenges;
 pub mod clock;
 pub mod config;
-pub mod db;
 pub mod delivery;
 pub mod demo;
 mod devices;
 pub mod error;
 mod extract;
+mod language;
 mod login;
 mod messages;
 pub mod otp;
@@ -23,6 +23,7 @@ mod registration;
 mod routes;
 mod sessions;
 pub mod siths;
+pub mod store;
 
 /// What a client sends, as the routes parse it, for fuzz/ to feed directly; not part of the API.
 #[doc(hidden)]
@@ -43,17 +44,18 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use axum::http::HeaderName;
+#[cfg(feature = "demo")]
 use legitimera_bankid::simulator::{Simulator, TestApp};
 use legitimera_bankid::{ClientConfig, RpClient, RpIdentity, ServerCa};
 
-use crate::bankid::{BankId, SimulatorClock};
+use crate::bankid::BankId;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BankIdSetup, Config, Delivery, RpIdentityFiles, Timeouts};
-use crate::db::Db;
 use crate::delivery::{DemoOutbox, HttpSmsGateway, Mailer, SmsSender, SmtpMailer};
 use crate::passwords::Hasher;
 use crate::ratelimit::Limiter;
 use crate::siths::TrustAnchors;
+use crate::store::Store;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -63,7 +65,7 @@ pub struct AppState {
 
 #[derive(Debug)]
 struct Inner {
-    db: Db,
+    store: Store,
     demo: bool,
     clock: Arc<dyn Clock>,
     hasher: Hasher,
@@ -75,13 +77,42 @@ struct Inner {
     trusted_proxy_header: Option<HeaderName>,
     bankid: Option<Arc<BankId>>,
     /// Demo mode: the BankID simulator the orders go to, with its test app.
+    #[cfg(feature = "demo")]
     simulator: Option<Simulator>,
     /// Empty when SITHS login is not set up.
     siths_anchors: TrustAnchors,
+    /// Sweeps what the database keeps past its use; stopped with the server.
+    _maintenance: AbortOnDrop,
+}
+
+/// A background task that ends when its owner is dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often ended rate-limit windows are swept from the database.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Removes ended rate-limit windows now and then, so the table holds only live ones. Holds
+/// the pool, not the state, so dropping the server ends it.
+fn maintenance(pool: sqlx::AnyPool, clock: Arc<dyn Clock>) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(SWEEP_INTERVAL).await;
+            if let Err(error) = store::limits::sweep(&pool, clock.unix()).await {
+                tracing::warn!(%error, "could not sweep rate limits");
+            }
+        }
+    }))
 }
 
 /// The guessing limits. Failures count, successes don't; every window empties by itself.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Wrong passwords and SMS codes per account (unknown addresses count the same way).
     pub login_account: Limiter,
@@ -100,24 +131,28 @@ pub struct Limits {
 
 /// SITHS challenges per client address in 15 minutes: generous, since a whole hospital may
 /// reach the server through one address.
-pub const SITHS_CHALLENGES_PER_IP: usize = 300;
+pub const SITHS_CHALLENGES_PER_IP: i64 = 300;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            login_account: Limiter::new(5, 15 * 60),
-            login_ip: Limiter::new(30, 15 * 60),
-            registration_ip: Limiter::new(20, 60 * 60),
-            bankid_ip: Limiter::new(60, 15 * 60),
-            siths_ip: Limiter::new(SITHS_CHALLENGES_PER_IP, 15 * 60),
-            device_forget_ip: Limiter::new(60, 15 * 60),
+            login_account: Limiter::new("login_account", 5, 15 * 60),
+            login_ip: Limiter::new("login_ip", 30, 15 * 60),
+            registration_ip: Limiter::new("registration_ip", 20, 60 * 60),
+            bankid_ip: Limiter::new("bankid_ip", 60, 15 * 60),
+            siths_ip: Limiter::new("siths_ip", SITHS_CHALLENGES_PER_IP, 15 * 60),
+            device_forget_ip: Limiter::new("device_forget_ip", 60, 15 * 60),
         }
     }
 }
 
 impl AppState {
-    pub fn pool(&self) -> &sqlx::SqlitePool {
-        &self.inner.db.pool
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn pool(&self) -> &sqlx::AnyPool {
+        self.inner.store.pool()
     }
 
     pub fn demo(&self) -> bool {
@@ -167,6 +202,7 @@ impl AppState {
     }
 
     /// Demo mode: the simulator's test BankID app.
+    #[cfg(feature = "demo")]
     pub fn demo_bankid_app(&self) -> Option<TestApp> {
         self.inner.simulator.as_ref().map(Simulator::app)
     }
@@ -184,7 +220,24 @@ pub async fn build(config: &Config) -> anyhow::Result<Router> {
 
 /// As [`build`], with the clock given: tests pass a `ManualClock` to move time.
 pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Router> {
-    let db = Db::open(&config.database).await?;
+    Ok(build_app(config, clock).await?.0)
+}
+
+impl AppState {
+    /// After the last request: hands this instance's BankID leases back.
+    async fn stop(&self) {
+        if let Some(bankid) = self.bankid() {
+            bankid.stop(self).await;
+        }
+    }
+}
+
+/// The router and the state behind it (which [`AppState::stop`] winds down).
+async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Router, AppState)> {
+    if config.demo && !cfg!(feature = "demo") {
+        anyhow::bail!("this server was built without demo mode (the `demo` feature)");
+    }
+    let store = Store::open(&config.database).await?;
     let hasher = Hasher::new()?;
     let (mailer, sms, outbox): (Arc<dyn Mailer>, Arc<dyn SmsSender>, _) = match &config.delivery {
         Delivery::Real { smtp, sms } => (
@@ -193,14 +246,14 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
             None,
         ),
         Delivery::DemoOutbox => {
-            let outbox = Arc::new(DemoOutbox::new(clock.clone()));
+            let outbox = Arc::new(DemoOutbox::new(clock.clone(), store.pool().clone()));
             (outbox.clone(), outbox.clone(), Some(outbox))
         }
     };
     if config.demo {
-        demo::seed(&db.pool, &hasher, clock.unix()).await?;
+        demo::seed(store.pool(), &hasher, clock.unix()).await?;
     }
-    let (bankid, simulator) = bankid_client(&config.bankid, clock.clone()).await?;
+    let (bankid, _simulator) = bankid_client(&config.bankid, clock.clone()).await?;
     let trusted_proxy_header = config
         .trusted_proxy_header
         .as_deref()
@@ -212,9 +265,10 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     } else {
         tracing::info!(anchors = siths_anchors.len(), "SITHS login on");
     }
+    let maintenance = maintenance(store.pool().clone(), clock.clone());
     let state = AppState {
         inner: Arc::new(Inner {
-            db,
+            store,
             demo: config.demo,
             clock,
             hasher,
@@ -225,49 +279,74 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
             limits: Limits::default(),
             trusted_proxy_header,
             bankid: bankid.map(|client| Arc::new(BankId::new(client))),
-            simulator,
+            #[cfg(feature = "demo")]
+            simulator: _simulator,
             siths_anchors,
+            _maintenance: maintenance,
         }),
     };
-    Ok(routes::router(state))
+    if let Some(bankid) = state.bankid() {
+        bankid.start_takeover(Arc::downgrade(&state.inner));
+    }
+    Ok((routes::router(state.clone()), state))
 }
 
 /// The RP client for the configured BankID, or for a simulator started here in demo mode
 /// (on 127.0.0.1, a free port, the server's clock).
+#[cfg(feature = "demo")]
 async fn bankid_client(
     setup: &BankIdSetup,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<(Option<RpClient>, Option<Simulator>)> {
     match setup {
         BankIdSetup::Off => Ok((None, None)),
+        BankIdSetup::Rp(rp) => Ok((Some(rp_client(rp)?), None)),
         BankIdSetup::Simulator => {
             let simulator = Simulator::start_with_clock(
                 SocketAddr::from(([127, 0, 0, 1], 0)),
-                Arc::new(SimulatorClock(clock)),
+                Arc::new(bankid::SimulatorClock(clock)),
             )
             .await?;
             let client = RpClient::new(simulator.client_config()?)?;
             tracing::info!(addr = %simulator.addr(), "demo mode: BankID simulator started");
             Ok((Some(client), Some(simulator)))
         }
-        BankIdSetup::Rp(rp) => {
-            let read = |path: &std::path::Path| {
-                std::fs::read(path)
-                    .map_err(|e| anyhow::anyhow!("[bankid]: cannot read {}: {e}", path.display()))
-            };
-            let identity = match &rp.identity {
-                RpIdentityFiles::Pkcs12 { file, password } => {
-                    RpIdentity::from_pkcs12(&read(file)?, password.expose())?
-                }
-                RpIdentityFiles::Pem { cert, key } => {
-                    RpIdentity::from_pem(&read(cert)?, &read(key)?)?
-                }
-            };
-            let server_ca = ServerCa::from_pem(&read(&rp.server_ca)?)?;
-            let client = RpClient::new(ClientConfig::new(rp.url.clone(), identity, server_ca))?;
-            Ok((Some(client), None))
+    }
+}
+
+/// Without the `demo` feature there is no simulator to start: only a configured RP API.
+#[cfg(not(feature = "demo"))]
+async fn bankid_client(
+    setup: &BankIdSetup,
+    _clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Option<RpClient>, Option<()>)> {
+    match setup {
+        BankIdSetup::Off => Ok((None, None)),
+        BankIdSetup::Rp(rp) => Ok((Some(rp_client(rp)?), None)),
+        BankIdSetup::Simulator => {
+            anyhow::bail!("this server was built without the BankID simulator: configure [bankid]")
         }
     }
+}
+
+/// The RP client for a configured RP API (mutual TLS with the RP identity's files).
+fn rp_client(rp: &config::BankIdRp) -> anyhow::Result<RpClient> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("[bankid]: cannot read {}: {e}", path.display()))
+    };
+    let identity = match &rp.identity {
+        RpIdentityFiles::Pkcs12 { file, password } => {
+            RpIdentity::from_pkcs12(&read(file)?, password.expose())?
+        }
+        RpIdentityFiles::Pem { cert, key } => RpIdentity::from_pem(&read(cert)?, &read(key)?)?,
+    };
+    let server_ca = ServerCa::from_pem(&read(&rp.server_ca)?)?;
+    Ok(RpClient::new(ClientConfig::new(
+        rp.url.clone(),
+        identity,
+        server_ca,
+    ))?)
 }
 
 /// Binds, announces the address on stdout (`listening on http://ADDR`, so scripts and tests can
@@ -276,7 +355,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = build(&config).await?;
+    let (app, state) = build_app(&config, Arc::new(SystemClock)).await?;
     match &config.tls {
         None => {
             let listener = TcpListener::bind(config.listen).await?;
@@ -305,6 +384,7 @@ pub async fn serve(
                 .await?;
         }
     }
+    state.stop().await;
     tracing::info!("server stopped");
     Ok(())
 }
@@ -332,15 +412,17 @@ impl Running {
 /// Builds the server with `clock`, binds `config.listen` (port 0 picks one) and serves in the
 /// background until [`Running::stop`].
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
-    let app = build_with_clock(&config, clock).await?;
+    let (app, state) = build_app(&config, clock).await?;
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        serve_plain(listener, app, async {
+        let served = serve_plain(listener, app, async {
             let _ = stopped.await;
         })
-        .await
+        .await;
+        state.stop().await;
+        served
     });
     Ok(Running { addr, stop, task })
 }

@@ -25,11 +25,11 @@ pub async fn password(
 ) -> Result<Json<LoginAnswer>> {
     let email = Email::parse(&request.email)?;
     let guard = Guard::new(&state, &email, ip);
-    guard.check()?;
+    guard.reserve().await?;
     let account = verify_password(&state, &guard, &email, &request.password).await?;
     let Some(phone) = account.phone() else {
         // Without two-step verification there is no SMS code for a device token to replace.
-        guard.succeeded();
+        guard.succeeded().await?;
         let session = sessions::create(&state, account.id, Assurance::Low, None).await?;
         tracing::info!(assurance = "low", "logged in");
         return Ok(Json(LoginAnswer::Session(session)));
@@ -38,7 +38,7 @@ pub async fn password(
         None => false,
         Some(token) => match devices::use_token(&state, account.id, token).await? {
             Some(device_id) => {
-                guard.succeeded();
+                guard.succeeded().await?;
                 let session =
                     sessions::create(&state, account.id, Assurance::Substantial, Some(&device_id))
                         .await?;
@@ -88,15 +88,16 @@ pub async fn sms(
     let account = account_of(&state, row.account_id).await?;
     let email = Email::parse(&account.email)?;
     let guard = Guard::new(&state, &email, ip);
-    guard.check()?;
+    guard.reserve().await?;
     if let Err(error) = challenges::check_code(&state, &row, Step::SmsCode, &code).await {
-        if matches!(error, ApiError::WrongCode { .. }) {
-            guard.failed();
+        if !matches!(error, ApiError::WrongCode { .. }) {
+            guard.release().await?;
         }
         return Err(error);
     }
+    guard.release().await?;
     challenges::advance(&state, &row, Step::Done).await?;
-    guard.succeeded();
+    guard.succeeded().await?;
     let device = if request.trust_device {
         Some(devices::create(&state, account.id, &label).await?)
     } else {
@@ -139,10 +140,11 @@ pub async fn account_of(state: &AppState, account_id: Option<i64>) -> Result<Acc
         .ok_or(ApiError::UnknownChallenge)
 }
 
-/// Checks e-mail + password within the guessing limits; `invalid_credentials` for an unknown
-/// address or a wrong password alike, after the same argon2 work. A right password alone does
-/// not clear the account's failures: only a finished login does (else knowing the password
-/// would give unlimited SMS code guesses).
+/// Checks e-mail + password after `guard` reserved the attempt; `invalid_credentials` for an
+/// unknown address or a wrong password alike, after the same argon2 work, and the attempt
+/// stays counted. A right password gives the attempt back but does not clear the account's
+/// failures: only a finished login does (else knowing the password would give unlimited SMS
+/// code guesses).
 pub async fn verify_password(
     state: &AppState,
     guard: &Guard<'_>,
@@ -151,22 +153,22 @@ pub async fn verify_password(
 ) -> Result<Account> {
     let Ok(password) = Password::parse(password) else {
         // Too short to be anyone's password: a failure, without hashing.
-        guard.failed();
         return Err(ApiError::InvalidCredentials);
     };
     let account = accounts::find_by_email(state, email).await?;
     let stored = account.as_ref().map(|a| a.password_hash.clone());
     let matches = state.hasher().verify(password, stored).await?;
     match account {
-        Some(account) if matches => Ok(account),
-        _ => {
-            guard.failed();
-            Err(ApiError::InvalidCredentials)
+        Some(account) if matches => {
+            guard.release().await?;
+            Ok(account)
         }
+        _ => Err(ApiError::InvalidCredentials),
     }
 }
 
-/// The per-account and per-address failure limits around one login attempt.
+/// The per-account and per-address failure limits around one login attempt. The attempt is
+/// reserved against both before any work; it stays counted only if it fails.
 #[derive(Debug)]
 pub struct Guard<'a> {
     state: &'a AppState,
@@ -179,35 +181,44 @@ impl<'a> Guard<'a> {
         Guard {
             state,
             account_key: hashed_key("login", email.as_str()),
-            ip_key: format!("login:{ip}"),
+            ip_key: ip.to_string(),
         }
     }
 
-    pub fn check(&self) -> Result<()> {
-        let now = self.state.now();
+    /// Counts this attempt as a failure until told otherwise; `rate_limited` when either
+    /// window is full (and then nothing is counted).
+    pub async fn reserve(&self) -> Result<()> {
         let limits = self.state.limits();
-        let waits = [
-            limits.login_account.retry_after(&self.account_key, now),
-            limits.login_ip.retry_after(&self.ip_key, now),
-        ];
-        match waits.into_iter().flatten().max() {
-            Some(retry_after) => {
-                tracing::warn!(retry_after, "login rate limited");
-                Err(ApiError::RateLimited { retry_after })
-            }
-            None => Ok(()),
+        limits
+            .login_account
+            .reserve(self.state, &self.account_key)
+            .await?;
+        if let Err(refused) = limits.login_ip.reserve(self.state, &self.ip_key).await {
+            limits
+                .login_account
+                .release(self.state, &self.account_key)
+                .await?;
+            return Err(refused);
         }
+        Ok(())
     }
 
-    pub fn failed(&self) {
-        let now = self.state.now();
+    /// The attempt was no failure (a right password, a code step that was not a wrong code).
+    pub async fn release(&self) -> Result<()> {
         let limits = self.state.limits();
-        limits.login_account.record(&self.account_key, now);
-        limits.login_ip.record(&self.ip_key, now);
+        limits
+            .login_account
+            .release(self.state, &self.account_key)
+            .await?;
+        limits.login_ip.release(self.state, &self.ip_key).await
     }
 
     /// The owner got in: the account's window starts over (the address's does not).
-    pub fn succeeded(&self) {
-        self.state.limits().login_account.clear(&self.account_key);
+    pub async fn succeeded(&self) -> Result<()> {
+        self.state
+            .limits()
+            .login_account
+            .clear(self.state, &self.account_key)
+            .await
     }
 }

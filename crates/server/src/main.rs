@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use legitimera_protocol::SecretString;
 use legitimera_server::config::{
     BankIdFile, Config, FileConfig, Overrides, SmsFile, SmtpFile, SmtpSecurity,
@@ -16,6 +16,8 @@ use url::Url;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Tool>,
     /// Run on loopback with a temporary database and seeded demo data.
     #[arg(long)]
     demo: bool,
@@ -110,6 +112,50 @@ struct Cli {
     siths_trust_anchors: Vec<PathBuf>,
 }
 
+#[derive(Debug, Subcommand)]
+enum Tool {
+    /// Runs the BankID simulator alone (demo builds): its RP API over mutual TLS for several
+    /// servers to share, as they share the real BankID, and its test BankID app over HTTP
+    /// (POST /demo/bankid/sign, /demo/bankid/cancel). Writes rp.pem, rp.key and bankid-ca.pem
+    /// into --out for the servers' --bankid-client-cert, --bankid-client-key and
+    /// --bankid-server-ca; prints both addresses. Runs until Ctrl-C or SIGTERM.
+    #[cfg(feature = "demo")]
+    BankidSimulator {
+        /// The RP API's address (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// The test app's address.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        app_listen: SocketAddr,
+        /// A directory for the PEM files the servers need.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// The simulator as its own process (`legitimera-server bankid-simulator`).
+#[cfg(feature = "demo")]
+async fn bankid_simulator(
+    listen: SocketAddr,
+    app_listen: SocketAddr,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    use legitimera_bankid::simulator::Simulator;
+    let simulator = Simulator::start(listen).await?;
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("rp.pem"), simulator.rp_cert_pem())?;
+    std::fs::write(out.join("rp.key"), simulator.rp_key_pem())?;
+    std::fs::write(out.join("bankid-ca.pem"), simulator.server_ca_pem())?;
+    let app = tokio::net::TcpListener::bind(app_listen).await?;
+    println!("listening on {}", simulator.base_url());
+    println!("test app on http://{}/demo/bankid", app.local_addr()?);
+    let router = axum::Router::new().nest_service("/demo/bankid", simulator.app().router());
+    axum::serve(app, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -130,6 +176,18 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        #[cfg(feature = "demo")]
+        Some(Tool::BankidSimulator {
+            listen,
+            app_listen,
+            out,
+        }) => return bankid_simulator(*listen, *app_listen, out).await,
+        // Without the `demo` feature there are no tools.
+        #[cfg(not(feature = "demo"))]
+        Some(tool) => match *tool {},
+        None => {}
+    }
     let file = match &cli.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),

@@ -41,7 +41,7 @@ pub async fn start(
             };
             let email = Email::parse(email)?;
             let guard = Guard::new(&state, &email, ip);
-            guard.check()?;
+            guard.reserve().await?;
             let account = login::verify_password(&state, &guard, &email, password).await?;
             (account, Step::EmailCode, Some(email))
         }

@@ -12,7 +12,7 @@ use legitimera_protocol::{
 use crate::challenges::{self, CodeSent, NewChallenge, Purpose, Row};
 use crate::error::{ApiError, Result};
 use crate::extract::{Body, ClientIp};
-use crate::{accounts, passwords, AppState};
+use crate::{accounts, passwords, store, AppState};
 
 pub async fn start(
     State(state): State<AppState>,
@@ -28,12 +28,11 @@ pub async fn start(
         None | Some("") => None,
         Some(text) => Some(PhoneNumber::parse(text)?),
     };
-    let ip_key = format!("registration:{ip}");
-    let limiter = &state.limits().registration_ip;
-    if let Some(retry_after) = limiter.retry_after(&ip_key, state.now()) {
-        return Err(ApiError::RateLimited { retry_after });
-    }
-    limiter.record(&ip_key, state.now());
+    state
+        .limits()
+        .registration_ip
+        .reserve(&state, &ip.to_string())
+        .await?;
 
     // Hash whether or not the address is taken, so both answers take the same time.
     let password_hash = state.hasher().hash(password).await?;
@@ -101,7 +100,7 @@ async fn finish(state: &AppState, row: &Row) -> Result<Json<Challenge>> {
         return Err(ApiError::UnknownChallenge);
     };
     let phone = row.phone();
-    let created = accounts::create(
+    let created = store::accounts::create(
         state.pool(),
         email.as_str(),
         password_hash,

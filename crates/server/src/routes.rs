@@ -2,6 +2,8 @@
 //! mode only), request tracing
 //! without personal data, and JSON errors for everything, including unknown routes.
 
+use std::time::Duration;
+
 use axum::extract::{MatchedPath, State};
 use axum::http::Request;
 use axum::routing::{delete, get, post};
@@ -15,6 +17,7 @@ use crate::{bankid, cases, devices, login, phone_change, registration, sessions,
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/registrations", post(registration::start))
         .route(
             "/registrations/{id}/email-code",
@@ -50,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     if state.outbox().is_some() {
         router = router.route("/demo/outbox", get(outbox));
     }
+    #[cfg(feature = "demo")]
     if let Some(app) = state.demo_bankid_app() {
         // The simulator's test BankID app: POST /demo/bankid/sign and /demo/bankid/cancel.
         router = router.nest_service("/demo/bankid", app.router());
@@ -71,8 +75,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<Health>> {
-    sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(state.pool())
+    state
+        .store()
+        .ping()
         .await
         .map_err(ApiError::DatabaseUnavailable)?;
     Ok(Json(Health {
@@ -82,10 +87,23 @@ async fn health(State(state): State<AppState>) -> Result<Json<Health>> {
     }))
 }
 
+/// How long readiness waits for the database before answering that it is not ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /api/v1/ready`: whether this instance should get traffic (its database answers, in
+/// time). For a load balancer's check; `health` is for people and monitoring.
+async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
+    match tokio::time::timeout(READY_TIMEOUT, state.store().ping()).await {
+        Ok(Ok(())) => Ok(Json(serde_json::json!({"status": "ready"}))),
+        Ok(Err(error)) => Err(ApiError::DatabaseUnavailable(error)),
+        Err(_) => Err(ApiError::DatabaseUnavailable(sqlx::Error::PoolTimedOut)),
+    }
+}
+
 /// `GET /demo/outbox`: mounted only when the server delivers to the demo outbox.
 async fn outbox(State(state): State<AppState>) -> Result<Json<Vec<OutboxMessage>>> {
     let outbox = state.outbox().ok_or(ApiError::NotFound)?;
-    Ok(Json(outbox.messages()))
+    Ok(Json(outbox.messages().await?))
 }
 
 async fn not_found() -> ApiError {

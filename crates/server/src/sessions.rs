@@ -1,7 +1,8 @@
-//! Sessions: an opaque random bearer token (32 bytes, base64url) stored only as its SHA-256,
-//! with the assurance of the login. A session belongs to a person: through an account
-//! (password logins) or directly (BankID, the person found by personnummer). The server enforces the idle and absolute limits; only
-//! `POST /session/activity` counts as activity. Never logs a token.
+//! Sessions, one kind for everyone: an opaque random bearer token (32 bytes, base64url) stored
+//! only as its SHA-256, with the principal (a person, through an account or directly by
+//! BankID, or a staff member by SITHS) and the assurance of the login. The server enforces the
+//! idle and absolute limits; only `POST /session/activity` counts as activity. Never logs a
+//! token.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -9,15 +10,16 @@ use axum::http::{header, StatusCode};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use legitimera_protocol::{Assurance, SecretString, Session, SessionStatus};
+use legitimera_protocol::{Assurance, SecretString, Session, SessionStatus, StaffIdentity};
 use rand::rngs::OsRng;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::config::Timeouts;
 use crate::error::{ApiError, Result};
-use crate::AppState;
-use crate::{accounts, siths};
+pub use crate::store::sessions::Principal;
+use crate::{accounts, store, AppState};
 
 /// Expired sessions are kept this long past the absolute limit (so they answer
 /// `session_expired`, not `unauthorized`), then swept.
@@ -31,12 +33,14 @@ pub async fn create(
     assurance: Assurance,
     device_id: Option<&str>,
 ) -> Result<Session> {
-    let person_id: i64 = sqlx::query_scalar("SELECT person_id FROM accounts WHERE id = ?")
-        .bind(account_id)
-        .fetch_optional(state.pool())
+    let person_id = store::accounts::person_of(state.pool(), account_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    insert(state, person_id, Some(account_id), assurance, device_id).await
+    let principal = Principal::Person {
+        person_id,
+        account_id: Some(account_id),
+    };
+    open(state, principal, assurance, device_id).await
 }
 
 /// A session for a person without an account (BankID logins).
@@ -45,39 +49,41 @@ pub async fn create_for_person(
     person_id: i64,
     assurance: Assurance,
 ) -> Result<Session> {
-    insert(state, person_id, None, assurance, None).await
+    let principal = Principal::Person {
+        person_id,
+        account_id: None,
+    };
+    open(state, principal, assurance, None).await
 }
 
-async fn insert(
+/// A session for a staff member (SITHS logins: always high assurance).
+pub async fn create_for_staff(state: &AppState, staff_id: i64) -> Result<Session> {
+    open(state, Principal::Staff { staff_id }, Assurance::High, None).await
+}
+
+async fn open(
     state: &AppState,
-    person_id: i64,
-    account_id: Option<i64>,
+    principal: Principal,
     assurance: Assurance,
     device_id: Option<&str>,
 ) -> Result<Session> {
     let now = state.now();
     let timeouts = state.timeouts();
     let absolute = i64::try_from(timeouts.absolute.as_secs()).unwrap_or(i64::MAX);
-    sqlx::query("DELETE FROM sessions WHERE created_at < ?")
-        .bind(now.saturating_sub(absolute.saturating_add(KEEP_EXPIRED_SECONDS)))
-        .execute(state.pool())
-        .await?;
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    OsRng.fill_bytes(bytes.as_mut());
-    let token = SecretString::new(URL_SAFE_NO_PAD.encode(bytes.as_ref()));
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, person_id, account_id, assurance, created_at,
-                               last_activity_at, device_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    store::sessions::sweep(
+        state.pool(),
+        now.saturating_sub(absolute.saturating_add(KEEP_EXPIRED_SECONDS)),
     )
-    .bind(token_hash(token.expose()))
-    .bind(person_id)
-    .bind(account_id)
-    .bind(assurance.as_str())
-    .bind(now)
-    .bind(now)
-    .bind(device_id)
-    .execute(state.pool())
+    .await?;
+    let token = new_token();
+    store::sessions::insert(
+        state.pool(),
+        &token_hash(token.expose()),
+        principal,
+        assurance.as_str(),
+        device_id,
+        now,
+    )
     .await?;
     Ok(Session {
         token,
@@ -88,12 +94,9 @@ async fn insert(
     })
 }
 
-/// Ends the session with this token (one that was never handed out, say).
-pub async fn revoke(state: &AppState, token: &SecretString) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
-        .bind(token_hash(token.expose()))
-        .execute(state.pool())
-        .await?;
+/// Ends every session of an account (after its phone was replaced without a session).
+pub async fn end_all(state: &AppState, account_id: i64) -> Result<()> {
+    store::sessions::delete_for_account(state.pool(), account_id).await?;
     Ok(())
 }
 
@@ -101,21 +104,37 @@ pub(crate) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// A new bearer token (for staff sessions, which live in their own table; see `siths`).
+/// A new bearer token (sessions, trusted devices): 32 random bytes, base64url.
 pub(crate) fn new_token() -> SecretString {
     let mut bytes = Zeroizing::new([0u8; 32]);
     OsRng.fill_bytes(bytes.as_mut());
     SecretString::new(URL_SAFE_NO_PAD.encode(bytes.as_ref()))
 }
 
-/// A live session, from `Authorization: Bearer <token>`. No header or an unknown token is
-/// `401 unauthorized`; a session past either limit is `401 session_expired`.
+/// Seconds left before the idle and the absolute limit (0 = expired) of a session created and
+/// last active at these times, at `now`: one rule for every session.
+pub fn time_left(
+    now: i64,
+    created_at: i64,
+    last_activity_at: i64,
+    timeouts: Timeouts,
+) -> (u64, u64) {
+    let left = |since: i64, limit: u64| {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        (since.saturating_add(limit) - now).max(0).unsigned_abs()
+    };
+    let absolute = left(created_at, timeouts.absolute.as_secs());
+    let idle = left(last_activity_at, timeouts.idle.as_secs()).min(absolute);
+    (idle, absolute)
+}
+
+/// A live session of anyone, from `Authorization: Bearer <token>`. No header or an unknown
+/// token is `401 unauthorized`; a session past either limit is `401 session_expired`. The
+/// session endpoints take this; cases take [`Authenticated`], the staff page `StaffSession`.
 #[derive(Debug)]
-pub struct Authenticated {
+pub struct LiveSession {
     token_hash: Vec<u8>,
-    pub person_id: i64,
-    /// `None` for a BankID session.
-    pub account_id: Option<i64>,
+    pub principal: Principal,
     pub assurance: Assurance,
     /// The trusted device the login used or made, if any.
     pub device_id: Option<String>,
@@ -123,7 +142,7 @@ pub struct Authenticated {
     last_activity_at: i64,
 }
 
-impl FromRequestParts<AppState> for Authenticated {
+impl FromRequestParts<AppState> for LiveSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
@@ -132,54 +151,34 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
-/// A session if the request carries one; a request with a bad token is refused, not treated
-/// as anonymous.
-#[derive(Debug)]
-pub struct MaybeAuthenticated(pub Option<Authenticated>);
+impl LiveSession {
+    /// Seconds left before the idle and the absolute limit (0 = expired).
+    fn remaining(&self, state: &AppState) -> (u64, u64) {
+        time_left(
+            state.now(),
+            self.created_at,
+            self.last_activity_at,
+            state.timeouts(),
+        )
+    }
 
-impl FromRequestParts<AppState> for MaybeAuthenticated {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        match bearer(parts) {
-            None => Ok(MaybeAuthenticated(None)),
-            Some(token) => Ok(MaybeAuthenticated(Some(lookup(state, &token).await?))),
+    /// The account logged in to, if the session is a password login's.
+    pub fn account_id(&self) -> Option<i64> {
+        match self.principal {
+            Principal::Person { account_id, .. } => account_id,
+            Principal::Staff { .. } => None,
         }
     }
 }
 
-pub fn bearer(parts: &Parts) -> Option<SecretString> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| SecretString::new(token.trim()))
-}
-
-/// A `sessions` row as [`lookup`] reads it.
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    assurance: String,
-    person_id: i64,
-    account_id: Option<i64>,
-    created_at: i64,
-    last_activity_at: i64,
-    device_id: Option<String>,
-}
-
-async fn lookup(state: &AppState, token: &SecretString) -> Result<Authenticated> {
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT assurance, person_id, account_id, created_at, last_activity_at, device_id
-         FROM sessions WHERE token_hash = ?",
-    )
-    .bind(token_hash(token.expose()))
-    .fetch_optional(state.pool())
-    .await?;
-    let row = row.ok_or(ApiError::Unauthorized)?;
-    let session = Authenticated {
-        token_hash: token_hash(token.expose()),
-        person_id: row.person_id,
-        account_id: row.account_id,
+async fn lookup(state: &AppState, token: &SecretString) -> Result<LiveSession> {
+    let token_hash = token_hash(token.expose());
+    let row = store::sessions::find(state.pool(), &token_hash)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let session = LiveSession {
+        token_hash,
+        principal: row.principal,
         assurance: Assurance::parse(&row.assurance).ok_or(ApiError::Unauthorized)?,
         device_id: row.device_id,
         created_at: row.created_at,
@@ -192,108 +191,96 @@ async fn lookup(state: &AppState, token: &SecretString) -> Result<Authenticated>
     Ok(session)
 }
 
-impl Authenticated {
-    /// Seconds left before the idle and the absolute limit (0 = expired).
-    fn remaining(&self, state: &AppState) -> (u64, u64) {
-        time_left(state, self.created_at, self.last_activity_at)
+/// A live applicant's session (a person's, not staff): a staff token is `401 unauthorized`.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub person_id: i64,
+    /// `None` for a BankID session.
+    pub account_id: Option<i64>,
+    pub assurance: Assurance,
+}
+
+impl TryFrom<LiveSession> for Authenticated {
+    type Error = ApiError;
+
+    fn try_from(session: LiveSession) -> Result<Self> {
+        match session.principal {
+            Principal::Person {
+                person_id,
+                account_id,
+            } => Ok(Authenticated {
+                person_id,
+                account_id,
+                assurance: session.assurance,
+            }),
+            Principal::Staff { .. } => Err(ApiError::Unauthorized),
+        }
     }
 }
 
-/// Seconds left before the idle and the absolute limit (0 = expired) of a session created and
-/// last active at these times: one rule for applicants' and staff sessions.
-pub(crate) fn time_left(state: &AppState, created_at: i64, last_activity_at: i64) -> (u64, u64) {
-    let now = state.now();
-    let timeouts = state.timeouts();
-    let left = |since: i64, limit: u64| {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        (since.saturating_add(limit) - now).max(0).unsigned_abs()
-    };
-    let absolute = left(created_at, timeouts.absolute.as_secs());
-    let idle = left(last_activity_at, timeouts.idle.as_secs()).min(absolute);
-    (idle, absolute)
-}
-
-/// Whoever a bearer token belongs to: an applicant (account) or a staff member (SITHS). The
-/// session endpoints take this; everything about cases takes [`Authenticated`] only.
-#[derive(Debug)]
-pub enum AnySession {
-    Applicant(Authenticated),
-    Staff(siths::StaffSession),
-}
-
-impl FromRequestParts<AppState> for AnySession {
+impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        match siths::lookup(state, &token).await? {
-            Some(staff) => Ok(AnySession::Staff(staff)),
-            None => lookup(state, &token).await.map(AnySession::Applicant),
+        LiveSession::from_request_parts(parts, state)
+            .await?
+            .try_into()
+    }
+}
+
+/// An applicant's session if the request carries one; a request with a bad token is refused,
+/// not treated as anonymous.
+#[derive(Debug)]
+pub struct MaybeAuthenticated(pub Option<Authenticated>);
+
+impl FromRequestParts<AppState> for MaybeAuthenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        match bearer(parts) {
+            None => Ok(MaybeAuthenticated(None)),
+            Some(token) => Ok(MaybeAuthenticated(Some(
+                lookup(state, &token).await?.try_into()?,
+            ))),
         }
     }
+}
+
+pub fn bearer(parts: &Parts) -> Option<SecretString> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| SecretString::new(token.trim()))
 }
 
 /// `GET /api/v1/session`: what the session is and how long it has left. Not activity.
 pub async fn status(
     State(state): State<AppState>,
-    session: AnySession,
+    session: LiveSession,
 ) -> Result<Json<SessionStatus>> {
-    match session {
-        AnySession::Applicant(session) => describe(&state, &session).await.map(Json),
-        AnySession::Staff(staff) => staff.describe(&state).await.map(Json),
-    }
+    describe(&state, &session).await.map(Json)
 }
 
 /// `POST /api/v1/session/activity`: the user did something; the idle limit starts over.
 pub async fn activity(
     State(state): State<AppState>,
-    session: AnySession,
+    mut session: LiveSession,
 ) -> Result<Json<SessionStatus>> {
-    let mut session = match session {
-        AnySession::Applicant(session) => session,
-        AnySession::Staff(mut staff) => {
-            staff.touch(&state).await?;
-            return staff.describe(&state).await.map(Json);
-        }
-    };
     let now = state.now();
-    sqlx::query("UPDATE sessions SET last_activity_at = ? WHERE token_hash = ?")
-        .bind(now)
-        .bind(&session.token_hash)
-        .execute(state.pool())
-        .await?;
+    store::sessions::touch(state.pool(), &session.token_hash, now).await?;
     session.last_activity_at = now;
     describe(&state, &session).await.map(Json)
 }
 
 /// `DELETE /api/v1/session`: logout; the token is unknown from now on.
-pub async fn logout(State(state): State<AppState>, session: AnySession) -> Result<StatusCode> {
-    let session = match session {
-        AnySession::Applicant(session) => session,
-        AnySession::Staff(staff) => {
-            staff.end(&state).await?;
-            tracing::info!("logged out");
-            return Ok(StatusCode::NO_CONTENT);
-        }
-    };
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
-        .bind(&session.token_hash)
-        .execute(state.pool())
-        .await?;
+pub async fn logout(State(state): State<AppState>, session: LiveSession) -> Result<StatusCode> {
+    store::sessions::delete(state.pool(), &session.token_hash).await?;
     tracing::info!("logged out");
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Ends every session of an account (after its phone was replaced without a session).
-pub async fn end_all(state: &AppState, account_id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE account_id = ?")
-        .bind(account_id)
-        .execute(state.pool())
-        .await?;
-    Ok(())
-}
-
-async fn describe(state: &AppState, session: &Authenticated) -> Result<SessionStatus> {
+async fn describe(state: &AppState, session: &LiveSession) -> Result<SessionStatus> {
     let (idle_expires_in, absolute_expires_in) = session.remaining(state);
     let timeouts = state.timeouts();
     let mut status = SessionStatus {
@@ -309,8 +296,11 @@ async fn describe(state: &AppState, session: &Authenticated) -> Result<SessionSt
         personal_number: None,
         staff: None,
     };
-    match session.account_id {
-        Some(account_id) => {
+    match session.principal {
+        Principal::Person {
+            account_id: Some(account_id),
+            ..
+        } => {
             let account = accounts::find_by_id(state, account_id)
                 .await?
                 .ok_or(ApiError::Unauthorized)?;
@@ -319,19 +309,34 @@ async fn describe(state: &AppState, session: &Authenticated) -> Result<SessionSt
             status.two_step = phone.is_some();
             status.phone = phone.map(|p| p.masked());
         }
-        None => {
-            let person: Option<(String, String, Option<String>)> = sqlx::query_as(
-                "SELECT given_name, surname, personal_number FROM people WHERE id = ?",
-            )
-            .bind(session.person_id)
-            .fetch_optional(state.pool())
-            .await?;
-            let (given_name, surname, personal_number) = person.ok_or(ApiError::Unauthorized)?;
+        Principal::Person {
+            person_id,
+            account_id: None,
+        } => {
+            let (given_name, surname, personal_number) =
+                store::people::names(state.pool(), person_id)
+                    .await?
+                    .ok_or(ApiError::Unauthorized)?;
             status.name = Some(format!("{given_name} {surname}"));
             status.personal_number = personal_number.as_deref().map(mask_personal_number);
         }
+        Principal::Staff { staff_id } => {
+            status.staff = Some(staff_identity(state, staff_id).await?);
+        }
     }
     Ok(status)
+}
+
+/// Who a staff session is for, as the latest login's certificate said.
+pub(crate) async fn staff_identity(state: &AppState, staff_id: i64) -> Result<StaffIdentity> {
+    let (name, hsa_id, organisation) = store::siths::staff(state.pool(), staff_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    Ok(StaffIdentity {
+        name,
+        hsa_id,
+        organisation,
+    })
 }
 
 /// `YYYYMMDD-****`: enough for a person to recognise their own number.

@@ -12,7 +12,7 @@ use x509_parser::oid_registry::{
 };
 use x509_parser::prelude::{FromDer as _, X509Certificate, X509Name};
 
-use legitimera_protocol::SithsAlgorithm;
+use legitimera_protocol::{ErrorCode, SithsAlgorithm};
 
 /// At most this many certificates in a chain (leaf + intermediates): SITHS has one
 /// intermediate; this leaves room without letting a client make the server build long paths.
@@ -85,6 +85,22 @@ pub enum Rejection {
     WrongKeyUsage(&'static str),
     #[error("the signature does not match the challenge and the certificate")]
     BadSignature,
+}
+
+impl From<Rejection> for crate::error::ApiError {
+    fn from(rejection: Rejection) -> Self {
+        let code = match &rejection {
+            Rejection::Untrusted(_) => ErrorCode::SithsUntrustedCertificate,
+            Rejection::Expired => ErrorCode::SithsCertificateExpired,
+            Rejection::NotYetValid => ErrorCode::SithsCertificateNotYetValid,
+            Rejection::WrongKeyUsage(_) => ErrorCode::SithsWrongKeyUsage,
+            Rejection::BadSignature => ErrorCode::SithsBadSignature,
+        };
+        crate::error::ApiError::SithsRefused {
+            code,
+            reason: rejection.to_string(),
+        }
+    }
 }
 
 /// The staff member an accepted certificate names. `Debug` leaves the personal data out.

@@ -12,7 +12,7 @@ use axum::Form;
 use base64::Engine as _;
 use legitimera_protocol::{Channel, OutboxMessage};
 use legitimera_server::clock::ManualClock;
-use legitimera_server::config::{Config, FileConfig, Overrides};
+use legitimera_server::config::{Config, Database, FileConfig, Overrides};
 use legitimera_server::Running;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -43,6 +43,31 @@ impl Answer {
     }
 }
 
+/// The variable `cargo xtask test` sets to a throwaway PostgreSQL cluster's URL (any existing
+/// database on it, e.g. `postgres://legitimera@127.0.0.1:PORT/postgres`) to run this suite on
+/// PostgreSQL; unset, the suite runs on SQLite.
+pub const TEST_DATABASE_URL: &str = "LEGITIMERA_TEST_DATABASE_URL";
+
+/// A new, empty database on the test PostgreSQL server, one per test server (tests run in
+/// parallel and seed the same demo people); `None` when the suite runs on SQLite. The cluster
+/// is thrown away whole at the end of the run, so the databases are not dropped one by one.
+pub async fn fresh_postgres_database() -> Option<String> {
+    use sqlx::{Connection as _, Executor as _};
+    let admin = std::env::var(TEST_DATABASE_URL).ok()?;
+    let name = format!("legitimera_test_{:016x}", rand::random::<u64>());
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL}: cannot connect: {e}"));
+    connection
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    connection.close().await.unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
 pub fn demo_overrides() -> Overrides {
     Overrides {
         demo: true,
@@ -66,7 +91,14 @@ impl TestServer {
     }
 
     /// With a clock the test shares with something else (the BankID simulator).
-    pub async fn with_config_and_clock(config: Config, clock: Arc<ManualClock>) -> Self {
+    /// With `LEGITIMERA_TEST_DATABASE_URL` set, a server that would get a temporary SQLite
+    /// database gets a fresh PostgreSQL database instead (see [`fresh_postgres_database`]).
+    pub async fn with_config_and_clock(mut config: Config, clock: Arc<ManualClock>) -> Self {
+        if config.database == Database::Temporary {
+            if let Some(url) = fresh_postgres_database().await {
+                config.database = Database::Url(url);
+            }
+        }
         let running = legitimera_server::start(config, clock.clone())
             .await
             .unwrap();

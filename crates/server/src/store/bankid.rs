@@ -1,0 +1,240 @@
+//! The `bankid_orders` table: orders in flight and just ended, their state as the app sees it,
+//! and the lease that says which instance collects each. Lease times are wall-clock
+//! milliseconds (shared by all instances); order times are the server clock's.
+
+use sqlx::AnyPool;
+
+/// An order as stored. Holds the QR secret: `Debug` shows only the id and status.
+#[derive(sqlx::FromRow)]
+pub struct Row {
+    pub id: String,
+    pub mode: String,
+    pub order_ref: String,
+    pub auto_start_token: String,
+    pub qr_start_token: String,
+    pub qr_start_secret: String,
+    pub answered_at_ms: i64,
+    pub status: String,
+    pub version: i64,
+    pub hint: Option<String>,
+    pub message: Option<String>,
+    pub person_id: Option<i64>,
+    pub user_name: Option<String>,
+    pub user_personal_number: Option<String>,
+    pub token_handed_out: i64,
+    pub cancel_requested: i64,
+}
+
+impl std::fmt::Debug for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Row")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+const COLUMNS: &str = "id, mode, order_ref, auto_start_token, qr_start_token, qr_start_secret,
+    answered_at_ms, status, version, hint, message, person_id, user_name, user_personal_number,
+    token_handed_out, cancel_requested";
+
+/// A new pending order, leased to `owner` until `lease_until_ms`.
+#[derive(Debug)]
+pub struct NewOrder<'a> {
+    pub id: &'a str,
+    pub mode: &'a str,
+    pub order_ref: &'a str,
+    pub auto_start_token: &'a str,
+    pub qr_start_token: &'a str,
+    pub qr_start_secret: &'a str,
+    pub answered_at_ms: i64,
+    pub hint: &'a str,
+    pub message: &'a str,
+    pub owner: &'a str,
+    pub lease_until_ms: i64,
+}
+
+pub async fn insert(pool: &AnyPool, new: &NewOrder<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO bankid_orders (id, mode, order_ref, auto_start_token, qr_start_token,
+                                    qr_start_secret, answered_at_ms, status, version, hint,
+                                    message, lease_owner, lease_until_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 1, $8, $9, $10, $11)",
+    )
+    .bind(new.id)
+    .bind(new.mode)
+    .bind(new.order_ref)
+    .bind(new.auto_start_token)
+    .bind(new.qr_start_token)
+    .bind(new.qr_start_secret)
+    .bind(new.answered_at_ms)
+    .bind(new.hint)
+    .bind(new.message)
+    .bind(new.owner)
+    .bind(new.lease_until_ms)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn find(pool: &AnyPool, id: &str) -> sqlx::Result<Option<Row>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM bankid_orders WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Removes orders that ended before `ended_before_ms` (server clock).
+pub async fn sweep(pool: &AnyPool, ended_before_ms: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM bankid_orders WHERE ended_at_ms < $1")
+        .bind(ended_before_ms)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(pool: &AnyPool, id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM bankid_orders WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Extends `owner`'s lease on a pending order. `None` when the order is no longer `owner`'s
+/// to collect (ended, gone, or taken over); else whether the app asked to cancel it.
+pub async fn renew(
+    pool: &AnyPool,
+    id: &str,
+    owner: &str,
+    lease_until_ms: i64,
+) -> sqlx::Result<Option<bool>> {
+    let cancel: Option<i64> = sqlx::query_scalar(
+        "UPDATE bankid_orders SET lease_until_ms = $1
+         WHERE id = $2 AND lease_owner = $3 AND status = 'pending'
+         RETURNING cancel_requested",
+    )
+    .bind(lease_until_ms)
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(pool)
+    .await?;
+    Ok(cancel.map(|c| c != 0))
+}
+
+/// Pending orders whose lease ran out at `now_ms`: some instance died holding them.
+pub async fn orphans(pool: &AnyPool, now_ms: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT id FROM bankid_orders WHERE status = 'pending' AND lease_until_ms < $1
+         ORDER BY lease_until_ms LIMIT 100",
+    )
+    .bind(now_ms)
+    .fetch_all(pool)
+    .await
+}
+
+/// Takes the lease of a pending order whose lease ran out; `true` for the one instance that
+/// got it.
+pub async fn take_over(
+    pool: &AnyPool,
+    id: &str,
+    owner: &str,
+    now_ms: i64,
+    lease_until_ms: i64,
+) -> sqlx::Result<bool> {
+    let taken = sqlx::query(
+        "UPDATE bankid_orders SET lease_owner = $1, lease_until_ms = $2
+         WHERE id = $3 AND status = 'pending' AND lease_until_ms < $4",
+    )
+    .bind(owner)
+    .bind(lease_until_ms)
+    .bind(id)
+    .bind(now_ms)
+    .execute(pool)
+    .await?;
+    Ok(taken.rows_affected() == 1)
+}
+
+/// Lets go of every lease `owner` holds (a graceful shutdown): others take over at once.
+pub async fn release_leases(pool: &AnyPool, owner: &str) -> sqlx::Result<u64> {
+    let released = sqlx::query(
+        "UPDATE bankid_orders SET lease_until_ms = 0 WHERE lease_owner = $1 AND status = 'pending'",
+    )
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(released.rows_affected())
+}
+
+/// The app asks to cancel: whoever collects the order cancels it at BankID.
+pub async fn request_cancel(pool: &AnyPool, id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE bankid_orders SET cancel_requested = 1 WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// What changes when BankID answers: the new state of a pending order.
+#[derive(Debug)]
+pub struct Update<'a> {
+    pub status: &'a str,
+    pub hint: Option<&'a str>,
+    pub message: Option<&'a str>,
+    /// Set when the order ends (complete or failed).
+    pub ended_at_ms: Option<i64>,
+    /// Complete: `(person_id, name, masked personnummer)`.
+    pub user: Option<(i64, &'a str, &'a str)>,
+}
+
+/// Applies an update to a still-pending order if `owner` holds it (or, with `owner` `None`,
+/// whoever does); the version moves only if the app would see a difference. `true` when the
+/// row changed.
+pub async fn update(
+    pool: &AnyPool,
+    id: &str,
+    owner: Option<&str>,
+    update: &Update<'_>,
+) -> sqlx::Result<bool> {
+    let (person_id, user_name, personal_number) = match update.user {
+        Some((person_id, name, number)) => (Some(person_id), Some(name), Some(number)),
+        None => (None, None, None),
+    };
+    // `IS NOT DISTINCT FROM` is PostgreSQL's NULL-safe `=`; SQLite spells it `IS`, and takes
+    // the standard form too (3.39+).
+    let changed = sqlx::query(
+        "UPDATE bankid_orders SET status = $1, hint = $2, message = $3, ended_at_ms = $4,
+                person_id = $5, user_name = $6, user_personal_number = $7,
+                version = version + 1
+         WHERE id = $8 AND status = 'pending' AND ($9 IS NULL OR lease_owner = $9)
+           AND NOT (status = $1 AND hint IS NOT DISTINCT FROM $2
+                    AND message IS NOT DISTINCT FROM $3)",
+    )
+    .bind(update.status)
+    .bind(update.hint)
+    .bind(update.message)
+    .bind(update.ended_at_ms)
+    .bind(person_id)
+    .bind(user_name)
+    .bind(personal_number)
+    .bind(id)
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(changed.rows_affected() == 1)
+}
+
+/// Marks a complete order's session as handed out; the person to make it for, for the one
+/// request that did.
+pub async fn hand_out(pool: &AnyPool, id: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "UPDATE bankid_orders SET token_handed_out = 1
+         WHERE id = $1 AND status = 'complete' AND token_handed_out = 0
+         RETURNING person_id",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
