@@ -10,6 +10,7 @@ mod bankid;
 mod catalog;
 mod foundation;
 mod harness;
+mod policy;
 #[path = "../support/qr_read.rs"]
 mod qr_read;
 mod shared_computer;
@@ -34,6 +35,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     all.extend(bankid::tests());
     all.extend(shared_computer::tests());
     all.extend(siths::tests());
+    all.extend(policy::tests());
     all
 }
 
