@@ -221,3 +221,24 @@ async fn the_report_lists_every_key_with_its_source() {
     );
     assert_eq!(report["errors"], json!([]));
 }
+
+#[tokio::test]
+async fn a_release_build_without_a_backend_says_so_and_asks_nobody() {
+    let h = Harness::without_backend().await;
+    let mut reachability = legitimera_client::connectivity::Reachability::default();
+    h.client.check_backend(&mut reachability).await;
+    h.client.check_backend(&mut reachability).await;
+    assert_eq!(
+        h.client.backend_status(),
+        legitimera_client::connectivity::BackendStatus::Unreachable {
+            code: ErrorCode::BackendNotConfigured,
+            retry_in_ms: 0
+        }
+    );
+    // Told once, and nothing was sent anywhere.
+    assert_eq!(h.recorder.count("backend-status"), 1);
+    assert!(h.backend.world().requests.is_empty());
+    let about = h.client.about();
+    assert_eq!(about.backend_url, None);
+    assert_eq!(about.report.settings["BackendUrl"].value, json!(null));
+}

@@ -699,6 +699,23 @@ impl Harness {
         )
     }
 
+    /// A release build with no backend configured (the fake backend runs, and must not be
+    /// asked anything).
+    pub async fn without_backend() -> Harness {
+        let backend = FakeBackend::start().await;
+        let startup = Startup {
+            backend_error: Some(ErrorCode::BackendNotConfigured),
+            ..Startup::default()
+        };
+        Harness::build(
+            backend,
+            Arc::new(MemoryStore::default()),
+            Arc::new(MemoryKeyring::default()),
+            Policy::default(),
+            startup,
+        )
+    }
+
     fn against_with(
         backend: FakeBackend,
         store: Arc<MemoryStore>,
