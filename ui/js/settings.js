@@ -32,7 +32,17 @@ export function isPersonal() {
 export async function refresh() {
   current = await invoke('settings_get');
   applyToChooser();
+  showContactCentre();
   return current;
+}
+
+/** Help shows whom to call when the organisation's policy names a contact centre. */
+function showContactCentre() {
+  const centre = current.managed.contact_centre;
+  $('help-contact').hidden = !centre;
+  if (!centre) return;
+  const parts = [centre.Name, centre.Phone, centre.Hours, centre.Url].filter(Boolean);
+  $('help-contact-body').textContent = parts.join(' · ');
 }
 
 function checked(name) {
