@@ -10,7 +10,8 @@ use legitimera_client::locale::Language;
 use legitimera_client::settings::{Method, Mode, SettingsView};
 use legitimera_client::siths::CardView;
 use legitimera_client::{
-    AppInfo, Client, CodeFlow, CodeSent, CodeStep, Forgotten, LoginOutcome, Result, SettingsChange,
+    About, AppInfo, Client, CodeFlow, CodeSent, CodeStep, Forgotten, LoginOutcome, Result,
+    SettingsChange,
 };
 use legitimera_protocol::{
     BankIdMode, CasesAnswer, Challenge, DevicesAnswer, OutboxMessage, SecretString, SessionStatus,
@@ -23,6 +24,12 @@ type App<'a> = State<'a, Arc<Client>>;
 #[tauri::command]
 pub fn app_info(client: App<'_>) -> AppInfo {
     client.app_info()
+}
+
+/// "Om Legitimera": version, backend, the policies in force and their errors.
+#[tauri::command]
+pub fn about(client: App<'_>) -> About {
+    client.about()
 }
 
 #[tauri::command]

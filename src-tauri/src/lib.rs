@@ -6,18 +6,19 @@
 mod commands;
 mod host;
 mod lifecycle;
+mod start;
 
 use std::sync::Arc;
 
-use legitimera_client::config::BACKEND_URL_ENV;
 use legitimera_client::device::Device;
 use legitimera_client::keyring::OsKeyring;
 use legitimera_client::session_timer::SystemClock;
 use legitimera_client::wipe::{self, SessionMarker};
-use legitimera_client::{logging, settings, ApiClient, BackendUrl, Client, Parts};
+use legitimera_client::{logging, settings, Client, Parts};
 use tauri::Manager;
 
 use crate::host::{Host, StoreFile};
+use crate::start::Start;
 
 include!("command_names.rs");
 
@@ -25,8 +26,12 @@ include!("command_names.rs");
 const WEBVIEW_AUTOMATION_ENV: &str = "TAURI_WEBVIEW_AUTOMATION";
 
 pub fn run() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(code) = start::answer_without_window(&args) {
+        std::process::exit(code);
+    }
     keep_gl_caches_off_disk();
-    let api = api_from_the_command_line();
+    let start = start::configure(&args);
     let app = tauri::Builder::default()
         // First, so a second launch hands over before anything else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
@@ -37,9 +42,10 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_store::Builder::default().build())
-        .setup(move |app| setup(app, api))
+        .setup(move |app| setup(app, start))
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
+            commands::about,
             commands::backend_status,
             commands::retry_backend,
             commands::register,
@@ -79,32 +85,26 @@ pub fn run() {
     }
 }
 
-/// The backend from `--backend-url`, `LEGITIMERA_BACKEND_URL` or the default; a bad one ends
-/// the process with the reason before any window opens.
-fn api_from_the_command_line() -> ApiClient {
-    let api = BackendUrl::from_args_and_env(std::env::args(), std::env::var(BACKEND_URL_ENV).ok())
-        .and_then(ApiClient::new);
-    match api {
-        Ok(api) => api,
-        Err(error) => {
-            eprintln!("legitimera: {error}");
-            std::process::exit(2);
-        }
-    }
-}
-
 /// Logging, the wipe of whatever a crashed run left (before the window exists), the window,
 /// the client and its loops.
-fn setup(app: &mut tauri::App, api: ApiClient) -> Result<(), Box<dyn std::error::Error>> {
+fn setup(app: &mut tauri::App, start: Start) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(guard) = logging::init(&app.path().app_log_dir()?) {
         app.manage(guard);
+    }
+    let Start {
+        api,
+        policy,
+        startup,
+    } = start;
+    for error in &startup.policy_errors {
+        tracing::warn!(key = error.key, message = error.message, "machine policy");
     }
     let places = lifecycle::places(app.handle())?;
     let store = {
         use tauri_plugin_store::StoreExt;
         app.store(places.config.join(settings::FILE))?
     };
-    let device = Device::new(Arc::new(StoreFile(store)), Arc::new(OsKeyring));
+    let device = Device::governed(Arc::new(StoreFile(store)), Arc::new(OsKeyring), policy);
     wipe::at_start(&places, &device);
     create_main_window(app)?;
     tracing::info!(
@@ -120,6 +120,7 @@ fn setup(app: &mut tauri::App, api: ApiClient) -> Result<(), Box<dyn std::error:
         marker: SessionMarker::new(places.marker()),
         events: host.clone(),
         desktop: host,
+        startup,
     });
     tauri::async_runtime::spawn(Arc::clone(&client).watch_backend());
     tauri::async_runtime::spawn(Arc::clone(&client).run_session_clock());
@@ -130,7 +131,7 @@ fn setup(app: &mut tauri::App, api: ApiClient) -> Result<(), Box<dyn std::error:
 
 /// Creates the main window from tauri.conf.json (where it is `incognito: true`).
 ///
-/// Under WebDriver automation only, the window is not incognito: wry builds incognito WebKitGTK
+/// Under WebDriver automation in debug builds only, the window is not incognito: wry builds incognito WebKitGTK
 /// webviews on a fresh ephemeral context that never allows automation, so tauri-driver could
 /// not drive it ("failed to create a new browsing context"). The wipe, not incognito mode, is
 /// what guarantees nothing is left behind, and the residue tests check exactly that.
@@ -143,7 +144,8 @@ fn create_main_window(app: &tauri::App) -> tauri::Result<()> {
         .find(|window| window.label == "main")
         .cloned()
         .unwrap_or_default();
-    if std::env::var(WEBVIEW_AUTOMATION_ENV).as_deref() == Ok("true") {
+    // Release builds stay incognito whatever the environment says.
+    if cfg!(debug_assertions) && std::env::var(WEBVIEW_AUTOMATION_ENV).as_deref() == Ok("true") {
         tracing::warn!("webview automation is on: the main window is not incognito");
         config.incognito = false;
     }

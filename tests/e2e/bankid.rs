@@ -327,7 +327,10 @@ async fn bankid_cancel_button_and_switch_cancel_the_order_at_bankid(h: &Harness)
     let data = read_qr(&app).await?;
     app.click("#bankid-other-cancel").await?;
     app.wait_for_view("chooser").await?;
-    // The phone scans the code it saw a moment ago: the order is gone at BankID.
+    // Leaving the view does not wait for the cancel (the UI fires it and goes on); the server
+    // cancels at BankID through the order's collector. Then the phone scans the code it saw a
+    // moment ago: the order is gone at BankID.
+    cancelled_at_bankid(&server, 1).await?;
     let (status, code) = test_app(&server, "sign", json!({ "qr": data })).await?;
     ensure!(
         matches!(code.as_str(), "no_such_order" | "order_not_pending"),
@@ -343,6 +346,7 @@ async fn bankid_cancel_button_and_switch_cancel_the_order_at_bankid(h: &Harness)
     app.wait_for_view("bankid-this").await?;
     app.wait_for_text("#bankid-this-status", &sv("rfa.RFA13")?)
         .await?;
+    cancelled_at_bankid(&server, 2).await?;
     let (status, code) = test_app(&server, "sign", json!({ "qr": data })).await?;
     ensure!(
         matches!(code.as_str(), "no_such_order" | "order_not_pending"),
@@ -351,6 +355,22 @@ async fn bankid_cancel_button_and_switch_cancel_the_order_at_bankid(h: &Harness)
     // And Escape leaves this one too; the chooser is back.
     app.press(legitimera_testkit::e2e::keys::ESCAPE).await?;
     app.wait_for_view("chooser").await
+}
+
+/// Waits (at most 5 s) until the server has cancelled `count` orders at BankID in all.
+async fn cancelled_at_bankid(server: &ServerProcess, count: usize) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let seen = server.log()?.matches("BankID order cancelled").count();
+        if seen >= count {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the server cancelled {seen} of {count} orders at BankID within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// No BankID app opens the order within 30 s: BankID ends it as startFailed, the app says

@@ -9,6 +9,7 @@
 mod accounts;
 mod bankid;
 mod foundation;
+mod policy;
 mod shared_computer;
 mod siths;
 mod timeouts;
@@ -38,6 +39,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     all.extend(bankid::tests());
     all.extend(shared_computer::tests());
     all.extend(siths::tests());
+    all.extend(policy::tests());
     all
 }
 

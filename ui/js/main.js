@@ -12,6 +12,7 @@ import * as bankid from './bankid.js';
 import * as settings from './settings.js';
 import * as minsida from './minsida.js';
 import * as siths from './siths.js';
+import * as about from './about.js';
 
 async function start() {
   const info = await invoke('app_info');
@@ -40,6 +41,7 @@ async function start() {
   bankid.init({ loggedIn: session.enter });
   siths.init({ loggedIn: session.enter });
   outbox.init();
+  about.init();
   await settings.init();
   minsida.whenDeviceRemoved(() => settings.refresh());
   await backend.init();

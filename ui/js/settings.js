@@ -2,6 +2,9 @@
 // e-mail address is remembered and the device may be trusted for two-step verification), the
 // language, and the preferred login method. Rust keeps them (tauri-plugin-store); this page
 // only shows and changes them. On a personal computer, "Glöm den här enheten" forgets it all.
+// Machine policy may lock a setting ("Hanteras av din organisation": the control is disabled
+// and says why) and limit the login methods the chooser offers; Rust refuses a locked change
+// anyway (`setting_locked`).
 
 import { invoke } from './tauri.js';
 import { show, setLanguage, language } from './i18n.js';
@@ -10,7 +13,11 @@ import { showError, clearError, busy } from './forms.js';
 
 const $ = (id) => document.getElementById(id);
 
-let current = { mode: 'shared', language: null, preferred_method: null, remembered_email: null, trusted: false };
+const ALL_METHODS = ['bankid_this', 'bankid_other', 'password', 'siths'];
+let current = {
+  mode: 'shared', language: null, preferred_method: null, remembered_email: null, trusted: false,
+  managed: { language_locked: false, preferred_method_locked: false, mode_locked: false, login_methods: ALL_METHODS },
+};
 
 /** The settings as last read from Rust. */
 export function get() {
@@ -25,7 +32,17 @@ export function isPersonal() {
 export async function refresh() {
   current = await invoke('settings_get');
   applyToChooser();
+  showContactCentre();
   return current;
+}
+
+/** Help shows whom to call when the organisation's policy names a contact centre. */
+function showContactCentre() {
+  const centre = current.managed.contact_centre;
+  $('help-contact').hidden = !centre;
+  if (!centre) return;
+  const parts = [centre.Name, centre.Phone, centre.Hours, centre.Url].filter(Boolean);
+  $('help-contact-body').textContent = parts.join(' · ');
 }
 
 function checked(name) {
@@ -33,7 +50,27 @@ function checked(name) {
   return input ? input.value : null;
 }
 
+/** Disables the controls of a locked setting and points them at the reason. */
+function lock(controls, noteId, locked) {
+  const note = $(noteId);
+  note.hidden = !locked;
+  for (const control of controls) {
+    control.disabled = locked;
+    const described = (control.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && id !== noteId);
+    if (locked) described.push(noteId);
+    if (described.length) control.setAttribute('aria-describedby', described.join(' '));
+    else control.removeAttribute('aria-describedby');
+  }
+}
+
 function fillForm() {
+  const managed = current.managed;
+  lock(document.querySelectorAll('#settings-form input[name="mode"]'), 'settings-mode-managed', managed.mode_locked);
+  lock(document.querySelectorAll('#settings-form input[name="language"]'), 'settings-language-managed', managed.language_locked);
+  lock([$('settings-method')], 'settings-method-managed', managed.preferred_method_locked);
+  for (const option of $('settings-method').options) {
+    option.hidden = option.value !== '' && !managed.login_methods.includes(option.value);
+  }
   for (const input of document.querySelectorAll('#settings-form input[name="mode"]')) input.checked = input.value === current.mode;
   for (const input of document.querySelectorAll('#settings-form input[name="language"]')) input.checked = input.value === language();
   $('settings-method').value = current.preferred_method || '';
@@ -52,15 +89,15 @@ async function save(event) {
   clearError(region, $('settings-form'));
   $('settings-saved').hidden = true;
   $('settings-forgotten').hidden = true;
-  const chosen = {
-    mode: checked('mode') || current.mode,
-    language: checked('language') || language(),
-    preferred_method: $('settings-method').value || null,
-  };
+  const managed = current.managed;
+  const chosen = {};
+  if (!managed.mode_locked) chosen.mode = checked('mode') || current.mode;
+  if (!managed.language_locked) chosen.language = checked('language') || language();
+  if (!managed.preferred_method_locked) chosen.preferred_method = $('settings-method').value || null;
   await busy($('settings-save'), async () => {
     try {
       current = await invoke('settings_set', chosen);
-      if (chosen.language !== language()) await setLanguage(chosen.language);
+      if (chosen.language && chosen.language !== language()) await setLanguage(chosen.language);
       applyToChooser();
       fillForm();
       $('settings-saved').hidden = false;
@@ -88,8 +125,12 @@ async function forget() {
   });
 }
 
-/** The preferred method comes first on the chooser, marked as the user's choice. */
+/** The chooser offers the methods policy allows; the preferred one comes first, marked. */
 function applyToChooser() {
+  for (const method of ALL_METHODS) {
+    const button = $(`method-${method.replace('_', '-')}`);
+    if (button) button.closest('li').hidden = !current.managed.login_methods.includes(method);
+  }
   for (const badge of document.querySelectorAll('.method__badge')) badge.remove();
   const method = current.preferred_method;
   if (!method) return;
@@ -111,6 +152,7 @@ function prefillLogin() {
 
 /** The header's language switch: the choice is kept for the next start. */
 export async function rememberLanguage(lang) {
+  if (current.managed.language_locked) return;
   try {
     current = await invoke('settings_set', { language: lang });
   } catch (error) {
@@ -129,4 +171,6 @@ export async function init() {
   });
   router.onEnter('password', prefillLogin);
   await refresh();
+  // A language policy locks: the header's switch would only be refused.
+  $('language-switch').hidden = current.managed.language_locked;
 }

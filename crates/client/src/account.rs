@@ -135,6 +135,8 @@ pub struct Account {
     marker: SessionMarker,
     session: Mutex<Session>,
     generations: std::sync::atomic::AtomicU64,
+    /// Machine policy's idle limit: a session ends at the smaller of this and the server's.
+    idle_limit: Option<Duration>,
 }
 
 impl std::fmt::Debug for Account {
@@ -157,7 +159,14 @@ impl Account {
             marker,
             session: Mutex::new(Session::LoggedOut),
             generations: std::sync::atomic::AtomicU64::new(0),
+            idle_limit: None,
         }
+    }
+
+    /// Ends sessions after `limit` without activity when that is shorter than the server's.
+    pub fn with_idle_limit(mut self, limit: Option<Duration>) -> Self {
+        self.idle_limit = limit;
+        self
     }
 
     fn state(&self) -> MutexGuard<'_, Session> {
@@ -466,7 +475,10 @@ impl Account {
                 token,
                 timer: SessionTimer::start(
                     now,
-                    Duration::from_secs(status.idle_timeout),
+                    self.idle_limit
+                        .map_or(Duration::from_secs(status.idle_timeout), |limit| {
+                            limit.min(Duration::from_secs(status.idle_timeout))
+                        }),
                     Duration::from_secs(status.absolute_expires_in),
                 ),
                 activity,

@@ -19,11 +19,13 @@ use tokio::sync::{watch, Notify};
 use crate::account::{Account, CodeSent, Ended, LoginOutcome, Phase};
 use crate::api::{ApiClient, CodeFlow, CodeStep};
 use crate::bankid::{BankId, BankIdView, DemoAction, OrderStarted};
+use crate::config::BackendSource;
 use crate::connectivity::{BackendStatus, Reachability};
 use crate::device::Device;
 use crate::error::{AppError, Result};
 use crate::events::{Desktop, Events, SessionEnded, SessionWarning};
 use crate::locale::Language;
+use crate::policy::{PolicyError, PolicyReport};
 use crate::session_timer::{Clock, Limit, TimerState};
 use crate::settings::{Method, Mode, SettingsView};
 use crate::siths::{CardView, Siths};
@@ -44,6 +46,30 @@ pub struct Parts {
     pub marker: SessionMarker,
     pub events: Arc<dyn Events>,
     pub desktop: Arc<dyn Desktop>,
+    pub startup: Startup,
+}
+
+/// What start-up found out that the client reports ("Om Legitimera", `--policy-report`).
+#[derive(Debug, Clone, Default)]
+pub struct Startup {
+    /// What was wrong with the machine policy (the device holds the policy itself).
+    pub policy_errors: Vec<PolicyError>,
+    /// Where the backend address came from; `None` when there is none.
+    pub backend_source: Option<BackendSource>,
+    /// Why there is no usable backend (`backend_not_configured`): the app then never asks one,
+    /// and the first screen says so.
+    pub backend_error: Option<ErrorCode>,
+}
+
+/// "Om Legitimera": version, backend, the policies in force and where each came from, errors.
+#[derive(Debug, Serialize)]
+pub struct About {
+    pub version: &'static str,
+    pub backend_url: Option<String>,
+    pub backend_source: Option<BackendSource>,
+    pub report: PolicyReport,
+    /// Where each key set by policy came from (a file, the registry key, the profile).
+    pub origins: std::collections::BTreeMap<&'static str, String>,
 }
 
 pub struct Client {
@@ -61,6 +87,7 @@ pub struct Client {
     check_backend_now: Notify,
     /// The session clock warned and no activity has come since.
     warned: AtomicBool,
+    startup: Startup,
 }
 
 impl std::fmt::Debug for Client {
@@ -120,10 +147,12 @@ impl Client {
             marker,
             events,
             desktop,
+            startup,
         } = parts;
         let language = device.settings().language.unwrap_or_else(Language::from_os);
+        let idle_limit = device.policy().idle_limit();
         Arc::new(Client {
-            account: Account::new(api.clone(), clock, marker.clone()),
+            account: Account::new(api.clone(), clock, marker.clone()).with_idle_limit(idle_limit),
             bankid: BankId::new(api.clone()),
             siths: Siths::new(api.clone()),
             api,
@@ -135,6 +164,7 @@ impl Client {
             backend: watch::channel(BackendStatus::Checking).0,
             check_backend_now: Notify::new(),
             warned: AtomicBool::new(false),
+            startup,
         })
     }
 
@@ -158,6 +188,28 @@ impl Client {
         }
     }
 
+    /// The settings in force with where each came from, and what was wrong with the policy.
+    pub fn policy_report(&self) -> PolicyReport {
+        let backend = self
+            .startup
+            .backend_source
+            .map(|source| (self.api.base(), source));
+        self.device
+            .policy()
+            .report(&self.startup.policy_errors, &self.device.stored(), backend)
+    }
+
+    pub fn about(&self) -> About {
+        let configured = self.startup.backend_error.is_none();
+        About {
+            version: env!("CARGO_PKG_VERSION"),
+            backend_url: configured.then(|| self.api.base().as_str().to_owned()),
+            backend_source: self.startup.backend_source,
+            report: self.policy_report(),
+            origins: self.device.policy().origins.clone(),
+        }
+    }
+
     // ---- the backend's reachability ------------------------------------------------------------
 
     pub fn backend_status(&self) -> BackendStatus {
@@ -172,6 +224,17 @@ impl Client {
     /// Checks the backend once, tells the UI when its status changed; answers when to check
     /// again.
     pub async fn check_backend(&self, reachability: &mut Reachability) -> Duration {
+        if let Some(code) = self.startup.backend_error {
+            let next = BackendStatus::Unreachable {
+                code,
+                retry_in_ms: 0,
+            };
+            if self.backend.send_replace(next.clone()) != next {
+                self.events.backend_status(&next);
+            }
+            // Nothing to retry: only a new installation or policy can give it an address.
+            return Duration::from_secs(24 * 60 * 60);
+        }
         let outcome = self.api.health().await;
         if let Err(error) = &outcome {
             tracing::warn!(code = %error.code(), error = %error, "backend check failed");
@@ -431,12 +494,36 @@ impl Client {
     // ---- settings and trusted devices ----------------------------------------------------------
 
     pub fn settings(&self) -> SettingsView {
-        self.device.settings().into()
+        SettingsView::new(self.device.settings(), self.device.policy())
     }
 
     /// Changes the given settings. Leaving personal mode forgets the address and this device's
-    /// trust, here and on the server.
+    /// trust, here and on the server. A setting machine policy locks is refused
+    /// (`setting_locked`) unless the change keeps its value; so is a method policy does not
+    /// allow.
     pub async fn change_settings(&self, change: SettingsChange) -> Result<SettingsView> {
+        let policy = self.device.policy();
+        let now = self.device.settings();
+        if policy.language_locked() && change.language.is_some_and(|l| Some(l) != now.language) {
+            return Err(AppError::SettingLocked("Language"));
+        }
+        if let Some(method) = change.preferred_method {
+            let locked = policy.preferred_method_locked() && Some(method) != now.preferred_method;
+            if locked || !policy.allows(method) {
+                return Err(AppError::SettingLocked("PreferredMethod"));
+            }
+        }
+        if policy.mode_locked() && change.mode.is_some_and(|m| m != now.mode) {
+            return Err(AppError::SettingLocked("ComputerMode"));
+        }
+        // What is left of a locked setting is its own value: nothing to store.
+        let change = SettingsChange {
+            language: change.language.filter(|_| !policy.language_locked()),
+            preferred_method: change
+                .preferred_method
+                .filter(|_| !policy.preferred_method_locked()),
+            mode: change.mode.filter(|_| !policy.mode_locked()),
+        };
         let (settings, forgotten) = self.device.choose(|settings| {
             if let Some(language) = change.language {
                 settings.language = Some(language);
@@ -452,7 +539,7 @@ impl Client {
             self.set_language(language);
         }
         self.tell_server_to_forget(forgotten).await;
-        Ok(settings.into())
+        Ok(SettingsView::new(settings, policy))
     }
 
     /// "Glöm den här enheten": the remembered address and the trusted-device tokens go from

@@ -8,11 +8,14 @@ use std::sync::{Arc, Mutex};
 use legitimera_protocol::{Email, SecretString};
 
 use crate::keyring::{self, Keyring};
+use crate::policy::Policy;
 use crate::settings::{Mode, Settings, SettingsStore};
 
 pub struct Device {
     store: Arc<dyn SettingsStore>,
     keyring: Arc<dyn Keyring>,
+    /// Machine policy: beats what the store holds (`Policy::apply`), and is never written to it.
+    policy: Policy,
     /// One writer at a time: read-modify-write of the settings.
     writing: Mutex<()>,
 }
@@ -33,23 +36,45 @@ pub enum DeviceError {
 
 impl Device {
     pub fn new(store: Arc<dyn SettingsStore>, keyring: Arc<dyn Keyring>) -> Self {
+        Device::governed(store, keyring, Policy::default())
+    }
+
+    /// A computer under machine policy.
+    pub fn governed(
+        store: Arc<dyn SettingsStore>,
+        keyring: Arc<dyn Keyring>,
+        policy: Policy,
+    ) -> Self {
         Device {
             store,
             keyring,
+            policy,
             writing: Mutex::new(()),
         }
     }
 
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The settings in force: the user's, with machine policy over them.
     pub fn settings(&self) -> Settings {
+        self.policy.apply(self.stored())
+    }
+
+    /// The user's own choices, as the store holds them.
+    pub fn stored(&self) -> Settings {
         Settings::from_entries(|key| self.store.get(key))
     }
 
+    /// Changes the stored choices (never writing policy's values into them); answers the
+    /// settings in force afterwards.
     fn update(&self, change: impl FnOnce(&mut Settings)) -> Result<Settings, DeviceError> {
         let _one_writer = self
             .writing
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut settings = self.settings();
+        let mut settings = self.stored();
         change(&mut settings);
         for (key, value) in settings.to_entries() {
             match value {
@@ -60,7 +85,7 @@ impl Device {
             }
         }
         self.store.save().map_err(DeviceError::Store)?;
-        Ok(settings)
+        Ok(self.policy.apply(settings))
     }
 
     /// Saves the user's choices. Leaving personal mode forgets what it remembered (the
@@ -72,7 +97,7 @@ impl Device {
         let mut forgotten = Vec::new();
         let settings = self.update(|settings| {
             change(settings);
-            if settings.mode == Mode::Shared {
+            if self.policy.apply(settings.clone()).mode == Mode::Shared {
                 forgotten = self.forget_entries(settings.drop_personal());
             }
         })?;

@@ -30,6 +30,12 @@ pub enum AppError {
     Field(#[from] FieldError),
     #[error("invalid backend address: {0}")]
     InvalidBackendUrl(String),
+    /// A release build with no backend in policy and none built in.
+    #[error("no backend address is configured")]
+    NoBackendConfigured,
+    /// The setting is locked by machine policy (the key, as policy names it).
+    #[error("the setting {0} is managed by the organisation")]
+    SettingLocked(&'static str),
     /// A call that needs a session while nobody is logged in.
     #[error("nobody is logged in")]
     NotLoggedIn,
@@ -79,6 +85,8 @@ impl AppError {
             AppError::Backend { code, .. } => *code,
             AppError::Field(field) => field.code(),
             AppError::InvalidBackendUrl(_) => ErrorCode::InvalidBackendUrl,
+            AppError::NoBackendConfigured => ErrorCode::BackendNotConfigured,
+            AppError::SettingLocked(_) => ErrorCode::SettingLocked,
             AppError::NotLoggedIn => ErrorCode::Unauthorized,
             AppError::SettingsNotSaved(_) => ErrorCode::SettingsNotSaved,
             AppError::KeyringUnavailable(_) => ErrorCode::KeyringUnavailable,

@@ -20,6 +20,7 @@ pub mod keyring;
 pub mod locale;
 pub mod logging;
 pub mod notify;
+pub mod policy;
 pub mod session_timer;
 pub mod settings;
 pub mod siths;
@@ -27,14 +28,18 @@ pub mod wipe;
 
 pub use account::{CodeSent, LoginOutcome, Phase};
 pub use api::{ApiClient, CodeFlow, CodeStep};
-pub use client::{device_label, AppInfo, Client, Forgotten, Parts, SettingsChange, CLOSING_BOUND};
-pub use config::BackendUrl;
+pub use client::{
+    device_label, About, AppInfo, Client, Forgotten, Parts, SettingsChange, Startup, CLOSING_BOUND,
+};
+pub use config::{choose_backend, BackendSource, BackendUrl, BuildKind};
 pub use error::{AppError, Result, UiError};
 pub use events::{Desktop, Events, SessionEnded, SessionWarning};
+pub use policy::{Policy, PolicyError, PolicyReport};
 
 /// Parsers that fuzz targets feed with arbitrary input; not part of the API.
 #[doc(hidden)]
 pub mod internal {
     pub use crate::api::decode_body;
+    pub use crate::policy::Policy;
     pub use crate::settings::Settings;
 }

@@ -84,7 +84,8 @@ impl SettingsStore for MemoryStore {
     }
 }
 
-/// The settings as the UI shows them (the keyring's entry names stay in Rust).
+/// The settings as the UI shows them (the keyring's entry names stay in Rust), with what
+/// machine policy decides.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SettingsView {
     pub language: Option<Language>,
@@ -93,16 +94,42 @@ pub struct SettingsView {
     pub remembered_email: Option<String>,
     /// This computer holds a trusted-device token.
     pub trusted: bool,
+    pub managed: Managed,
 }
 
-impl From<Settings> for SettingsView {
-    fn from(settings: Settings) -> Self {
+/// What machine policy decides, for the UI: the locks ("Hanteras av din organisation") and
+/// the values it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Managed {
+    pub language_locked: bool,
+    pub preferred_method_locked: bool,
+    pub mode_locked: bool,
+    /// The methods the chooser offers, in its order.
+    pub login_methods: Vec<Method>,
+    /// The policy's idle limit, when it sets one.
+    pub idle_timeout_minutes: Option<u32>,
+    pub contact_centre: Option<crate::policy::ContactCentre>,
+    pub diagnostics_hosts: Vec<String>,
+}
+
+impl SettingsView {
+    /// `settings`: the settings in force (policy already applied).
+    pub fn new(settings: Settings, policy: &crate::policy::Policy) -> Self {
         SettingsView {
             trusted: !settings.keyring_entries.is_empty(),
             language: settings.language,
             preferred_method: settings.preferred_method,
             mode: settings.mode,
             remembered_email: settings.remembered_email,
+            managed: Managed {
+                language_locked: policy.language_locked(),
+                preferred_method_locked: policy.preferred_method_locked(),
+                mode_locked: policy.mode_locked(),
+                login_methods: policy.login_methods(),
+                idle_timeout_minutes: policy.idle_timeout_minutes,
+                contact_centre: policy.contact_centre.clone(),
+                diagnostics_hosts: policy.diagnostics_hosts.clone().unwrap_or_default(),
+            },
         }
     }
 }
@@ -161,6 +188,16 @@ impl Settings {
             remembered_email: field(&get, "remembered_email").filter(|_| personal),
             keyring_entries: field(&get, "keyring_entries").unwrap_or_default(),
         }
+    }
+
+    /// The settings in a store file (`settings.json`, plain JSON), read without the app (for
+    /// `--policy-report`): no file or a bad one is the defaults.
+    pub fn from_file(path: &std::path::Path) -> Settings {
+        let entries: Value = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or(Value::Null);
+        Settings::from_entries(|key| entries.get(key).cloned())
     }
 
     /// The store's entries: `(key, Some(value))` to set, `(key, None)` to delete.

@@ -129,6 +129,10 @@ error_codes! {
         BackendUnavailable = "backend_unavailable",
         /// The configured backend address is not one the app may use.
         InvalidBackendUrl = "invalid_backend_url",
+        /// A release build has no backend address: none in machine policy and none built in.
+        BackendNotConfigured = "backend_not_configured",
+        /// The setting is locked by machine policy ("Hanteras av din organisation").
+        SettingLocked = "setting_locked",
         /// The settings file could not be written.
         SettingsNotSaved = "settings_not_saved",
         /// The OS keyring is missing or locked.

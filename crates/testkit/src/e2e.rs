@@ -80,6 +80,14 @@ impl Harness {
                 std::fs::remove_file(entry.path())?;
             }
         }
+        // The app reads machine policy from here (debug builds honour LEGITIMERA_POLICY_DIR);
+        // empty unless a policy test writes policies.json for its own launch.
+        let policy_dir = artifacts.join("policy");
+        std::fs::create_dir_all(&policy_dir)?;
+        match std::fs::remove_file(policy_dir.join("policies.json")) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error.into()),
+            _ => {}
+        }
         let tauri_driver = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
         let (port, native_port) = (free_port()?, free_port()?);
         let driver = Command::new(&tauri_driver)
@@ -94,6 +102,7 @@ impl Harness {
             // The most talkative level the app has, so the log scan sees everything it writes.
             .env("LEGITIMERA_LOG", "trace")
             .env("LANG", "sv_SE.UTF-8")
+            .env("LEGITIMERA_POLICY_DIR", &policy_dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -145,6 +154,11 @@ impl Harness {
     }
 
     /// A file in the run's artifacts directory (beside the server logs and screenshots).
+    /// The machine policy file the apps launched from now on read (absent: no policy).
+    pub fn policy_file(&self) -> PathBuf {
+        self.artifacts.join("policy").join("policies.json")
+    }
+
     pub fn artifact(&self, name: &str) -> PathBuf {
         self.artifacts.join(name)
     }

@@ -28,7 +28,8 @@ use legitimera_client::settings::MemoryStore;
 use legitimera_client::siths::CardView;
 use legitimera_client::wipe::{Places, SessionMarker};
 use legitimera_client::{
-    ApiClient, BackendUrl, Client, Desktop, Events, Parts, SessionEnded, SessionWarning,
+    ApiClient, BackendUrl, Client, Desktop, Events, Parts, Policy, SessionEnded, SessionWarning,
+    Startup,
 };
 use legitimera_protocol::{
     Assurance, Challenge, DevicesAnswer, ErrorBody, ErrorCode, ForgetDeviceRequest, LoginAnswer,
@@ -681,10 +682,60 @@ impl Harness {
         Harness::against_with(backend, Arc::new(store), Arc::new(keyring))
     }
 
+    /// Under machine policy (`policies.json`'s text); its errors go to the client's report.
+    pub async fn governed(policy: &str, store: MemoryStore) -> Harness {
+        let (policy, policy_errors) = Policy::parse(policy);
+        let backend = FakeBackend::start().await;
+        let startup = Startup {
+            policy_errors,
+            ..Startup::default()
+        };
+        Harness::build(
+            backend,
+            Arc::new(store),
+            Arc::new(MemoryKeyring::default()),
+            policy,
+            startup,
+        )
+    }
+
+    /// A release build with no backend configured (the fake backend runs, and must not be
+    /// asked anything).
+    pub async fn without_backend() -> Harness {
+        let backend = FakeBackend::start().await;
+        let startup = Startup {
+            backend_error: Some(ErrorCode::BackendNotConfigured),
+            ..Startup::default()
+        };
+        Harness::build(
+            backend,
+            Arc::new(MemoryStore::default()),
+            Arc::new(MemoryKeyring::default()),
+            Policy::default(),
+            startup,
+        )
+    }
+
     fn against_with(
         backend: FakeBackend,
         store: Arc<MemoryStore>,
         keyring: Arc<MemoryKeyring>,
+    ) -> Harness {
+        Harness::build(
+            backend,
+            store,
+            keyring,
+            Policy::default(),
+            Startup::default(),
+        )
+    }
+
+    fn build(
+        backend: FakeBackend,
+        store: Arc<MemoryStore>,
+        keyring: Arc<MemoryKeyring>,
+        policy: Policy,
+        startup: Startup,
     ) -> Harness {
         let home = tempfile::tempdir().unwrap();
         let places = linux_places(home.path());
@@ -694,10 +745,11 @@ impl Harness {
         let client = Client::new(Parts {
             api,
             clock: clock.clone(),
-            device: Device::new(store.clone(), keyring.clone()),
+            device: Device::governed(store.clone(), keyring.clone(), policy),
             marker: SessionMarker::new(places.marker()),
             events: recorder.clone(),
             desktop: recorder.clone(),
+            startup,
         });
         Harness {
             backend,
