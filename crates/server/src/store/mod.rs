@@ -86,28 +86,44 @@ impl Store {
                 // when missing, as it always was.
                 let sqlite = SqliteConnectOptions::from_str(&url)?.create_if_missing(true);
                 let options = AnyConnectOptions::from_str(sqlite.to_url_lossy().as_ref())?;
-                AnyPoolOptions::new()
-                    .max_connections(SQLITE_POOL_SIZE)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .after_connect(|connection, _| {
-                        Box::pin(async move {
-                            // WAL's recommended level: a commit waits for no fsync (the WAL is
-                            // synced at checkpoints), so the database stays consistent through
-                            // a crash and only the last moments before a power cut can be
-                            // lost. FULL cost each login an fsync, ~10 % of its time.
-                            for pragma in [
-                                "PRAGMA journal_mode = WAL",
-                                "PRAGMA synchronous = NORMAL",
-                                "PRAGMA foreign_keys = ON",
-                                "PRAGMA busy_timeout = 5000",
-                            ] {
-                                connection.execute(pragma).await?;
-                            }
-                            Ok(())
+                // Instances starting together on one new file race to switch it to WAL, which
+                // SQLite answers "database is locked" without waiting: try again shortly.
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    let connected = AnyPoolOptions::new()
+                        .max_connections(SQLITE_POOL_SIZE)
+                        .acquire_timeout(Duration::from_secs(5))
+                        .after_connect(|connection, _| {
+                            Box::pin(async move {
+                                // WAL's recommended level: a commit waits for no fsync (the WAL is
+                                // synced at checkpoints), so the database stays consistent through
+                                // a crash and only the last moments before a power cut can be
+                                // lost. FULL cost each login an fsync, ~10 % of its time.
+                                //
+                                // The busy timeout first: switching a fresh file to WAL takes a
+                                // lock, and several instances (or connections) opening it at once
+                                // got "database is locked" at start without a wait.
+                                for pragma in [
+                                    "PRAGMA busy_timeout = 5000",
+                                    "PRAGMA journal_mode = WAL",
+                                    "PRAGMA synchronous = NORMAL",
+                                    "PRAGMA foreign_keys = ON",
+                                ] {
+                                    connection.execute(pragma).await?;
+                                }
+                                Ok(())
+                            })
                         })
-                    })
-                    .connect_with(options)
-                    .await?
+                        .connect_with(options.clone())
+                        .await;
+                    match connected {
+                        Err(error) if attempts < 20 && is_locked(&error) => {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        other => break other?,
+                    }
+                }
             }
             Backend::Postgres => {
                 AnyPoolOptions::new()
@@ -162,4 +178,12 @@ async fn migrate_sqlite(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateErro
             Err(error) => return Err(error),
         }
     }
+}
+
+/// SQLite's "database is locked" (SQLITE_BUSY and its extended codes), which a retry can cure.
+fn is_locked(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|database| database.code())
+        .is_some_and(|code| code == "5" || code == "517" || code == "261")
 }
