@@ -5,7 +5,7 @@
 //! ever called in `--demo`. The accounts are documented in docs/api.md.
 
 use legitimera_protocol::{Password, SecretString};
-use sqlx::{Acquire as _, AnyPool};
+use sqlx::AnyPool;
 
 use crate::passwords::Hasher;
 use crate::store;
@@ -110,7 +110,7 @@ pub async fn seed(pool: &AnyPool, hasher: &Hasher, now: i64) -> anyhow::Result<(
     let mut connection = pool.acquire().await?;
     let mut accounts = Vec::new();
     for person in PEOPLE {
-        let mut tx = connection.begin().await?;
+        let mut tx = crate::store::begin_write(&mut connection).await?;
         let person_id = store::people::upsert_by_personal_number(
             &mut *tx,
             person.personal_number,
@@ -159,7 +159,7 @@ const SAMPLE_CASE: DemoCase = DemoCase {
 pub async fn give_sample_case(pool: &AnyPool, person_id: i64) -> sqlx::Result<()> {
     let reference = format!("2026-9{:05}", person_id % 100_000);
     let mut connection = pool.acquire().await?;
-    let mut tx = connection.begin().await?;
+    let mut tx = crate::store::begin_write(&mut connection).await?;
     store::cases::insert(&mut tx, person_id, &SAMPLE_CASE.as_new(&reference)).await?;
     tx.commit().await
 }

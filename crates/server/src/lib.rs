@@ -40,6 +40,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -237,7 +238,9 @@ async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Ro
     if config.demo && !cfg!(feature = "demo") {
         anyhow::bail!("this server was built without demo mode (the `demo` feature)");
     }
-    let store = Store::open(&config.database).await?;
+    let store = Store::open(&config.database)
+        .await
+        .context("opening the database")?;
     let hasher = Hasher::new()?;
     let (mailer, sms, outbox): (Arc<dyn Mailer>, Arc<dyn SmsSender>, _) = match &config.delivery {
         Delivery::Real { smtp, sms } => (
@@ -251,7 +254,9 @@ async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Ro
         }
     };
     if config.demo {
-        demo::seed(store.pool(), &hasher, clock.unix()).await?;
+        demo::seed(store.pool(), &hasher, clock.unix())
+            .await
+            .context("writing the demo data")?;
     }
     let (bankid, _simulator) = bankid_client(&config.bankid, clock.clone()).await?;
     let trusted_proxy_header = config

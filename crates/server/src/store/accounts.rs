@@ -1,6 +1,6 @@
 //! The `accounts` table: e-mail (the username), the argon2id hash, the two-step phone.
 
-use sqlx::{Acquire as _, AnyPool};
+use sqlx::AnyPool;
 
 /// An account as stored. Holds personal data: `Debug` shows only the id.
 #[derive(sqlx::FromRow)]
@@ -52,7 +52,7 @@ pub async fn create(
     now: i64,
 ) -> sqlx::Result<Option<i64>> {
     let mut connection = pool.acquire().await?;
-    let mut tx = connection.begin().await?;
+    let mut tx = crate::store::begin_write(&mut connection).await?;
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM accounts WHERE email = $1")
         .bind(email)
         .fetch_optional(&mut *tx)

@@ -25,6 +25,7 @@ pub mod siths;
 use std::str::FromStr;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
@@ -86,44 +87,32 @@ impl Store {
                 // when missing, as it always was.
                 let sqlite = SqliteConnectOptions::from_str(&url)?.create_if_missing(true);
                 let options = AnyConnectOptions::from_str(sqlite.to_url_lossy().as_ref())?;
-                // Instances starting together on one new file race to switch it to WAL, which
-                // SQLite answers "database is locked" without waiting: try again shortly.
-                let mut attempts = 0;
-                loop {
-                    attempts += 1;
-                    let connected = AnyPoolOptions::new()
-                        .max_connections(SQLITE_POOL_SIZE)
-                        .acquire_timeout(Duration::from_secs(5))
-                        .after_connect(|connection, _| {
-                            Box::pin(async move {
-                                // WAL's recommended level: a commit waits for no fsync (the WAL is
-                                // synced at checkpoints), so the database stays consistent through
-                                // a crash and only the last moments before a power cut can be
-                                // lost. FULL cost each login an fsync, ~10 % of its time.
-                                //
-                                // The busy timeout first: switching a fresh file to WAL takes a
-                                // lock, and several instances (or connections) opening it at once
-                                // got "database is locked" at start without a wait.
-                                for pragma in [
-                                    "PRAGMA busy_timeout = 5000",
-                                    "PRAGMA journal_mode = WAL",
-                                    "PRAGMA synchronous = NORMAL",
-                                    "PRAGMA foreign_keys = ON",
-                                ] {
-                                    connection.execute(pragma).await?;
-                                }
-                                Ok(())
-                            })
+                switch_to_wal(&options)
+                    .await
+                    .context("switching the SQLite file to WAL")?;
+                AnyPoolOptions::new()
+                    .max_connections(SQLITE_POOL_SIZE)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            // WAL's recommended level: a commit waits for no fsync (the WAL is
+                            // synced at checkpoints), so the database stays consistent through
+                            // a crash and only the last moments before a power cut can be
+                            // lost. FULL cost each login an fsync, ~10 % of its time. The
+                            // journal mode itself is the file's, set once before the pool.
+                            for pragma in [
+                                "PRAGMA busy_timeout = 5000",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA foreign_keys = ON",
+                            ] {
+                                connection.execute(pragma).await?;
+                            }
+                            Ok(())
                         })
-                        .connect_with(options.clone())
-                        .await;
-                    match connected {
-                        Err(error) if attempts < 20 && is_locked(&error) => {
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                        other => break other?,
-                    }
-                }
+                    })
+                    .connect_with(options)
+                    .await
+                    .context("opening the SQLite pool")?
             }
             Backend::Postgres => {
                 AnyPoolOptions::new()
@@ -134,7 +123,7 @@ impl Store {
             }
         };
         match backend {
-            Backend::Sqlite => migrate_sqlite(&pool).await?,
+            Backend::Sqlite => migrate_sqlite(&pool).await.context("migrating")?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
         Ok(Store {
@@ -156,6 +145,50 @@ impl Store {
     pub async fn ping(&self) -> sqlx::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`), waiting for it under the busy timeout: a plain (deferred) transaction that
+/// reads first and writes later cannot wait — when another connection wrote in between, SQLite
+/// refuses the upgrade with "database is locked" at once (two demo instances seeding one
+/// file failed to start in about 1 of 5 runs of tests/instances.rs; two registrations at once
+/// could fail the same way). PostgreSQL's `BEGIN` needs no such care.
+pub async fn begin_write(
+    connection: &mut sqlx::AnyConnection,
+) -> sqlx::Result<sqlx::Transaction<'_, sqlx::Any>> {
+    use sqlx::Connection as _;
+    if connection.backend_name().eq_ignore_ascii_case("sqlite") {
+        connection.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        connection.begin().await
+    }
+}
+
+/// Switches the file to WAL once, on a connection of its own, before any pool connection
+/// opens: WAL is a property of the file, so pool connections need not (and must not) switch it
+/// again. Instances starting together on one new file race for that switch, and SQLite answers
+/// the loser "database is locked" at once, busy timeout or not: try again shortly. (Switching
+/// in every pool connection's `after_connect` let a later connection of one instance fail
+/// while another instance was switching: about 1 start in 12 of tests/instances.rs.)
+async fn switch_to_wal(options: &AnyConnectOptions) -> anyhow::Result<()> {
+    use sqlx::{AnyConnection, Connection as _};
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let switched = async {
+            let mut connection = AnyConnection::connect_with(options).await?;
+            connection.execute("PRAGMA busy_timeout = 5000").await?;
+            connection.execute("PRAGMA journal_mode = WAL").await?;
+            connection.close().await
+        }
+        .await;
+        match switched {
+            Err(error) if attempts < 50 && is_locked(&error) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return Ok(other?),
+        }
     }
 }
 
