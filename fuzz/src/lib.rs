@@ -67,3 +67,9 @@ pub fn ready<F: std::future::Future>(future: F) -> F::Output {
 /// The statuses BankID documents, indexed by the `bankid_answer` target's status byte (other
 /// bytes map onto the whole 100..=599 range there).
 pub const BANKID_STATUSES: [u16; 11] = [200, 400, 401, 403, 404, 405, 408, 415, 429, 500, 503];
+
+/// The statuses our backend answers with (and a proxy's 502), indexed by the `client_answer`
+/// target's status byte (other bytes map onto the whole 100..=599 range there).
+pub const CLIENT_STATUSES: [u16; 15] = [
+    200, 201, 204, 400, 401, 403, 404, 405, 409, 410, 413, 429, 500, 502, 503,
+];

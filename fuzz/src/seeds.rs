@@ -143,7 +143,11 @@ fn main() -> Result<()> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(bankid_seeds())?;
+        .block_on(async {
+            bankid_seeds().await?;
+            client_answer_seeds().await
+        })?;
+    client_files_seeds()?;
     println!("seed corpora written under fuzz/corpus/");
     Ok(())
 }
@@ -355,5 +359,222 @@ async fn bankid_seeds() -> Result<()> {
     seed(COLLECT, "proxy_html", &(503, "text/html".into(), html))?;
     let limited = bankid_answer(AUTH, 429, "30", b"");
     write("bankid_answer", "rate_limited", &limited)?;
+    Ok(())
+}
+
+/// One `client_answer` input: the answer type, the status (as its index in
+/// `CLIENT_STATUSES`), the body.
+fn client_answer(kind: u8, status: u16, body: &[u8]) -> Result<Vec<u8>> {
+    let index = legitimera_fuzz::CLIENT_STATUSES
+        .iter()
+        .position(|s| *s == status)
+        .ok_or_else(|| format!("status {status} is not in CLIENT_STATUSES"))?;
+    Ok([&[kind, u8::try_from(index)?][..], body].concat())
+}
+
+/// The demo server's real answers to what the app asks, each under the answer type the app
+/// decodes it as (the `client_answer` target's kinds), and a proxy's page for good measure.
+async fn client_answer_seeds() -> Result<()> {
+    use legitimera_server::config::{Config, FileConfig, Overrides};
+    let config = Config::resolve(
+        FileConfig::default(),
+        Overrides {
+            demo: true,
+            listen: Some("127.0.0.1:0".parse()?),
+            ..Default::default()
+        },
+    )?;
+    let server = legitimera_server::start(
+        config,
+        std::sync::Arc::new(legitimera_server::clock::SystemClock),
+    )
+    .await?;
+    let base = server.url();
+    let http = reqwest::Client::new();
+    let mut seeds: Vec<(String, u8, u16, Vec<u8>)> = Vec::new();
+    // Sends, keeps the answer as a seed of `kind`, and gives back its JSON.
+    macro_rules! ask {
+        ($name:expr, $kind:expr, $request:expr) => {{
+            let response = $request.send().await?;
+            let status = response.status().as_u16();
+            let body = response.bytes().await?.to_vec();
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            seeds.push(($name.to_owned(), $kind, status, body));
+            json
+        }};
+    }
+    let url = |path: &str| format!("{base}{path}");
+    let password = "demo-lösenord-2026";
+    ask!("health", 0, http.get(url("/api/v1/health")));
+    ask!(
+        "registration",
+        1,
+        http.post(url("/api/v1/registrations")).json(&json!({
+            "email": "fuzz.seed@example.se", "password": "correct horse battery staple",
+            "phone": "+46701234599"
+        }))
+    );
+    let low = ask!(
+        "login_session",
+        2,
+        http.post(url("/api/v1/login/password"))
+            .json(&json!({"email": "erik@example.se", "password": password}))
+    );
+    ask!(
+        "login_wrong_password",
+        2,
+        http.post(url("/api/v1/login/password"))
+            .json(&json!({"email": "erik@example.se", "password": "not the password"}))
+    );
+    let challenge = ask!(
+        "login_sms_challenge",
+        2,
+        http.post(url("/api/v1/login/password"))
+            .json(&json!({"email": "amira@example.se", "password": password}))
+    );
+    let challenge_id = challenge["id"].as_str().unwrap_or_default().to_owned();
+    ask!(
+        "login_sms_wrong_code",
+        3,
+        http.post(url("/api/v1/login/sms"))
+            .json(&json!({"challenge_id": challenge_id, "code": "000000"}))
+    );
+    let outbox = ask!("outbox", 10, http.get(url("/demo/outbox")));
+    let code = outbox
+        .as_array()
+        .and_then(|messages| messages.iter().rev().find(|m| m["channel"] == "sms"))
+        .and_then(|m| m["body"].as_str())
+        .and_then(|body| {
+            body.split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+        })
+        .unwrap_or("000000")
+        .to_owned();
+    ask!(
+        "login_resend_too_soon",
+        4,
+        http.post(url("/api/v1/login/resend"))
+            .json(&json!({"challenge_id": challenge_id}))
+    );
+    ask!(
+        "login_sms_session",
+        3,
+        http.post(url("/api/v1/login/sms")).json(&json!({
+            "challenge_id": challenge_id, "code": code, "trust_device": true,
+            "device_label": "Legitimera, Linux"
+        }))
+    );
+    let token = low["token"].as_str().unwrap_or_default().to_owned();
+    ask!(
+        "session",
+        5,
+        http.get(url("/api/v1/session")).bearer_auth(&token)
+    );
+    ask!(
+        "activity",
+        5,
+        http.post(url("/api/v1/session/activity"))
+            .bearer_auth(&token)
+    );
+    ask!(
+        "devices",
+        6,
+        http.get(url("/api/v1/devices")).bearer_auth(&token)
+    );
+    ask!(
+        "cases",
+        7,
+        http.get(url("/api/v1/cases?lang=sv")).bearer_auth(&token)
+    );
+    ask!(
+        "siths_challenge",
+        8,
+        http.post(url("/api/v1/siths/challenges"))
+    );
+    ask!(
+        "staff_landing_not_staff",
+        9,
+        http.get(url("/api/v1/siths/landing?lang=sv"))
+            .bearer_auth(&token)
+    );
+    let order = ask!(
+        "bankid_order",
+        11,
+        http.post(url("/api/v1/bankid/orders"))
+            .json(&json!({"mode": "other_device"}))
+    );
+    if let Some(id) = order["id"].as_str() {
+        ask!(
+            "bankid_order_status",
+            11,
+            http.get(url(&format!("/api/v1/bankid/orders/{id}")))
+        );
+    }
+    ask!("not_found", 12, http.get(url("/api/v1/nothing-here")));
+    ask!(
+        "logout",
+        12,
+        http.delete(url("/api/v1/session")).bearer_auth(&token)
+    );
+    ask!(
+        "session_ended",
+        5,
+        http.get(url("/api/v1/session")).bearer_auth(&token)
+    );
+    seeds.push((
+        "proxy_page".to_owned(),
+        5,
+        502,
+        b"<html><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
+    ));
+    server.stop().await?;
+    for (name, kind, status, body) in seeds {
+        write("client_answer", &name, &client_answer(kind, status, &body)?)?;
+    }
+    Ok(())
+}
+
+/// The settings files the app writes (through the settings' own entries) and the example
+/// policies IT is given (deploy/examples/), with the `client_files` selector byte.
+fn client_files_seeds() -> Result<()> {
+    for (name, settings) in [
+        ("settings_default", json!({})),
+        (
+            "settings_personal",
+            json!({"language": "sv", "preferred_method": "password", "mode": "personal",
+                   "remembered_email": "anna.testsson@example.se",
+                   "keyring_entries": ["device-token:anna.testsson@example.se"]}),
+        ),
+        (
+            "settings_shared",
+            json!({"language": "en", "preferred_method": "bankid_other", "mode": "shared"}),
+        ),
+    ] {
+        let parsed =
+            legitimera_client::internal::Settings::from_entries(|key| settings.get(key).cloned());
+        let file: serde_json::Map<String, serde_json::Value> = parsed
+            .to_entries()
+            .into_iter()
+            .filter_map(|(key, value)| Some((key.to_owned(), value?)))
+            .collect();
+        write(
+            "client_files",
+            name,
+            &[&[0u8][..], &serde_json::to_vec(&file)?].concat(),
+        )?;
+    }
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples");
+    for entry in std::fs::read_dir(examples)? {
+        let path = entry?.path();
+        let name = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or("policy");
+        write(
+            "client_files",
+            &format!("policy_{name}"),
+            &[&[1u8][..], &std::fs::read(&path)?].concat(),
+        )?;
+    }
     Ok(())
 }
