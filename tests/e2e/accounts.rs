@@ -132,6 +132,7 @@ async fn account_with_two_step_from_creation_to_logout(harness: &Harness) -> Res
     app.click("#method-password").await?;
     app.click("#login-create").await?;
     app.wait_for_view("register").await?;
+    app.audit("register").await?;
     app.type_into("#register-email", "Noor.Testsson@Example.se")
         .await?;
     app.type_into("#register-password", PASSWORD).await?;
@@ -142,6 +143,7 @@ async fn account_with_two_step_from_creation_to_logout(harness: &Harness) -> Res
     app.wait_for_view("code").await?;
     app.wait_for_text("#code-intro", "noor.testsson@example.se")
         .await?;
+    app.audit("code: e-mail code").await?;
     let code = new_code(&app, before, "email").await?;
     let before = outbox_count(&app).await?;
     enter_code(&app, &code).await?;
@@ -149,15 +151,18 @@ async fn account_with_two_step_from_creation_to_logout(harness: &Harness) -> Res
     app.wait_for_text("#code-title", "Bekräfta ditt mobilnummer")
         .await?;
     app.wait_for_text("#code-intro", "+46709876543").await?;
+    app.audit("code: sms code (registration)").await?;
     let code = new_code(&app, before, "sms").await?;
     enter_code(&app, &code).await?;
     app.wait_for_view("done").await?;
     app.wait_for_text("#done-title", "Ditt konto är klart")
         .await?;
+    app.audit("done: account ready").await?;
 
     // The login form comes with the address filled in.
     app.click("#done-continue").await?;
     app.wait_for_view("password").await?;
+    app.audit("password").await?;
     ensure!(
         app.value("#login-email").await? == "noor.testsson@example.se",
         "the new address is not filled in"
@@ -168,6 +173,7 @@ async fn account_with_two_step_from_creation_to_logout(harness: &Harness) -> Res
     app.wait_for_view("code").await?;
     app.wait_for_text("#code-title", "Skriv in koden från sms:et")
         .await?;
+    app.audit("code: sms code (login)").await?;
     ensure!(
         app.value("#login-password").await?.is_empty(),
         "the password stays in the page after it was sent"
@@ -182,6 +188,8 @@ async fn account_with_two_step_from_creation_to_logout(harness: &Harness) -> Res
         .await?;
     app.wait_for_text("#session-phone", "+46").await?;
     app.wait_for_text("#case-list", "Arbetstillstånd").await?;
+    app.audit("min-sida: password and sms (substantial)")
+        .await?;
     let events = app
         .exec(
             "return [...document.querySelectorAll('#case-list .event')].map(e => e.innerText)",
@@ -245,6 +253,7 @@ async fn password_only_login_hides_details_and_says_so(harness: &Harness) -> Res
     let notice = app
         .wait_for_text("#cases-hidden-notice", "Du ser inte allt")
         .await?;
+    app.audit("min-sida: password only (low)").await?;
     for needle in ["beslut", "handläggare", "BankID"] {
         ensure!(
             notice.contains(needle),
@@ -284,6 +293,7 @@ async fn wrong_password_and_wrong_code_are_told_and_nothing_is_lost(
     app.click("#login-submit").await?;
     app.wait_for_text("#login-error", "E-postadressen ser inte ut att stämma")
         .await?;
+    app.audit("password: invalid e-mail").await?;
     let invalid = app
         .exec(
             "return document.getElementById('login-email').getAttribute('aria-invalid')",
@@ -300,6 +310,7 @@ async fn wrong_password_and_wrong_code_are_told_and_nothing_is_lost(
     enter_code(&app, wrong).await?;
     app.wait_for_text("#code-error", "Du kan försöka 4 gånger till")
         .await?;
+    app.audit("code: wrong code").await?;
     app.click("#language-switch").await?;
     app.wait_for_text("#code-error", "4 more times").await?;
     app.click("#language-switch").await?;
@@ -318,6 +329,7 @@ async fn lost_phone_is_replaced_after_proving_the_email(harness: &Harness) -> Re
     app.click("#method-password").await?;
     app.click("#login-lost-phone").await?;
     app.wait_for_view("phone-lost").await?;
+    app.audit("phone-lost").await?;
     app.type_into("#phone-lost-email", "amira@example.se")
         .await?;
     app.type_into("#phone-lost-password", DEMO_PASSWORD).await?;
@@ -334,6 +346,7 @@ async fn lost_phone_is_replaced_after_proving_the_email(harness: &Harness) -> Re
     app.wait_for_view("done").await?;
     app.wait_for_text("#done-title", "Mobilnumret är bytt")
         .await?;
+    app.audit("done: phone replaced").await?;
     // The old number was told.
     app.wait_for_text("#outbox-list", "+46701234567").await?;
     // The next login's code goes to the new number.

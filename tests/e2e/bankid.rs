@@ -152,6 +152,7 @@ async fn bankid_other_device_qr_is_read_signed_and_opens_min_sida(h: &Harness) -
     app.wait_for_view("bankid-other").await?;
     app.wait_for_text("#bankid-other-status", &sv("rfa.RFA1")?)
         .await?;
+    app.audit("bankid-other: QR code").await?;
     let alt = app
         .exec(
             "return document.getElementById('bankid-other-qr').alt",
@@ -248,6 +249,7 @@ async fn bankid_this_device_login_through_the_demo_test_app(h: &Harness) -> Resu
     app.wait_for_view("bankid-this").await?;
     app.wait_for_text("#bankid-this-status", &sv("rfa.RFA13")?)
         .await?;
+    app.audit("bankid-this: waiting for the BankID app").await?;
     app.wait_until("the demo test-app panel", Duration::from_secs(5), || {
         app.is_visible("#bankid-this-demo")
     })
@@ -294,6 +296,7 @@ async fn bankid_cancel_in_the_test_app_is_told_and_can_be_retried(h: &Harness) -
     app.click("#bankid-this-demo-cancel").await?;
     app.wait_for_text("#bankid-this-status", &sv("rfa.RFA6")?)
         .await?;
+    app.audit("bankid-this: cancelled").await?;
     ensure!(
         app.is_visible("#bankid-this-retry").await?,
         "no try-again button after a cancel"

@@ -56,6 +56,7 @@ async fn starts_with_the_four_methods_in_swedish(harness: &Harness) -> Result<()
         .exec("return document.documentElement.lang", vec![])
         .await?;
     ensure!(lang == json!("sv"), "lang is {lang}, not sv");
+    app.audit("chooser").await?;
     let titles = app
         .exec(
             "return [...document.querySelectorAll('.method .method__title')].map(e => e.textContent)",
@@ -251,6 +252,7 @@ async fn help_view_explains_e_legitimation(harness: &Harness) -> Result<()> {
             "the help view does not mention {needle:?}"
         );
     }
+    app.audit("help").await?;
     app.click("[data-view=help] [data-back]").await?;
     ensure!(
         app.view().await? == "chooser",
@@ -274,6 +276,10 @@ async fn no_view_shows_a_raw_key(harness: &Harness) -> Result<()> {
         for view in std::iter::once("chooser").chain(METHOD_VIEWS.iter().map(|(_, v)| *v)) {
             if view != "chooser" {
                 app.click(&format!("[data-route='{view}']")).await?;
+                // Audited in both languages at once: once is enough.
+                if lang == LANGUAGES[0] {
+                    app.audit(view).await?;
+                }
             }
             let text = app.exec("return document.body.innerText", vec![]).await?;
             let text = text.as_str().unwrap_or_default();
@@ -311,6 +317,7 @@ async fn backend_down_shows_message_and_recovers(harness: &Harness) -> Result<()
         banner.contains("Tjänsten kan inte nås just nu"),
         "banner says {banner:?}"
     );
+    app.audit("chooser: backend unreachable").await?;
     ensure!(
         app.view().await? == "chooser",
         "the chooser is gone while offline"

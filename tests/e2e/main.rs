@@ -29,6 +29,8 @@ const IGNORED_BECAUSE: &str =
     "needs a display, D-Bus, tauri-driver and pcscd: run `cargo xtask e2e`";
 /// The last test: the logs of everything before hold none of what the tests typed or read.
 const LOG_SCAN: &str = "logs_hold_no_personal_data_or_secrets";
+/// After the tests: axe-core found nothing on any view they audited, in either language.
+const AXE_SUMMARY: &str = "every_view_meets_wcag_2_1_aa";
 
 /// Every end-to-end test, in the order they run.
 fn tests() -> Vec<(&'static str, TestFn)> {
@@ -89,7 +91,7 @@ impl Arguments {
 
 fn main() -> ExitCode {
     let arguments = Arguments::parse();
-    let all = tests().len() + 1;
+    let all = tests().len() + 2;
     let mut selected: Vec<&str> = tests()
         .into_iter()
         .map(|(name, _)| name)
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
         .collect();
     if arguments.filters.is_empty() {
         selected.push(LOG_SCAN);
+        selected.push(AXE_SUMMARY);
     }
     let filtered_out = all - selected.len();
     if arguments.list {
@@ -175,6 +178,27 @@ async fn run(arguments: &Arguments) -> ExitCode {
                 failed.push(LOG_SCAN);
             }
         }
+    }
+    // The accessibility audit's verdict: every view any test reached, in both languages. A
+    // whole run that audited nothing has lost its audit.
+    if arguments.filters.is_empty() || legitimera_testkit::axe::any() {
+        let (line, verdict) = legitimera_testkit::axe::summary();
+        let verdict = if legitimera_testkit::axe::any() {
+            verdict
+        } else {
+            Err(anyhow::anyhow!("no view was audited"))
+        };
+        match verdict {
+            Ok(()) => {
+                passed += 1;
+                println!("e2e {AXE_SUMMARY} ... ok");
+            }
+            Err(error) => {
+                println!("e2e {AXE_SUMMARY} ... FAILED\n    {error:#}");
+                failed.push(AXE_SUMMARY);
+            }
+        }
+        println!("{line}");
     }
     drop(harness);
     if !failed.is_empty() {

@@ -49,6 +49,7 @@ async fn with_policy(h: &Harness) -> Result<()> {
 
     app.click("#settings-button").await?;
     app.wait_for_view("settings").await?;
+    app.audit("settings: locked by policy").await?;
     let note = app.text("#settings-mode-managed").await?;
     ensure!(
         note.contains("Hanteras av din organisation"),
@@ -87,6 +88,7 @@ async fn with_policy(h: &Harness) -> Result<()> {
     app.wait_for_view("help").await?;
     app.click("#help-about").await?;
     app.wait_for_view("about").await?;
+    app.audit("about").await?;
     let row = app
         .text("#about-settings-body tr[data-key='ComputerMode']")
         .await?;

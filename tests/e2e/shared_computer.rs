@@ -249,6 +249,7 @@ async fn bankid_login(app: &App) -> Result<()> {
 async fn save_settings(app: &App, mode: &str) -> Result<()> {
     app.click("#settings-button").await?;
     app.wait_for_view("settings").await?;
+    app.audit("settings").await?;
     app.click(&format!("#settings-mode-{mode}")).await?;
     app.click("#settings-save").await?;
     app.wait_until("the saved notice", Duration::from_secs(10), || {

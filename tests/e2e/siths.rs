@@ -134,6 +134,7 @@ async fn siths_login_with_the_pin_opens_the_staff_landing_page(h: &Harness) -> R
         "warns of a last try with three left"
     );
     h.snapshot(&app, "siths_card_ready_sv").await;
+    app.audit("siths: card ready").await?;
 
     send_pin(&app, PIN).await?;
     app.wait_for_view("staff").await?;
@@ -151,6 +152,7 @@ async fn siths_login_with_the_pin_opens_the_staff_landing_page(h: &Harness) -> R
         .await?;
     app.wait_for_text("#staff-level", &sv("staff.level")?)
         .await?;
+    app.audit("staff landing").await?;
     ensure!(card.pin_tries_left() == 3, "a right PIN spent a try");
     let log = server.log()?;
     ensure!(
@@ -187,6 +189,7 @@ async fn siths_card_pulled_out_is_told_idle_and_during_login(h: &Harness) -> Res
     card.pull_out();
     app.wait_for_text("#siths-card-status", &sv("siths.state.no_card")?)
         .await?;
+    app.audit("siths: no card").await?;
     ensure!(
         !app.is_visible("#siths-pin").await?,
         "a PIN field without a card"

@@ -88,13 +88,22 @@ export function renderCases(answer) {
   );
 }
 
-/** Fetches the cases in the UI's language (the server writes event texts in it). */
+let casesRequest = 0;
+
+/**
+ * Fetches the cases in the UI's language (the server writes event texts in it). Only the
+ * latest request is shown: switching the language twice quickly must not leave the first
+ * language's texts on screen when its answer comes last.
+ */
 export async function loadCases() {
   const region = $('cases-error');
   clearError(region);
+  const request = ++casesRequest;
   try {
-    renderCases(await invoke('cases', { lang: language() }));
+    const answer = await invoke('cases', { lang: language() });
+    if (request === casesRequest) renderCases(answer);
   } catch (error) {
+    if (request !== casesRequest) return;
     if (error && ['session_expired', 'unauthorized'].includes(error.code)) return; // session.js takes over
     showError(region, error);
   }

@@ -216,3 +216,51 @@ pub fn ensure_tauri_driver() -> Result<PathBuf> {
         .filter(|p| p.is_file())
         .context("tauri-driver was installed but not found in ~/.cargo/bin")
 }
+
+/// axe-core, pinned: the accessibility audit of the end-to-end tests runs it in the page.
+const AXE_CORE: &str = "axe-core@4.10.3";
+
+/// `axe.min.js` of [`AXE_CORE`], fetched once from the npm registry into the target directory
+/// (used by the tests only; nothing of it reaches the app). Installs Debian's `npm` when there
+/// is no `npm` at all.
+pub fn ensure_axe_core(install: bool) -> Result<PathBuf> {
+    let dir = crate::target_dir().join("axe-core");
+    let script = dir.join("node_modules").join("axe-core").join("axe.min.js");
+    let version = AXE_CORE.rsplit('@').next().unwrap_or_default();
+    let package_json = dir
+        .join("node_modules")
+        .join("axe-core")
+        .join("package.json");
+    let installed = std::fs::read_to_string(&package_json)
+        .is_ok_and(|text| text.contains(&format!("\"version\": \"{version}\"")));
+    if installed && script.is_file() {
+        return Ok(script);
+    }
+    let npm_works = Command::new("npm")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !npm_works {
+        crate::packages::ensure(&["npm"], install)?;
+    }
+    println!("\n==> fetching {AXE_CORE} for the accessibility audit (npm, into the target dir)");
+    std::fs::create_dir_all(&dir)?;
+    let status = Command::new("npm")
+        .args([
+            "install",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+        ])
+        .arg(&dir)
+        .arg(AXE_CORE)
+        .status()
+        .context("could not run npm")?;
+    if !status.success() || !script.is_file() {
+        bail!("npm install {AXE_CORE} failed ({status})");
+    }
+    Ok(script)
+}

@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use legitimera_testkit::pcscd::{self, Pcscd};
 use legitimera_testkit::server::DemoServer;
-use legitimera_testkit::{E2E_ENV, E2E_LATER_ENV};
+use legitimera_testkit::{AXE_ENV, E2E_ENV, E2E_LATER_ENV};
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -24,7 +24,9 @@ commands:
          a virtual SITHS card in pcscd's virtual reader when no card reader is connected)
   test   install what is missing, then fmt, clippy, unit/integration tests, end-to-end tests
          and every fuzz target briefly (needs nightly; skipped loudly without it)
-  e2e    only the end-to-end tests (those whose names contain any FILTER given after it)
+  e2e    only the end-to-end tests (those whose names contain any FILTER given after it);
+         every one audits the views it reaches with axe-core (WCAG 2.1 AA), and
+         `e2e a11y` is the whole run for the audit's sake
   bench bankid  the BankID bench through the real app (Xvfb, tauri-driver), bench/bankid_login.rs
   bench card    card inserted → holder shown in the app (pcscd, the virtual card), bench/card_shown.rs
   fuzz [TARGET] [--minutes N]  run the fuzz targets (or one) N minutes each (default 10),
@@ -239,7 +241,8 @@ fn test(install: bool) -> Result<()> {
             cargo().args(["build", "-p", "legitimera-server"]),
         )?;
     }
-    let mut e2e = e2e_command(&tauri_driver, &server_bin, &[]);
+    let axe = e2e_env::ensure_axe_core(install)?;
+    let mut e2e = e2e_command(&tauri_driver, &server_bin, &axe, &[]);
     let session = e2e_env::DesktopSession::start()?;
     session.apply(&mut e2e);
     let e2e_result = step("end-to-end tests (real app, WebDriver, Xvfb)", &mut e2e);
@@ -265,7 +268,7 @@ fn test(install: bool) -> Result<()> {
 
 /// The end-to-end test binary with what it needs; `--workspace` like the unit test step, so
 /// features resolve the same and nothing rebuilds.
-fn e2e_command(tauri_driver: &Path, server_bin: &Path, filters: &[String]) -> Command {
+fn e2e_command(tauri_driver: &Path, server_bin: &Path, axe: &Path, filters: &[String]) -> Command {
     let mut e2e = cargo();
     e2e.args([
         "test",
@@ -279,7 +282,8 @@ fn e2e_command(tauri_driver: &Path, server_bin: &Path, filters: &[String]) -> Co
     .env(E2E_ENV, "1")
     .env_remove(E2E_LATER_ENV)
     .env("TAURI_DRIVER", tauri_driver)
-    .env("LEGITIMERA_SERVER_BIN", server_bin);
+    .env("LEGITIMERA_SERVER_BIN", server_bin)
+    .env(AXE_ENV, axe);
     e2e
 }
 
@@ -292,7 +296,11 @@ fn e2e_only(install: bool, filters: Vec<String>) -> Result<()> {
         cargo().args(["test", "--workspace", "--no-run"]),
     )?;
     let server_bin = target_dir().join("debug").join("legitimera-server");
-    let mut e2e = e2e_command(&tauri_driver, &server_bin, &filters);
+    let axe = e2e_env::ensure_axe_core(install)?;
+    // `cargo xtask e2e a11y`: every end-to-end test audits the views it reaches, so the audit
+    // is the whole run; it ends with the line `axe: N views audited, M violations`.
+    let filters: Vec<String> = filters.into_iter().filter(|f| f != "a11y").collect();
+    let mut e2e = e2e_command(&tauri_driver, &server_bin, &axe, &filters);
     let _pcscd = Pcscd::ensure()?;
     let session = e2e_env::DesktopSession::start()?;
     session.apply(&mut e2e);

@@ -5,6 +5,8 @@
 //! here decides whether a test runs — tests that need pcscd, a display or D-Bus are
 //! `#[ignore = "needs …"]`, and `cargo xtask test` runs them with `--include-ignored`.
 
+#[cfg(feature = "e2e")]
+pub mod axe;
 pub mod catalog;
 #[cfg(feature = "e2e")]
 pub mod e2e;
@@ -23,6 +25,9 @@ pub const E2E_ENV: &str = "LEGITIMERA_E2E";
 /// Set by `cargo xtask test` for its unit-test step, whose `--include-ignored` is not for the
 /// end-to-end tests: they run in the next step, with the display they need.
 pub const E2E_LATER_ENV: &str = "LEGITIMERA_E2E_LATER";
+/// The path of axe-core's `axe.min.js` for the end-to-end tests' accessibility audit, set by
+/// `cargo xtask e2e` and `cargo xtask test` (which fetch it).
+pub const AXE_ENV: &str = "LEGITIMERA_AXE_JS";
 
 /// The workspace's root directory (this crate lives in `crates/testkit`).
 pub fn workspace_root() -> PathBuf {
