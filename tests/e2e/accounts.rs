@@ -174,6 +174,19 @@ async fn account_with_two_step_from_creation_to_logout(harness: &Harness) -> Res
     app.wait_for_text("#code-title", "Skriv in koden från sms:et")
         .await?;
     app.audit("code: sms code (login)").await?;
+    // The resend countdown changes every second: outside any live region, or a screen reader
+    // reads it out every second (the sent code and the end of the wait are announced once).
+    let quiet = app
+        .exec(
+            "return document.getElementById('code-resend-wait')\
+               .closest('[aria-live],[role=status],[role=alert],[role=log],[role=timer]') === null",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        quiet == json!(true),
+        "the resend countdown is in a live region"
+    );
     ensure!(
         app.value("#login-password").await?.is_empty(),
         "the password stays in the page after it was sent"
@@ -190,6 +203,8 @@ async fn account_with_two_step_from_creation_to_logout(harness: &Harness) -> Res
     app.wait_for_text("#case-list", "Arbetstillstånd").await?;
     app.audit("min-sida: password and sms (substantial)")
         .await?;
+    // The audit switched the page to English and back: the cases are fetched again in Swedish.
+    app.wait_for_text("#case-list", "anställningsavtal").await?;
     let events = app
         .exec(
             "return [...document.querySelectorAll('#case-list .event')].map(e => e.innerText)",

@@ -238,6 +238,7 @@ async fn bankid_other_device_qr_is_read_signed_and_opens_min_sida(h: &Harness) -
         signed.elapsed().as_secs_f64()
     );
     expect_min_sida_of_the_demo_person(&app).await?;
+    app.audit("min-sida: BankID (high)").await?;
     log_out(&app).await
 }
 
@@ -400,6 +401,7 @@ async fn bankid_start_failed_on_this_computer_offers_mobilt_bankid(h: &Harness) 
         focused == "bankid-this-switch",
         "Mobilt BankID is not offered first (focus on {focused:?})"
     );
+    app.audit("bankid-this: start failed").await?;
     app.click("#bankid-this-switch").await?;
     app.wait_for_view("bankid-other").await?;
     read_qr(&app).await?;

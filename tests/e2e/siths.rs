@@ -270,6 +270,7 @@ async fn siths_wrong_pin_shows_tries_left_and_warns_before_the_last(h: &Harness)
         card.pin_tries_left()
     );
     h.snapshot(&app, "siths_last_try_sv").await;
+    app.audit("siths: wrong PIN, last try").await?;
 
     // The same warning in English, before the user sends anything.
     app.click("#language-switch").await?;

@@ -3,7 +3,7 @@
 // page as soon as they are sent. One code view serves every step that asks for a code.
 
 import { invoke } from './tauri.js';
-import { show } from './i18n.js';
+import { show, t } from './i18n.js';
 import * as router from './router.js';
 import { showError, clearError, busy, clearSecrets } from './forms.js';
 import * as settings from './settings.js';
@@ -30,11 +30,19 @@ function codeTexts() {
   return { title: 'code.sms.title', intro: 'code.sms.intro', values: { phone: flow.phone || '' } };
 }
 
+/** Says `key` once to screen readers, through the page's one polite live region. */
+function announce(key) {
+  $('announcer').textContent = t(key);
+}
+
+// The countdown is not a live region: a screen reader would read it out every second. What
+// changes state is announced once instead: a code sent, and a new one available.
 function startCooldown(seconds) {
   clearInterval(resendTimer);
   const button = $('code-resend');
   const wait = $('code-resend-wait');
   let left = Math.max(0, Math.ceil(seconds || 0));
+  const waited = left > 0;
   const tick = () => {
     if (left > 0) {
       button.disabled = true;
@@ -46,6 +54,7 @@ function startCooldown(seconds) {
       button.disabled = false;
       wait.textContent = '';
       delete wait.dataset.i18n;
+      if (waited && router.current() === 'code') announce('code.resend_ready');
     }
   };
   tick();
@@ -162,7 +171,7 @@ async function resendCode() {
         ? await invoke('login_resend', { challenge_id: flow.id })
         : await invoke('resend_code', { flow: flow.kind, id: flow.id });
       flow = { ...flow, id: answer.id || flow.id };
-      show($('code-resend-wait'), 'code.resent');
+      announce('code.resent');
       startCooldown(answer.resend_after);
       $('code-input').focus();
     } catch (error) {
