@@ -5,7 +5,7 @@
 #![no_main]
 
 use legitimera_bankid::internal::interpret;
-use legitimera_bankid::{CollectResponse, Error, UserDevice, OrderResponse};
+use legitimera_bankid::{CollectResponse, Error, OrderResponse, UserDevice};
 use legitimera_fuzz::BANKID_STATUSES;
 use libfuzzer_sys::fuzz_target;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
