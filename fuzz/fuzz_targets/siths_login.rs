@@ -1,8 +1,8 @@
-//! A SITHS login's signed challenge through chain building and signature checking
-//! (`siths::verify`), with the certificates as raw DER so the fuzzer mutates them at the DER
-//! level. The input is records (big-endian u16 length, bytes): a head (algorithm byte, then the
-//! time as big-endian u64 seconds), the trust anchor, the challenge, the signature, then the
-//! chain, leaf first.
+//! A SITHS login's signed challenge through chain building, certificate policy and signature
+//! checking (`siths::verify`), with the certificates as raw DER so the fuzzer mutates them at
+//! the DER level. The input is records (big-endian u16 length, bytes): a head (algorithm byte,
+//! then the time as big-endian u64 seconds), the trust anchor, the challenge (32 bytes), the
+//! signature, then the chain, leaf first.
 #![no_main]
 
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use legitimera_fuzz::records;
 use legitimera_protocol::SithsAlgorithm;
 use legitimera_server::internal::verify;
-use legitimera_server::siths::TrustAnchors;
+use legitimera_server::siths::{CertificatePolicy, TrustAnchors};
 use libfuzzer_sys::fuzz_target;
 use rustls_pki_types::{CertificateDer, UnixTime};
 
@@ -40,7 +40,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(anchors) = TrustAnchors::from_der([CertificateDer::from(anchor.to_vec())]) else {
         return;
     };
-    if let Ok(staff) = verify(&anchors, &chain, algorithm, challenge, signature, now) {
+    let Ok(challenge) = <&[u8; 32]>::try_from(challenge) else {
+        return;
+    };
+    let policy = CertificatePolicy::default();
+    let origin = "http://127.0.0.1:8787";
+    if let Ok(staff) = verify(
+        &anchors, &policy, &chain, algorithm, origin, challenge, signature, now,
+    ) {
         assert!(!staff.hsa_id.is_empty() && !staff.name.is_empty());
     }
 });

@@ -164,7 +164,12 @@ fn siths_seeds(key: &str, identity: &Arc<Identity>, pin: &Pin) -> Result<()> {
         (KeyRole::Signing, "sign"),
     ] {
         let mut session = CardSession::open(Loopback::new(Config::default(), identity.clone())?)?;
-        let signed = session.sign(role, pin, &challenge)?;
+        // The login message for the fuzz target's origin, as the app has the card sign it.
+        let message = legitimera_protocol::siths_login_message(
+            "http://127.0.0.1:8787",
+            challenge.as_slice().try_into()?,
+        );
+        let signed = session.sign(role, pin, &message)?;
         // The card's algorithm goes to the server under the same name (see the server's tests).
         let algorithm = match serde_json::from_value(serde_json::to_value(signed.algorithm)?)? {
             SithsAlgorithm::RsaPkcs1Sha256 => 0u8,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, ensure, Result};
 use legitimera_testkit::catalog::catalog;
 use legitimera_testkit::e2e::{remember, App, Harness, ServerProcess};
-use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
+use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, TestCa, VirtualCard};
 
 use crate::TestFn;
 
@@ -21,6 +21,9 @@ pub fn tests() -> Vec<(&'static str, TestFn)> {
         ),
         ("siths_card_pulled_out_is_told_idle_and_during_login", |h| {
             Box::pin(siths_card_pulled_out_is_told_idle_and_during_login(h))
+        }),
+        ("siths_revoked_card_is_told_before_the_pin", |h| {
+            Box::pin(siths_revoked_card_is_told_before_the_pin(h))
         }),
         (
             "siths_wrong_pin_shows_tries_left_and_warns_before_the_last",
@@ -66,18 +69,35 @@ fn sv(key: &str) -> Result<String> {
     text("sv", key, &[])
 }
 
-/// A fresh virtual card in vpcd's first reader, and a demo server trusting its CA.
-fn card_and_server(h: &Harness) -> Result<(VirtualCard, ServerProcess)> {
+/// A fresh virtual card in vpcd's first reader, and a demo server trusting its CA, which
+/// publishes its CRL (revoking the card when `revoked`) on the server's demo route.
+fn card_and_server_revoked(h: &Harness, revoked: bool) -> Result<(VirtualCard, ServerProcess)> {
     legitimera_testkit::pcscd::check()?;
-    let identity = Arc::new(Identity::generate(
+    let ca = TestCa::generate()?;
+    let ca_file = h.artifact("siths-test-ca.pem");
+    std::fs::write(&ca_file, ca.pem())?;
+    let ca_file = ca_file.display().to_string();
+    let server = h.server_with(&[
+        "--siths-trust-anchors",
+        &ca_file,
+        "--siths-issuing-cas",
+        &ca_file,
+    ])?;
+    let identity = Identity::on_demo_server(
+        &server.url(),
+        ca,
         CardKeys::generate_p256(),
         CertificateTimes::Valid,
-    )?);
-    let ca = h.artifact("siths-test-ca.pem");
-    std::fs::write(&ca, identity.ca.pem())?;
-    let server = h.server_with(&["--siths-trust-anchors", &ca.display().to_string()])?;
-    let card = VirtualCard::start(Config::default(), identity)?;
+    )?;
+    if revoked {
+        identity.publish_crl(&server.url(), true)?;
+    }
+    let card = VirtualCard::start(Config::default(), Arc::new(identity))?;
     Ok((card, server))
+}
+
+fn card_and_server(h: &Harness) -> Result<(VirtualCard, ServerProcess)> {
+    card_and_server_revoked(h, false)
 }
 
 /// Opens the SITHS view and waits until the card is shown as ready, with its holder.
@@ -133,6 +153,10 @@ async fn siths_login_with_the_pin_opens_the_staff_landing_page(h: &Harness) -> R
         !app.is_visible("#siths-last-try").await?,
         "warns of a last try with three left"
     );
+    // The server checked the card against its CA's CRL (on the demo server's route).
+    let checked = sv("siths.revocation.good")?;
+    let checked = checked.split('{').next().unwrap_or_default().trim_end();
+    app.wait_for_text("#siths-revocation", checked).await?;
     h.snapshot(&app, "siths_card_ready_sv").await;
     app.audit("siths: card ready").await?;
 
@@ -176,6 +200,40 @@ async fn siths_login_with_the_pin_opens_the_staff_landing_page(h: &Harness) -> R
     ensure!(
         app.text("#staff-name").await.unwrap_or_default().is_empty(),
         "the name stays in the page after logout"
+    );
+    Ok(())
+}
+
+async fn siths_revoked_card_is_told_before_the_pin(h: &Harness) -> Result<()> {
+    remember_test_data();
+    let (card, server) = card_and_server_revoked(h, true)?;
+    let app = h.launch(&server.url()).await?;
+    app.click("#method-siths").await?;
+    app.wait_for_view("siths").await?;
+    app.wait_for_text("#siths-holder", HOLDER).await?;
+    app.wait_for_text("#siths-revocation", &sv("siths.revocation.revoked")?)
+        .await?;
+    app.wait_for_text("#siths-notice", &sv("error.siths_certificate_revoked")?)
+        .await?;
+    app.wait_for_text("#siths-card-status", &sv("siths.state.found")?)
+        .await?;
+    ensure!(
+        !app.is_visible("#siths-pin").await?,
+        "a PIN field for a revoked card"
+    );
+    h.snapshot(&app, "siths_revoked_sv").await;
+    app.click("#language-switch").await?;
+    app.wait_for_text(
+        "#siths-revocation",
+        &text("en", "siths.revocation.revoked", &[])?,
+    )
+    .await?;
+    app.click("#language-switch").await?;
+    ensure!(card.pin_tries_left() == 3, "a PIN try was spent");
+    let log = server.log()?;
+    ensure!(
+        log.contains("/api/v1/siths/check") && !log.contains("/api/v1/siths/sessions"),
+        "the app did not ask the server about the card, or tried to log in:\n{log}"
     );
     Ok(())
 }

@@ -24,6 +24,7 @@ const STATE_ERRORS = { no_service: 'no_pcsc_service', no_reader: 'no_reader' };
 
 /** Why the card cannot log in as it is (catalog key and values), or null. */
 function cardProblem(card) {
+  if (card.revocation && card.revocation.status === 'revoked') return ['error.siths_certificate_revoked'];
   if (card.pin.state === 'blocked') return ['error.pin_blocked'];
   if (card.validity.status === 'expired') return ['error.siths_certificate_expired'];
   if (card.validity.status === 'not_yet_valid') return ['error.siths_certificate_not_yet_valid'];
@@ -44,6 +45,20 @@ function showFacts(card) {
   ['siths-holder', 'siths-hsa-id', 'siths-organisation', 'siths-issuer', 'siths-valid-until'].forEach((id, i) => {
     $(id).textContent = facts[i];
   });
+  showRevocation(card && card.revocation);
+}
+
+/** The backend's revocation answer, when it gave one: "Spärrat", checked against the list of
+ * a date, or could not be checked. */
+function showRevocation(revocation) {
+  const value = $('siths-revocation');
+  value.hidden = !revocation;
+  $('siths-revocation-label').hidden = !revocation;
+  if (!revocation) {
+    value.textContent = '';
+    return;
+  }
+  show(value, `siths.revocation.${revocation.status}`, { date: revocation.crl_date });
 }
 
 function showNotice(entry) {

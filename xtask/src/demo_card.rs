@@ -53,7 +53,9 @@ fn readers(card_info: &Path) -> Result<Option<Vec<String>>> {
 
 impl DemoCard {
     /// Finds a real reader, or sets up pcscd and the virtual card; says which on stdout.
-    pub fn start(bin: &Path) -> Result<Self> {
+    /// `server` is where the demo server will listen (`http://127.0.0.1:PORT`): the virtual
+    /// card's CA publishes its CRL there, so the server can check revocation.
+    pub fn start(bin: &Path, server: &str) -> Result<Self> {
         let real: Vec<String> = readers(&bin.join("card-info"))?
             .unwrap_or_default()
             .into_iter()
@@ -83,6 +85,8 @@ impl DemoCard {
             .arg(&ca_file)
             .arg("--pin")
             .arg(DEMO_PIN)
+            .arg("--demo-server")
+            .arg(server)
             .stdout(Stdio::piped())
             .spawn()
             .context("could not start the virtual card (vcard)")?;
@@ -105,6 +109,8 @@ impl DemoCard {
         Ok(DemoCard {
             server_args: vec![
                 "--siths-trust-anchors".into(),
+                ca_file.display().to_string(),
+                "--siths-issuing-cas".into(),
                 ca_file.display().to_string(),
             ],
             vcard: Some(vcard),

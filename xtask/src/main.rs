@@ -165,11 +165,15 @@ fn demo(install: bool) -> Result<()> {
         ]),
     )?;
     let bin = target_dir().join("debug");
-    // Before the server: it is told to trust the virtual card's CA, when there is one.
-    let card = demo_card::DemoCard::start(&bin)?;
+    // Before the server: it is told to trust the virtual card's CA, when there is one, and the
+    // card's certificate names the server's CRL route, so the server's port is chosen first.
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .context("no free loopback port")?;
+    let card = demo_card::DemoCard::start(&bin, &format!("http://{listen}"))?;
     let mut server = DemoServer::new(bin.join("legitimera-server"))
         .args(card.server_args.iter().cloned())
-        .start("127.0.0.1:0")?;
+        .start(&listen.to_string())?;
     println!(
         "\nDemo backend: {} (temporary database, demo data; stops when the app closes)",
         server.url()

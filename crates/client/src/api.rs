@@ -8,7 +8,7 @@ use legitimera_protocol::{
     CasesAnswer, Challenge, CodeRequest, DevicesAnswer, ErrorBody, ErrorCode, ForgetDeviceRequest,
     Health, LoginAnswer, LoginChallenge, LoginRequest, LoginResendRequest, OutboxMessage,
     PhoneChangeRequest, RegistrationRequest, SecretString, Session, SessionStatus, SithsChallenge,
-    SithsLoginRequest, SmsLoginRequest, StaffLanding,
+    SithsCheck, SithsCheckRequest, SithsLoginRequest, SmsLoginRequest, StaffLanding,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -223,6 +223,13 @@ impl ApiClient {
     /// `POST /api/v1/siths/sessions`: the signed challenge, for a staff session.
     pub async fn siths_session(&self, request: &SithsLoginRequest) -> Result<Session> {
         self.call(Method::POST, "api/v1/siths/sessions", None, Some(request))
+            .await
+    }
+
+    /// `POST /api/v1/siths/check`: what a login with this certificate would meet (revocation
+    /// included), without a challenge or a session.
+    pub async fn siths_check(&self, request: &SithsCheckRequest) -> Result<SithsCheck> {
+        self.call(Method::POST, "api/v1/siths/check", None, Some(request))
             .await
     }
 

@@ -55,6 +55,12 @@ impl BackendUrl {
         self.0.as_str()
     }
 
+    /// `scheme://host[:port]` (the scheme's default port left out, no path, no trailing slash):
+    /// what the SITHS card signs with the challenge, so its signature is for this backend only.
+    pub fn origin(&self) -> String {
+        self.0.origin().ascii_serialization()
+    }
+
     fn parse_https(text: &str) -> Result<Self> {
         let url = Self::parse(text)?;
         if url.0.scheme() != "https" {

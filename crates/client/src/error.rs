@@ -53,6 +53,10 @@ pub enum AppError {
     /// authentication one), seen before asking the server: its code is the server's.
     #[error("the card's certificate cannot be used: {0}")]
     Certificate(ErrorCode),
+    /// The backend's SITHS challenge is not 32 bytes: the card signed nothing and no PIN was
+    /// sent. Carries the length it had.
+    #[error("the SITHS challenge is {0} bytes, not 32")]
+    SithsBadChallenge(usize),
 }
 
 impl From<crate::device::DeviceError> for AppError {
@@ -92,6 +96,7 @@ impl AppError {
             AppError::KeyringUnavailable(_) => ErrorCode::KeyringUnavailable,
             AppError::Card(card) => card.code(),
             AppError::Certificate(code) => *code,
+            AppError::SithsBadChallenge(_) => ErrorCode::SithsBadChallenge,
         }
     }
 

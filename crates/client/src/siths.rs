@@ -11,9 +11,12 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use legitimera_card::{
     CardEvent, CardKind, CertificateInfo, KeyRole, KeyUsage, Pcsc, Pin, PinStatus,
-    SignatureAlgorithm, Validity, Watcher,
+    SignatureAlgorithm, SignedChallenge, Validity, Watcher,
 };
-use legitimera_protocol::{ErrorCode, SessionStatus, SithsAlgorithm, SithsLoginRequest};
+use legitimera_protocol::{
+    siths_login_message, ErrorCode, SessionStatus, SithsAlgorithm, SithsChallenge, SithsCheck,
+    SithsCheckRequest, SithsLoginRequest, SithsRevocationStatus, SITHS_CHALLENGE_LEN,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -68,6 +71,54 @@ pub struct CardDetails {
     pub pin: PinStatus,
     /// The next wrong PIN blocks the card: the view warns before the user sends one.
     pub last_try: bool,
+    /// What the backend said of the certificate's revocation (`POST /siths/check`); absent
+    /// until it answered, or when it does not offer the check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<Revocation>,
+}
+
+/// The card's revocation status, as the card facts show it before the PIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Revocation {
+    /// Not on its issuer's current revocation list; `crl_date` (`YYYY-MM-DD`, UTC) is when the
+    /// list checked against was issued.
+    Good {
+        #[serde(serialize_with = "serialize_date")]
+        crl_date: time::Date,
+    },
+    /// On its issuer's revocation list: it cannot log in.
+    Revoked,
+    /// The backend could not get a fresh answer, or could not be asked.
+    Unavailable,
+}
+
+fn serialize_date<S: serde::Serializer>(
+    date: &time::Date,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    ))
+}
+
+impl Revocation {
+    /// The view's status from the backend's check; `None` when it says nothing of revocation.
+    pub fn from_check(check: &SithsCheck) -> Option<Self> {
+        match check.revocation {
+            SithsRevocationStatus::Good => {
+                let at = check.crl_updated_at.unwrap_or_default();
+                let date = OffsetDateTime::from_unix_timestamp(at).ok()?.date();
+                Some(Revocation::Good { crl_date: date })
+            }
+            SithsRevocationStatus::Revoked => Some(Revocation::Revoked),
+            SithsRevocationStatus::Unavailable => Some(Revocation::Unavailable),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for CardDetails {
@@ -85,7 +136,11 @@ impl std::fmt::Debug for CardDetails {
 pub struct ReadCard {
     pub kind: CardKind,
     pub authentication: CertificateInfo,
+    /// The authentication certificate, DER: what the backend's check is asked about.
+    pub certificate: Vec<u8>,
     pub pin: PinStatus,
+    /// What the backend's check said of its revocation, once it answered.
+    pub revocation: Option<Revocation>,
 }
 
 /// One reader's card, as far as it is known.
@@ -227,6 +282,27 @@ impl Cards {
         self.version += 1;
     }
 
+    /// The backend's revocation answer for the card of `request`; ignored when that card is
+    /// gone.
+    pub fn revocation_checked(&mut self, request: &ReadRequest, revocation: Option<Revocation>) {
+        if let Some(Slot::Read { insertion, card }) = self.readers.get_mut(&request.reader) {
+            if *insertion == request.insertion && card.revocation != revocation {
+                card.revocation = revocation;
+                self.version += 1;
+            }
+        }
+    }
+
+    /// The certificate of the card `request` read, if it is still the one in the reader.
+    pub fn certificate_of(&self, request: &ReadRequest) -> Option<Vec<u8>> {
+        match self.readers.get(&request.reader)? {
+            Slot::Read { insertion, card } if *insertion == request.insertion => {
+                Some(card.certificate.clone())
+            }
+            _ => None,
+        }
+    }
+
     /// A login attempt told the PIN's state (a wrong PIN's tries left, a blocked PIN).
     pub fn pin_changed(&mut self, reader: &str, pin: PinStatus) {
         if let Some(Slot::Read { card, .. }) = self.readers.get_mut(reader) {
@@ -315,6 +391,7 @@ fn details(card: &ReadCard, now: OffsetDateTime) -> CardDetails {
         validity: certificate.validity_at(now),
         pin: card.pin,
         last_try: card.pin.is_last_try(),
+        revocation: card.revocation,
     }
 }
 
@@ -329,6 +406,9 @@ pub fn check_before_login(card: &ReadCard, now: OffsetDateTime) -> Result<()> {
         Validity::NotYetValid => Err(AppError::Certificate(
             ErrorCode::SithsCertificateNotYetValid,
         )),
+        _ if card.revocation == Some(Revocation::Revoked) => {
+            Err(AppError::Certificate(ErrorCode::SithsCertificateRevoked))
+        }
         _ if card.pin == PinStatus::Blocked => Err(legitimera_card::Error::PinBlocked.into()),
         _ => Ok(()),
     }
@@ -348,7 +428,9 @@ pub fn read_card(reader: &str) -> std::result::Result<ReadCard, legitimera_card:
     Ok(ReadCard {
         kind: contents.kind,
         authentication: CertificateInfo::from_der(&authentication.der)?,
+        certificate: authentication.der.clone(),
         pin: contents.pin,
+        revocation: None,
     })
 }
 
@@ -403,6 +485,52 @@ fn read_and_record(request: &ReadRequest, cards: &Mutex<Cards>, notify: &Mutex<O
     tell(cards, notify);
 }
 
+/// Asks the backend about the revocation of the card `request` read (when it still is in the
+/// reader) and records the answer, so the card facts show it before the PIN. A backend without
+/// the check (404) leaves it unsaid; one that cannot be reached is "could not be checked".
+async fn check_revocation(
+    api: ApiClient,
+    request: ReadRequest,
+    cards: Arc<Mutex<Cards>>,
+    notify: Arc<Mutex<Option<Notify>>>,
+) {
+    let Some(certificate) = lock(&cards).certificate_of(&request) else {
+        return;
+    };
+    let answer = api
+        .siths_check(&SithsCheckRequest {
+            certificates: vec![BASE64.encode(&certificate)],
+        })
+        .await;
+    let revocation = match &answer {
+        Ok(check) => Revocation::from_check(check),
+        Err(AppError::Backend { status: 404, .. }) => None,
+        Err(error) => {
+            tracing::info!(code = %error.code(), "the card's revocation could not be checked");
+            Some(Revocation::Unavailable)
+        }
+    };
+    lock(&cards).revocation_checked(&request, revocation);
+    tell(&cards, &notify);
+}
+
+/// Reads the card of `request`, records it, then has its revocation checked (on `runtime`).
+fn read_then_check(
+    request: &ReadRequest,
+    cards: &Arc<Mutex<Cards>>,
+    notify: &Arc<Mutex<Option<Notify>>>,
+    api: &ApiClient,
+    runtime: &tokio::runtime::Handle,
+) {
+    read_and_record(request, cards, notify);
+    runtime.spawn(check_revocation(
+        api.clone(),
+        request.clone(),
+        Arc::clone(cards),
+        Arc::clone(notify),
+    ));
+}
+
 impl Siths {
     pub fn new(api: ApiClient) -> Self {
         Siths {
@@ -423,12 +551,14 @@ impl Siths {
             if watcher.is_none() {
                 let cards = Arc::clone(&self.cards);
                 let notify = Arc::clone(&self.notify);
+                let api = self.api.clone();
+                let runtime = tokio::runtime::Handle::current();
                 // On the watcher's own thread, in order: a card is read before the next event.
                 *watcher = Some(Watcher::start(move |event| {
                     let request = lock(&cards).apply(&event);
                     tell(&cards, &notify);
                     if let Some(request) = request {
-                        read_and_record(&request, &cards, &notify);
+                        read_then_check(&request, &cards, &notify, &api, &runtime);
                     }
                 }));
                 tracing::info!("watching card readers");
@@ -462,29 +592,19 @@ impl Siths {
         };
         check_before_login(&card, now())?;
         let challenge = self.api.siths_challenge().await?;
-        let bytes = BASE64
-            .decode(challenge.challenge.as_bytes())
-            .map_err(|_| AppError::BackendUnavailable { status: 201 })?;
+        // Before the PIN goes anywhere: a backend that sends anything but a challenge gets
+        // nothing signed.
+        let message = login_message(&self.api.base().origin(), &challenge)?;
         let signing_reader = reader.clone();
         let signed = tokio::task::spawn_blocking(move || {
-            Pcsc::establish()?.sign(&signing_reader, KeyRole::Authentication, &pin, &bytes)
+            sign_login_message(&signing_reader, &pin, &message)
         })
         .await
         .map_err(|_| legitimera_card::Error::Pcsc("the signing task ended".into()))?;
         self.after_card_use(&reader, signed.as_ref().err());
         let signed = signed?;
         tracing::info!(kind = ?card.kind, "the card signed the SITHS challenge");
-        let algorithm = match signed.algorithm {
-            SignatureAlgorithm::RsaPkcs1Sha256 => SithsAlgorithm::RsaPkcs1Sha256,
-            SignatureAlgorithm::EcdsaP256Sha256 => SithsAlgorithm::EcdsaP256Sha256,
-            _ => return Err(legitimera_card::Error::UnsupportedCard("key type".into()).into()),
-        };
-        let request = SithsLoginRequest {
-            challenge_id: challenge.id,
-            certificates: vec![BASE64.encode(&signed.certificate)],
-            signature: BASE64.encode(&signed.signature),
-            algorithm,
-        };
+        let request = login_request(challenge.id, &signed)?;
         let session = self.api.siths_session(&request).await?;
         account.begin(session.token).await
     }
@@ -508,8 +628,51 @@ impl Siths {
         };
         let cards = Arc::clone(&self.cards);
         let notify = Arc::clone(&self.notify);
-        tokio::task::spawn_blocking(move || read_and_record(&request, &cards, &notify));
+        let api = self.api.clone();
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            read_then_check(&request, &cards, &notify, &api, &runtime)
+        });
     }
+}
+
+/// What the card is to sign for `challenge` from the backend at `origin`
+/// ([`siths_login_message`]); `siths_bad_challenge` when the challenge is not 32 bytes, so a
+/// backend cannot have the card sign bytes of its choosing (a TLS handshake, a document).
+pub fn login_message(origin: &str, challenge: &SithsChallenge) -> Result<Vec<u8>> {
+    let bytes = BASE64
+        .decode(challenge.challenge.as_bytes())
+        .map_err(|_| AppError::SithsBadChallenge(0))?;
+    let bytes: [u8; SITHS_CHALLENGE_LEN] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| AppError::SithsBadChallenge(bytes.len()))?;
+    Ok(siths_login_message(origin, &bytes))
+}
+
+/// VERIFY `pin` and sign `message` (from [`login_message`]) with the authentication key of
+/// the card in `reader`, in one transaction. Blocking; sends the PIN once, never retries.
+pub fn sign_login_message(
+    reader: &str,
+    pin: &Pin,
+    message: &[u8],
+) -> std::result::Result<SignedChallenge, legitimera_card::Error> {
+    Pcsc::establish()?.sign(reader, KeyRole::Authentication, pin, message)
+}
+
+/// The request that sends the card's signature for the challenge `challenge_id` back.
+pub fn login_request(challenge_id: String, signed: &SignedChallenge) -> Result<SithsLoginRequest> {
+    let algorithm = match signed.algorithm {
+        SignatureAlgorithm::RsaPkcs1Sha256 => SithsAlgorithm::RsaPkcs1Sha256,
+        SignatureAlgorithm::EcdsaP256Sha256 => SithsAlgorithm::EcdsaP256Sha256,
+        _ => return Err(legitimera_card::Error::UnsupportedCard("key type".into()).into()),
+    };
+    Ok(SithsLoginRequest {
+        challenge_id,
+        certificates: vec![BASE64.encode(&signed.certificate)],
+        signature: BASE64.encode(&signed.signature),
+        algorithm,
+    })
 }
 
 /// The card in the first reader that has one, read now (no watcher has told of one): the card
@@ -535,7 +698,9 @@ mod tests {
             kind: CardKind::Piv,
             authentication: CertificateInfo::from_der(&identity.certificates.authentication)
                 .expect("certificate"),
+            certificate: identity.certificates.authentication.clone(),
             pin,
+            revocation: None,
         }
     }
 
@@ -662,6 +827,34 @@ mod tests {
     }
 
     #[test]
+    fn a_challenge_that_is_not_32_bytes_is_refused_before_the_card_is_used() {
+        let challenge = |bytes: &[u8]| SithsChallenge {
+            id: "c".into(),
+            challenge: BASE64.encode(bytes),
+            expires_in: 120,
+        };
+        let origin = "http://127.0.0.1:8787";
+        let message = login_message(origin, &challenge(&[5; 32])).expect("32 bytes");
+        assert_eq!(message, siths_login_message(origin, &[5; 32]));
+        for length in [0, 31, 33, 64] {
+            let refused = login_message(origin, &challenge(&vec![5; length]));
+            assert_eq!(
+                refused.err().map(|e| e.code()),
+                Some(ErrorCode::SithsBadChallenge),
+                "{length} bytes"
+            );
+        }
+        let not_base64 = SithsChallenge {
+            challenge: "not base64!".into(),
+            ..challenge(&[5; 32])
+        };
+        assert_eq!(
+            login_message(origin, &not_base64).err().map(|e| e.code()),
+            Some(ErrorCode::SithsBadChallenge)
+        );
+    }
+
+    #[test]
     fn certificates_the_server_would_refuse_are_refused_first() {
         let code = |read: &ReadCard| check_before_login(read, now()).err().map(|e| e.code());
         assert_eq!(code(&card(CertificateTimes::Valid, THREE)), None);
@@ -680,5 +873,41 @@ mod tests {
         let mut signing = card(CertificateTimes::Valid, THREE);
         signing.authentication.key_usage = KeyUsage::Signing;
         assert_eq!(code(&signing), Some(ErrorCode::SithsWrongKeyUsage));
+        let mut revoked = card(CertificateTimes::Valid, THREE);
+        revoked.revocation = Some(Revocation::Revoked);
+        assert_eq!(code(&revoked), Some(ErrorCode::SithsCertificateRevoked));
+    }
+
+    #[test]
+    fn the_revocation_answer_shows_on_the_card_it_was_asked_for() {
+        let mut cards = Cards::default();
+        let request = inserted(&mut cards, READER);
+        cards.card_read(&request, Ok(card(CertificateTimes::Valid, THREE)));
+        assert_eq!(cards.view(now()).card.expect("details").revocation, None);
+        let good = Revocation::from_check(&SithsCheck {
+            code: None,
+            revocation: SithsRevocationStatus::Good,
+            crl_updated_at: Some(1_764_460_800),
+        });
+        cards.revocation_checked(&request, good);
+        let details = cards.view(now()).card.expect("details");
+        assert_eq!(
+            serde_json::to_value(details.revocation).expect("json"),
+            serde_json::json!({"status": "good", "crl_date": "2025-11-30"})
+        );
+        // A later card in the same reader does not get the earlier card's answer.
+        cards.apply(&CardEvent::CardRemoved {
+            reader: READER.into(),
+        });
+        let second = inserted(&mut cards, READER);
+        cards.card_read(&second, Ok(card(CertificateTimes::Valid, THREE)));
+        cards.revocation_checked(&request, Some(Revocation::Revoked));
+        assert_eq!(cards.view(now()).card.expect("details").revocation, None);
+        cards.revocation_checked(&second, Some(Revocation::Revoked));
+        let details = cards.view(now()).card.expect("details");
+        assert_eq!(
+            serde_json::to_value(details.revocation).expect("json"),
+            serde_json::json!({"status": "revoked"})
+        );
     }
 }

@@ -121,6 +121,11 @@ error_codes! {
         SithsBadSignature = "siths_bad_signature",
         /// SITHS login is not set up on this server (no trust anchors).
         SithsUnavailable = "siths_unavailable",
+        /// A certificate in the card's chain is revoked (on its CA's revocation list).
+        SithsCertificateRevoked = "siths_certificate_revoked",
+        /// No fresh revocation answer for a certificate in the chain (the CA's revocation list
+        /// could not be fetched, is out of date, or the certificate names none).
+        SithsRevocationUnavailable = "siths_revocation_unavailable",
     }
     App {
         /// No answer from the backend: network down, server stopped, DNS, timeout.
@@ -131,6 +136,8 @@ error_codes! {
         InvalidBackendUrl = "invalid_backend_url",
         /// A release build has no backend address: none in machine policy and none built in.
         BackendNotConfigured = "backend_not_configured",
+        /// The backend sent a SITHS challenge that is not exactly 32 bytes: nothing was signed.
+        SithsBadChallenge = "siths_bad_challenge",
         /// The setting is locked by machine policy ("Hanteras av din organisation").
         SettingLocked = "setting_locked",
         /// The settings file could not be written.

@@ -5,11 +5,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::Assurance;
 
+/// How many random bytes a SITHS challenge has: the app refuses any other length before it asks
+/// for the PIN, so a backend cannot have the card sign data of its choosing.
+pub const SITHS_CHALLENGE_LEN: usize = 32;
+
+/// What every SITHS login message starts with: names the purpose, so the card's signature over
+/// it can never pass for a signature made for anything else (a TLS handshake, a document).
+pub const SITHS_LOGIN_CONTEXT: &[u8] = b"Legitimera SITHS login v1";
+
+/// The message the card signs for a SITHS login (it signs SHA-256 of it):
+/// `"Legitimera SITHS login v1" || 0x00 || origin || 0x00 || challenge`, where `origin` is the
+/// backend's origin as the app reaches it (`scheme://host[:port]`, default port left out, no
+/// path, no trailing slash; e.g. `http://127.0.0.1:8787`) and `challenge` the 32 decoded bytes.
+/// The one definition both the app (to sign) and the server (to verify) use.
+pub fn siths_login_message(origin: &str, challenge: &[u8; SITHS_CHALLENGE_LEN]) -> Vec<u8> {
+    let mut message =
+        Vec::with_capacity(SITHS_LOGIN_CONTEXT.len() + origin.len() + 2 + challenge.len());
+    message.extend_from_slice(SITHS_LOGIN_CONTEXT);
+    message.push(0);
+    message.extend_from_slice(origin.as_bytes());
+    message.push(0);
+    message.extend_from_slice(challenge);
+    message
+}
+
 /// `POST /api/v1/siths/challenges` → `201`: the bytes the card signs, single use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SithsChallenge {
     pub id: String,
-    /// Standard base64 of 32 random bytes. The card signs SHA-256 of the decoded bytes.
+    /// Standard base64 of 32 random bytes. The card signs SHA-256 of
+    /// [`siths_login_message`] over the decoded bytes and the backend's origin.
     pub challenge: String,
     /// Seconds until the challenge can no longer be used.
     pub expires_in: u64,
@@ -32,9 +57,45 @@ pub struct SithsLoginRequest {
     /// Standard base64 DER certificates: the card's authentication certificate first, then any
     /// intermediates (the trust anchor itself may be left out).
     pub certificates: Vec<String>,
-    /// Standard base64 of the signature over the challenge bytes.
+    /// Standard base64 of the signature over [`siths_login_message`].
     pub signature: String,
     pub algorithm: SithsAlgorithm,
+}
+
+/// `POST /api/v1/siths/check`: a card's certificate chain to check as a login would, without
+/// a challenge and without making a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SithsCheckRequest {
+    /// Standard base64 DER certificates, the authentication certificate first.
+    pub certificates: Vec<String>,
+}
+
+/// What the revocation check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SithsRevocationStatus {
+    /// Checked against the issuers' current revocation lists: not revoked.
+    Good,
+    /// On its issuer's revocation list.
+    Revoked,
+    /// No fresh answer (list unreachable, out of date, or none named).
+    Unavailable,
+    /// Not checked: the chain was refused before, or the server does not check revocation.
+    NotChecked,
+}
+
+/// `POST /api/v1/siths/check` → `200`: what a login with this certificate would meet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SithsCheck {
+    /// The code a login would be refused with (`siths_certificate_revoked`,
+    /// `siths_untrusted_certificate`, …); absent when it would pass these checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<crate::ErrorCode>,
+    pub revocation: SithsRevocationStatus,
+    /// With `good`: when the oldest revocation list checked against was issued (its
+    /// thisUpdate), Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl_updated_at: Option<i64>,
 }
 
 /// Who a SITHS session belongs to, as the authentication certificate says.
@@ -75,6 +136,20 @@ pub struct StaffService {
 mod tests {
     use super::*;
     use crate::SessionStatus;
+
+    #[test]
+    fn the_login_message_separates_context_origin_and_challenge() {
+        let challenge = [0xAB; SITHS_CHALLENGE_LEN];
+        let message = siths_login_message("http://127.0.0.1:8787", &challenge);
+        let mut expected = b"Legitimera SITHS login v1\0http://127.0.0.1:8787\0".to_vec();
+        expected.extend_from_slice(&challenge);
+        assert_eq!(message, expected);
+        assert_ne!(
+            siths_login_message("http://127.0.0.1:8788", &challenge),
+            message,
+            "another origin, another message"
+        );
+    }
 
     #[test]
     fn algorithms_have_the_card_crates_names() {

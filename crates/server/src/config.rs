@@ -40,6 +40,18 @@ pub struct FileConfig {
     pub bankid: BankIdFile,
     /// PEM files of the CAs a SITHS card's chain must lead to. None: SITHS login is off.
     pub siths_trust_anchors: Option<Vec<PathBuf>>,
+    /// This server's origin as the app reaches it (`https://login.example.se`, with a port
+    /// only when it is not the scheme's default): the card signs it with the challenge, so a
+    /// signature made for another backend does not log in here. Needed for SITHS login; in
+    /// demo mode it defaults to `http://` + the address the server listens on.
+    pub public_origin: Option<String>,
+    /// The issuing CAs whose certificates are staff: subject key identifiers in hex, or PEM
+    /// files of the CA certificates. None: only certificates a trust anchor issued itself.
+    pub siths_issuing_cas: Option<Vec<String>>,
+    /// Certificate policy OIDs, one of which the card's certificate must carry. None: any.
+    pub siths_policy_oids: Option<Vec<String>>,
+    /// `require` (default), `prefer` or `off`: see [`RevocationMode`].
+    pub siths_revocation: Option<RevocationMode>,
 }
 
 /// `[bankid]` in the config file: BankID's RP API and this RP's identity. Without it BankID
@@ -110,6 +122,10 @@ pub struct Overrides {
     pub trusted_proxy_header: Option<String>,
     pub bankid: BankIdFile,
     pub siths_trust_anchors: Option<Vec<PathBuf>>,
+    pub public_origin: Option<String>,
+    pub siths_issuing_cas: Option<Vec<String>>,
+    pub siths_policy_oids: Option<Vec<String>>,
+    pub siths_revocation: Option<RevocationMode>,
     pub demo: bool,
 }
 
@@ -209,6 +225,19 @@ pub enum Database {
     Temporary,
 }
 
+/// How a missing or stale revocation answer is treated (`siths_revocation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RevocationMode {
+    /// No fresh answer: the login is refused (`siths_revocation_unavailable`).
+    #[default]
+    Require,
+    /// No fresh answer: logged, and the login goes on. A revoked certificate is still refused.
+    Prefer,
+    /// Not checked at all (a warning at start).
+    Off,
+}
+
 /// The resolved configuration the server runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -222,6 +251,11 @@ pub struct Config {
     pub bankid: BankIdSetup,
     /// PEM files of the SITHS trust anchors; empty turns SITHS login off (`siths_unavailable`).
     pub siths_trust_anchors: Vec<PathBuf>,
+    /// `scheme://host[:port]`, normalized; `None`: the demo's default (its listen address).
+    pub public_origin: Option<String>,
+    pub siths_issuing_cas: Vec<String>,
+    pub siths_policy_oids: Vec<String>,
+    pub siths_revocation: RevocationMode,
     pub demo: bool,
 }
 
@@ -252,6 +286,10 @@ pub enum ConfigError {
     ProxyHeader(String),
     #[error("[bankid] is incomplete: {0}")]
     BankIdIncomplete(&'static str),
+    #[error("public_origin must be scheme://host[:port] (http or https, no path), not {0:?}")]
+    PublicOrigin(String),
+    #[error("SITHS login needs public_origin (the address the app reaches this server at)")]
+    NoPublicOrigin,
 }
 
 impl Config {
@@ -303,6 +341,18 @@ impl Config {
             ),
             None => None,
         };
+        let siths_trust_anchors = over
+            .siths_trust_anchors
+            .or(file.siths_trust_anchors)
+            .unwrap_or_default();
+        let public_origin = over
+            .public_origin
+            .or(file.public_origin)
+            .map(|origin| parse_origin(&origin))
+            .transpose()?;
+        if !siths_trust_anchors.is_empty() && public_origin.is_none() && !over.demo {
+            return Err(ConfigError::NoPublicOrigin);
+        }
         Ok(Config {
             listen,
             database,
@@ -311,13 +361,42 @@ impl Config {
             delivery,
             trusted_proxy_header,
             bankid: resolve_bankid(over.bankid, file.bankid, over.demo)?,
-            siths_trust_anchors: over
-                .siths_trust_anchors
-                .or(file.siths_trust_anchors)
+            siths_trust_anchors,
+            public_origin,
+            siths_issuing_cas: over
+                .siths_issuing_cas
+                .or(file.siths_issuing_cas)
+                .unwrap_or_default(),
+            siths_policy_oids: over
+                .siths_policy_oids
+                .or(file.siths_policy_oids)
+                .unwrap_or_default(),
+            siths_revocation: over
+                .siths_revocation
+                .or(file.siths_revocation)
                 .unwrap_or_default(),
             demo: over.demo,
         })
     }
+}
+
+/// `text` as an origin (`scheme://host[:port]`, the scheme's default port left out), the form
+/// the app derives from its backend URL; a path other than `/`, a query or credentials are
+/// refused rather than dropped, since they suggest the wrong value was given.
+pub fn parse_origin(text: &str) -> Result<String, ConfigError> {
+    let invalid = || ConfigError::PublicOrigin(text.to_owned());
+    let url = Url::parse(text.trim()).map_err(|_| invalid())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.host().is_none()
+    {
+        return Err(invalid());
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 /// A limit in seconds: the maximum when not given; refused when zero or above the maximum.
@@ -690,6 +769,65 @@ server_ca = "bankid-test-root.pem"
             Config::resolve(FileConfig::default(), over),
             Err(ConfigError::ProxyHeader(_))
         ));
+    }
+
+    #[test]
+    fn public_origins_are_normalized_and_paths_refused() {
+        assert_eq!(
+            parse_origin("https://login.example.se:443/").unwrap(),
+            "https://login.example.se"
+        );
+        assert_eq!(
+            parse_origin("http://127.0.0.1:8787").unwrap(),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(
+            parse_origin("HTTPS://Login.Example.SE:8443").unwrap(),
+            "https://login.example.se:8443"
+        );
+        for bad in [
+            "https://login.example.se/legitimera",
+            "ftp://login.example.se",
+            "https://user@login.example.se",
+            "login.example.se",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn siths_outside_the_demo_needs_a_public_origin() {
+        let file =
+            FileConfig::parse("siths_trust_anchors = [\"a.pem\"]\ndatabase_url = \"sqlite://x\"\n")
+                .unwrap();
+        let over = Overrides {
+            smtp: SmtpFile {
+                host: Some("mail".into()),
+                from: Some("a@example.se".into()),
+                ..SmtpFile::default()
+            },
+            sms: SmsFile {
+                url: Some("https://sms.example.se".parse().unwrap()),
+                from: Some("Myndighet".into()),
+                ..SmsFile::default()
+            },
+            ..Overrides::default()
+        };
+        assert_eq!(
+            Config::resolve(file.clone(), over.clone()),
+            Err(ConfigError::NoPublicOrigin)
+        );
+        let over = Overrides {
+            public_origin: Some("https://login.example.se/".into()),
+            ..over
+        };
+        assert_eq!(
+            Config::resolve(file, over)
+                .unwrap()
+                .public_origin
+                .as_deref(),
+            Some("https://login.example.se")
+        );
     }
 
     #[test]

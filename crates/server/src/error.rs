@@ -86,6 +86,10 @@ impl ApiError {
             ApiError::WrongStep | ApiError::BankIdAlreadyInProgress => StatusCode::CONFLICT,
             ApiError::SithsUnknownChallenge => StatusCode::NOT_FOUND,
             ApiError::SithsChallengeExpired => StatusCode::GONE,
+            ApiError::SithsRefused {
+                code: ErrorCode::SithsRevocationUnavailable,
+                ..
+            } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::SithsRefused { .. } => StatusCode::UNAUTHORIZED,
             ApiError::SithsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::EmailUnavailable { .. }

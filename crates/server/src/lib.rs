@@ -55,7 +55,7 @@ use crate::config::{BankIdSetup, Config, Delivery, RpIdentityFiles, Timeouts};
 use crate::delivery::{DemoOutbox, HttpSmsGateway, Mailer, SmsSender, SmtpMailer};
 use crate::passwords::Hasher;
 use crate::ratelimit::Limiter;
-use crate::siths::TrustAnchors;
+use crate::siths::{CertificatePolicy, CrlCache, SithsSetup, TrustAnchors};
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -80,8 +80,13 @@ struct Inner {
     /// Demo mode: the BankID simulator the orders go to, with its test app.
     #[cfg(feature = "demo")]
     simulator: Option<Simulator>,
-    /// Empty when SITHS login is not set up.
-    siths_anchors: TrustAnchors,
+    siths: SithsSetup,
+    /// Demo mode: the CRLs the virtual cards' test CAs published (`PUT /demo/siths/crl/…`).
+    demo_crls: Option<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+    /// Fetches SITHS CRLs again before their nextUpdate; stopped with the server.
+    _crl_refresh: Option<AbortOnDrop>,
+    /// `scheme://host[:port]` the app reaches this server at: part of what the card signs.
+    public_origin: String,
     /// Sweeps what the database keeps past its use; stopped with the server.
     _maintenance: AbortOnDrop,
 }
@@ -108,6 +113,19 @@ fn maintenance(pool: sqlx::AnyPool, clock: Arc<dyn Clock>) -> AbortOnDrop {
             if let Err(error) = store::limits::sweep(&pool, clock.unix()).await {
                 tracing::warn!(%error, "could not sweep rate limits");
             }
+        }
+    }))
+}
+
+/// How often the SITHS CRLs are looked at for one that is due to be fetched again.
+const CRL_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Fetches the SITHS CRLs again before their nextUpdate, so logins seldom wait for one.
+fn crl_refresher(crls: Arc<CrlCache>, clock: Arc<dyn Clock>) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(CRL_REFRESH_INTERVAL).await;
+            crls.refresh_due(clock.unix()).await;
         }
     }))
 }
@@ -210,7 +228,24 @@ impl AppState {
 
     /// Empty when SITHS login is not set up.
     pub fn siths_anchors(&self) -> &TrustAnchors {
-        &self.inner.siths_anchors
+        &self.inner.siths.anchors
+    }
+
+    pub fn siths(&self) -> &SithsSetup {
+        &self.inner.siths
+    }
+
+    /// Demo mode: the CRLs published on the demo route, by name.
+    pub fn demo_crls(
+        &self,
+    ) -> Option<&std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>> {
+        self.inner.demo_crls.as_ref()
+    }
+
+    /// This server's origin as the app reaches it (`public_origin`, or in demo mode the
+    /// address it listens on): the card's signature is over it.
+    pub fn public_origin(&self) -> &str {
+        &self.inner.public_origin
     }
 }
 
@@ -221,7 +256,23 @@ pub async fn build(config: &Config) -> anyhow::Result<Router> {
 
 /// As [`build`], with the clock given: tests pass a `ManualClock` to move time.
 pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Router> {
-    Ok(build_app(config, clock).await?.0)
+    Ok(build_app(config, config.listen, clock).await?.0)
+}
+
+/// The origin the app reaches this server at: configured, or in demo mode the address it
+/// listens on (`listening`, with the port a port 0 became).
+fn public_origin(config: &Config, listening: SocketAddr) -> String {
+    match &config.public_origin {
+        Some(origin) => origin.clone(),
+        None => {
+            let scheme = if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{listening}")
+        }
+    }
 }
 
 impl AppState {
@@ -233,8 +284,13 @@ impl AppState {
     }
 }
 
-/// The router and the state behind it (which [`AppState::stop`] winds down).
-async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Router, AppState)> {
+/// The router and the state behind it (which [`AppState::stop`] winds down); `listening` is
+/// the address the server is bound to.
+async fn build_app(
+    config: &Config,
+    listening: SocketAddr,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Router, AppState)> {
     if config.demo && !cfg!(feature = "demo") {
         anyhow::bail!("this server was built without demo mode (the `demo` feature)");
     }
@@ -265,11 +321,38 @@ async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Ro
         .map(HeaderName::try_from)
         .transpose()?;
     let siths_anchors = TrustAnchors::from_pem_files(&config.siths_trust_anchors)?;
+    let policy = CertificatePolicy::parse(&config.siths_issuing_cas, &config.siths_policy_oids)?;
+    let crls = Arc::new(CrlCache::new()?);
+    let mut crl_refresh = None;
     if siths_anchors.is_empty() {
         tracing::info!("SITHS login off: no trust anchors configured");
     } else {
-        tracing::info!(anchors = siths_anchors.len(), "SITHS login on");
+        tracing::info!(
+            anchors = siths_anchors.len(),
+            issuing_cas = policy.issuing_cas.len(),
+            policy_oids = policy.policy_oids.len(),
+            revocation = ?config.siths_revocation,
+            "SITHS login on"
+        );
+        if policy.issuing_cas.is_empty() {
+            tracing::warn!(
+                "no siths_issuing_cas: only certificates a trust anchor issued itself log in"
+            );
+        }
+        match config.siths_revocation {
+            config::RevocationMode::Off => tracing::warn!(
+                "siths_revocation = off: revoked SITHS cards (lost, or of people who left) can log in"
+            ),
+            _ => crl_refresh = Some(crl_refresher(Arc::clone(&crls), clock.clone())),
+        }
     }
+    let siths = SithsSetup {
+        anchors: siths_anchors,
+        policy,
+        revocation: config.siths_revocation,
+        crls,
+    };
+    let public_origin = public_origin(config, listening);
     let maintenance = maintenance(store.pool().clone(), clock.clone());
     let state = AppState {
         inner: Arc::new(Inner {
@@ -286,7 +369,10 @@ async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Ro
             bankid: bankid.map(|client| Arc::new(BankId::new(client))),
             #[cfg(feature = "demo")]
             simulator: _simulator,
-            siths_anchors,
+            siths,
+            demo_crls: config.demo.then(Default::default),
+            _crl_refresh: crl_refresh,
+            public_origin,
             _maintenance: maintenance,
         }),
     };
@@ -360,11 +446,15 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (app, state) = build_app(&config, Arc::new(SystemClock)).await?;
+    // Bound before the app is built: in demo mode the public origin is the bound address.
+    let listener = std::net::TcpListener::bind(config.listen)?;
+    listener.set_nonblocking(true)?;
+    let listening = listener.local_addr()?;
+    let (app, state) = build_app(&config, listening, Arc::new(SystemClock)).await?;
     match &config.tls {
         None => {
-            let listener = TcpListener::bind(config.listen).await?;
-            announce("http", listener.local_addr()?);
+            let listener = TcpListener::from_std(listener)?;
+            announce("http", listening);
             serve_plain(listener, app, shutdown).await?;
         }
         Some(tls) => {
@@ -383,7 +473,7 @@ pub async fn serve(
                 shutdown.await;
                 stopper.graceful_shutdown(Some(Duration::from_secs(10)));
             });
-            axum_server::bind_rustls(config.listen, rustls_config)
+            axum_server::from_tcp_rustls(listener, rustls_config)?
                 .handle(handle)
                 .serve(app.into_make_service_with_connect_info::<SocketAddr>())
                 .await?;
@@ -417,9 +507,9 @@ impl Running {
 /// Builds the server with `clock`, binds `config.listen` (port 0 picks one) and serves in the
 /// background until [`Running::stop`].
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
-    let (app, state) = build_app(&config, clock).await?;
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let (app, state) = build_app(&config, addr, clock).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = serve_plain(listener, app, async {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use legitimera_protocol::SecretString;
 use legitimera_server::config::{
-    BankIdFile, Config, FileConfig, Overrides, SmsFile, SmtpFile, SmtpSecurity,
+    BankIdFile, Config, FileConfig, Overrides, RevocationMode, SmsFile, SmtpFile, SmtpSecurity,
 };
 use url::Url;
 
@@ -22,7 +22,8 @@ struct Cli {
     #[arg(long)]
     demo: bool,
     /// A TOML configuration file (keys: listen, database_url, tls_cert, tls_key, idle_timeout,
-    /// absolute_timeout, trusted_proxy_header, siths_trust_anchors, [smtp] host/port/security/
+    /// absolute_timeout, trusted_proxy_header, public_origin, siths_trust_anchors,
+    /// siths_issuing_cas, siths_policy_oids, siths_revocation, [smtp] host/port/security/
     /// username/password/from, [sms] url/username/password/from, [bankid] url/client_pkcs12/
     /// client_pkcs12_password/client_cert/client_key/server_ca).
     #[arg(long, env = "LEGITIMERA_CONFIG")]
@@ -110,6 +111,33 @@ struct Cli {
         num_args = 1..
     )]
     siths_trust_anchors: Vec<PathBuf>,
+    /// This server's origin as the app reaches it, e.g. https://login.example.se (a port only
+    /// when not the default): the SITHS card signs it. Needed for SITHS login; the demo
+    /// defaults to http://ADDRESS it listens on.
+    #[arg(long, env = "LEGITIMERA_PUBLIC_ORIGIN")]
+    public_origin: Option<String>,
+    /// The SITHS issuing CAs whose certificates are staff: subject key identifiers in hex or
+    /// PEM files of the CA certificates (comma-separated in the environment variable). Without
+    /// any, only certificates a trust anchor issued itself log in.
+    #[arg(
+        long = "siths-issuing-cas",
+        env = "LEGITIMERA_SITHS_ISSUING_CAS",
+        value_delimiter = ',',
+        num_args = 1..
+    )]
+    siths_issuing_cas: Vec<String>,
+    /// Certificate policy OIDs one of which the card's certificate must carry (comma-separated).
+    #[arg(
+        long = "siths-policy-oids",
+        env = "LEGITIMERA_SITHS_POLICY_OIDS",
+        value_delimiter = ',',
+        num_args = 1..
+    )]
+    siths_policy_oids: Vec<String>,
+    /// Revocation checking of SITHS certificates with the CAs' CRLs: require (default: no
+    /// fresh answer refuses the login), prefer (logs and lets in) or off.
+    #[arg(long, env = "LEGITIMERA_SITHS_REVOCATION", value_enum)]
+    siths_revocation: Option<RevocationMode>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,6 +254,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             },
             siths_trust_anchors: (!cli.siths_trust_anchors.is_empty())
                 .then_some(cli.siths_trust_anchors),
+            public_origin: cli.public_origin,
+            siths_issuing_cas: (!cli.siths_issuing_cas.is_empty()).then_some(cli.siths_issuing_cas),
+            siths_policy_oids: (!cli.siths_policy_oids.is_empty()).then_some(cli.siths_policy_oids),
+            siths_revocation: cli.siths_revocation,
             demo: cli.demo,
         },
     )?;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, State};
+use axum::extract::{MatchedPath, Path, State};
 use axum::http::Request;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -48,10 +48,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/siths/challenges", post(siths::create_challenge))
         .route("/siths/sessions", post(siths::log_in))
+        .route("/siths/check", post(siths::check))
         .route("/siths/landing", get(siths::landing));
     let mut router = Router::new().nest(legitimera_protocol::API_PREFIX, api);
     if state.outbox().is_some() {
         router = router.route("/demo/outbox", get(outbox));
+    }
+    if state.demo_crls().is_some() {
+        router = router.route(
+            "/demo/siths/crl/{name}",
+            get(demo_crl).put(publish_demo_crl),
+        );
     }
     #[cfg(feature = "demo")]
     if let Some(app) = state.demo_bankid_app() {
@@ -104,6 +111,49 @@ async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>>
 async fn outbox(State(state): State<AppState>) -> Result<Json<Vec<OutboxMessage>>> {
     let outbox = state.outbox().ok_or(ApiError::NotFound)?;
     Ok(Json(outbox.messages().await?))
+}
+
+/// The largest CRL the demo route keeps.
+const MAX_DEMO_CRL_BYTES: usize = 1024 * 1024;
+
+/// `PUT /demo/siths/crl/{name}` (demo mode only): a virtual card's test CA publishes its CRL,
+/// which its certificates name as their distribution point. Whoever checks it checks its
+/// signature, so the route need not trust the sender.
+async fn publish_demo_crl(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<axum::http::StatusCode> {
+    let crls = state.demo_crls().ok_or(ApiError::NotFound)?;
+    if body.is_empty() || body.len() > MAX_DEMO_CRL_BYTES {
+        return Err(ApiError::BadRequest("a CRL of 1 byte to 1 MB".into()));
+    }
+    let mut crls = crls
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if crls.len() >= 100 && !crls.contains_key(&name) {
+        return Err(ApiError::BadRequest("too many demo CRLs".into()));
+    }
+    crls.insert(name, body.to_vec());
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// `GET /demo/siths/crl/{name}` (demo mode only): a CRL published there.
+async fn demo_crl(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<impl axum::response::IntoResponse> {
+    let crls = state.demo_crls().ok_or(ApiError::NotFound)?;
+    let crl = crls
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&name)
+        .cloned()
+        .ok_or(ApiError::NotFound)?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/pkix-crl")],
+        crl,
+    ))
 }
 
 async fn not_found() -> ApiError {

@@ -12,7 +12,8 @@ use legitimera_vcard::CertificateTimes;
 use reqwest::StatusCode;
 use serde_json::json;
 use support::siths::{
-    challenge, log_in, login_body, p256_identity, rsa_identity, server_trusting, sign,
+    challenge, challenge_bytes, log_in, login_body, login_message, p256_identity, rsa_identity,
+    server_trusting, sign,
 };
 
 #[tokio::test]
@@ -184,6 +185,52 @@ async fn a_signature_over_another_challenge_is_refused() {
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
         assert_eq!(answer.code(), "siths_bad_signature", "{:?}", answer.body);
     }
+}
+
+#[tokio::test]
+async fn only_a_signature_over_the_login_message_for_this_server_logs_in() {
+    // What a backend that is not ours could have the card sign: the bare challenge (the old
+    // protocol), 64 bytes of its choosing that start with the challenge, or the message for
+    // another origin (a signature it relays from the app that trusted it).
+    let identity = p256_identity(CertificateTimes::Valid);
+    let (server, _ca) = server_trusting(&[&identity]).await;
+    let mut long = Vec::new();
+    let other_origin = |bytes: &[u8]| {
+        legitimera_protocol::siths_login_message("http://127.0.0.1:1", bytes.try_into().unwrap())
+    };
+    for signed_what in ["bare", "64 bytes", "another origin"] {
+        let (id, bytes) = challenge_bytes(&server).await;
+        let data = match signed_what {
+            "bare" => bytes.clone(),
+            "64 bytes" => {
+                long.clone_from(&bytes);
+                long.extend_from_slice(&bytes);
+                long.clone()
+            }
+            _ => other_origin(&bytes),
+        };
+        let signed = sign(&identity, KeyRole::Authentication, &data);
+        let answer = server
+            .post("siths/sessions", login_body(&id, &signed))
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{signed_what}");
+        assert_eq!(
+            answer.code(),
+            "siths_bad_signature",
+            "{signed_what}: {:?}",
+            answer.body
+        );
+    }
+    let (id, bytes) = challenge_bytes(&server).await;
+    let signed = sign(
+        &identity,
+        KeyRole::Authentication,
+        &login_message(&server, &bytes),
+    );
+    let answer = server
+        .post("siths/sessions", login_body(&id, &signed))
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
 }
 
 #[tokio::test]

@@ -53,10 +53,16 @@ fn vcard_error(what: impl std::fmt::Display) -> Error {
     Error::Make(what.to_string())
 }
 
+/// The route of the demo server where a test CA publishes its CRL (`PUT`, then `GET` by
+/// whoever checks revocation): this prefix and the CA's [`TestCa::crl_name`].
+pub const DEMO_CRL_ROUTE: &str = "/demo/siths/crl/";
+
 /// The test CA: the trust anchor the server uses in tests and the demo.
 pub struct TestCa {
     key: KeyPair,
     certificate: rcgen::Certificate,
+    /// Names this CA's CRL on the demo server's route.
+    crl_id: u64,
 }
 
 impl std::fmt::Debug for TestCa {
@@ -81,7 +87,67 @@ impl TestCa {
         params.not_before = now - time::Duration::days(1);
         params.not_after = now + time::Duration::days(5 * 365);
         let certificate = params.self_signed(&key).map_err(vcard_error)?;
-        Ok(TestCa { key, certificate })
+        Ok(TestCa {
+            key,
+            certificate,
+            crl_id: rand::random(),
+        })
+    }
+
+    /// The file name of this CA's CRL under [`DEMO_CRL_ROUTE`].
+    pub fn crl_name(&self) -> String {
+        format!("{:016x}.crl", self.crl_id)
+    }
+
+    /// Where the demo server at `server` (`http://127.0.0.1:PORT`) publishes this CA's CRL:
+    /// the CRL distribution point to put in the certificates it issues.
+    pub fn crl_url(&self, server: &str) -> String {
+        format!(
+            "{}{DEMO_CRL_ROUTE}{}",
+            server.trim_end_matches('/'),
+            self.crl_name()
+        )
+    }
+
+    /// A CRL signed by this CA listing `revoked` (certificate serial numbers, as
+    /// [`IssuedCertificates::authentication_serial`]), issued at `this_update`, next due at
+    /// `next_update` (DER).
+    pub fn crl(
+        &self,
+        revoked: &[&[u8]],
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Result<Vec<u8>> {
+        let params = rcgen::CertificateRevocationListParams {
+            this_update,
+            next_update,
+            crl_number: SerialNumber::from_slice(&this_update.unix_timestamp().to_be_bytes()),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|serial| rcgen::RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(serial),
+                    revocation_time: this_update,
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let crl = params
+            .signed_by(&self.certificate, &self.key)
+            .map_err(vcard_error)?;
+        Ok(crl.der().to_vec())
+    }
+
+    /// A CRL valid from an hour ago for `days`, listing `revoked`.
+    pub fn crl_for_days(&self, revoked: &[&[u8]], days: i64) -> Result<Vec<u8>> {
+        let now = OffsetDateTime::now_utc();
+        self.crl(
+            revoked,
+            now - time::Duration::hours(1),
+            now + time::Duration::days(days),
+        )
     }
 
     /// The CA certificate, DER.
@@ -102,14 +168,30 @@ impl TestCa {
         holder: &Holder,
         times: CertificateTimes,
     ) -> Result<IssuedCertificates> {
+        self.issue_with_crl(keys, holder, times, None)
+    }
+
+    /// As [`TestCa::issue`], with `crl_url` as the certificates' CRL distribution point.
+    pub fn issue_with_crl(
+        &self,
+        keys: &CardKeys,
+        holder: &Holder,
+        times: CertificateTimes,
+        crl_url: Option<&str>,
+    ) -> Result<IssuedCertificates> {
+        let (authentication, authentication_serial) = self.issue_one(
+            &keys.authentication,
+            holder,
+            times,
+            KeyRole::Authentication,
+            crl_url,
+        )?;
+        let (signing, _) =
+            self.issue_one(&keys.signing, holder, times, KeyRole::Signing, crl_url)?;
         Ok(IssuedCertificates {
-            authentication: self.issue_one(
-                &keys.authentication,
-                holder,
-                times,
-                KeyRole::Authentication,
-            )?,
-            signing: self.issue_one(&keys.signing, holder, times, KeyRole::Signing)?,
+            authentication,
+            signing,
+            authentication_serial,
         })
     }
 
@@ -119,7 +201,8 @@ impl TestCa {
         holder: &Holder,
         times: CertificateTimes,
         role: KeyRole,
-    ) -> Result<Vec<u8>> {
+        crl_url: Option<&str>,
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
         let mut params = CertificateParams::default();
         let mut name = DistinguishedName::new();
         name.push(DnType::CountryName, "SE");
@@ -145,7 +228,15 @@ impl TestCa {
         // an end-entity certificate anyway.
         params.is_ca = IsCa::ExplicitNoCa;
         params.use_authority_key_identifier_extension = true;
-        params.serial_number = Some(SerialNumber::from_slice(&rand::random::<[u8; 16]>()));
+        // Positive (top bit clear), so the DER INTEGER is these 16 bytes exactly.
+        let mut serial = rand::random::<[u8; 16]>();
+        serial[0] = (serial[0] & 0x7F) | 0x01;
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
+        if let Some(url) = crl_url {
+            params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+                uris: vec![url.to_owned()],
+            }];
+        }
         match role {
             KeyRole::Authentication => {
                 params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -174,7 +265,54 @@ impl TestCa {
         let certificate = params
             .signed_by(&public, &self.certificate, &self.key)
             .map_err(vcard_error)?;
-        Ok(certificate.der().to_vec())
+        Ok((certificate.der().to_vec(), serial.to_vec()))
+    }
+}
+
+/// Publishes `crl` (DER) as `name` on the demo server at `server` (`http://127.0.0.1:PORT`):
+/// an HTTP `PUT` to [`DEMO_CRL_ROUTE`]. Loopback only, like everything here.
+pub fn publish_crl(server: &str, name: &str, crl: &[u8]) -> Result<()> {
+    let failed = |what: String| Error::Make(format!("publishing the CRL to {server}: {what}"));
+    let authority = server
+        .strip_prefix("http://")
+        .ok_or_else(|| failed("not an http:// address".into()))?
+        .trim_end_matches('/');
+    let address: std::net::SocketAddr = authority
+        .parse()
+        .map_err(|_| failed("not an IP address and port".into()))?;
+    if !address.ip().is_loopback() {
+        return Err(failed("not a loopback address".into()));
+    }
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))
+        .map_err(|e| failed(e.to_string()))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| failed(e.to_string()))?;
+    let head = format!(
+        "PUT {DEMO_CRL_ROUTE}{name} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/pkix-crl\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        crl.len()
+    );
+    stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(crl))
+        .map_err(|e| failed(e.to_string()))?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .map_err(|e| failed(e.to_string()))?;
+    let status_line = String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    if status_line
+        .split(' ')
+        .nth(1)
+        .is_some_and(|code| code.starts_with('2'))
+    {
+        Ok(())
+    } else {
+        Err(failed(format!("answered {status_line:?}")))
     }
 }
 
@@ -218,6 +356,8 @@ pub enum CertificateTimes {
 pub struct IssuedCertificates {
     pub authentication: Vec<u8>,
     pub signing: Vec<u8>,
+    /// The authentication certificate's serial number (what a CRL lists to revoke it).
+    pub authentication_serial: Vec<u8>,
 }
 
 /// One private key on the card.
@@ -369,13 +509,47 @@ pub struct Identity {
 
 impl Identity {
     pub fn generate(keys: CardKeys, times: CertificateTimes) -> Result<Self> {
-        let ca = TestCa::generate()?;
-        let certificates = ca.issue(&keys, &Holder::default(), times)?;
+        Self::issued_by(TestCa::generate()?, keys, times, None)
+    }
+
+    /// A card whose certificates `ca` issues, naming `crl_url` as their CRL distribution point.
+    pub fn issued_by(
+        ca: TestCa,
+        keys: CardKeys,
+        times: CertificateTimes,
+        crl_url: Option<&str>,
+    ) -> Result<Self> {
+        let certificates = ca.issue_with_crl(&keys, &Holder::default(), times, crl_url)?;
         Ok(Identity {
             ca,
             keys,
             certificates,
         })
+    }
+
+    /// A card under `ca` whose certificates name the CRL route of the demo server at `server`
+    /// (`http://127.0.0.1:PORT`, running) as their distribution point, with a CRL revoking
+    /// nothing published there: what the demo and the end-to-end tests use, so the server can
+    /// check revocation as it does for real cards.
+    pub fn on_demo_server(
+        server: &str,
+        ca: TestCa,
+        keys: CardKeys,
+        times: CertificateTimes,
+    ) -> Result<Self> {
+        let url = ca.crl_url(server);
+        let identity = Self::issued_by(ca, keys, times, Some(&url))?;
+        identity.publish_crl(server, false)?;
+        Ok(identity)
+    }
+
+    /// Publishes the CA's CRL on the demo server at `server`, valid for a day, listing this
+    /// card's authentication certificate when `revoked`.
+    pub fn publish_crl(&self, server: &str, revoked: bool) -> Result<()> {
+        let serial = self.certificates.authentication_serial.as_slice();
+        let listed: &[&[u8]] = if revoked { &[serial] } else { &[] };
+        let crl = self.ca.crl_for_days(listed, 1)?;
+        publish_crl(server, &self.ca.crl_name(), &crl)
     }
 
     fn certificate(&self, role: KeyRole) -> &[u8] {

@@ -13,6 +13,8 @@ use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, Loopback};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use legitimera_server::config::{Overrides, RevocationMode};
+
 use super::{demo_overrides, TestServer};
 
 pub const PIN: &str = "123456";
@@ -37,7 +39,7 @@ pub fn rsa_identity() -> Arc<Identity> {
     .clone()
 }
 
-/// PIN, VERIFY and sign SHA-256(`challenge`) with `role`'s key, as the app does.
+/// PIN, VERIFY and sign SHA-256(`challenge`) with `role`'s key, as the card does for the app.
 pub fn sign(identity: &Arc<Identity>, role: KeyRole, challenge: &[u8]) -> SignedChallenge {
     let card = Loopback::new(Config::default(), identity.clone()).unwrap();
     let mut session = CardSession::open(card).unwrap();
@@ -46,21 +48,48 @@ pub fn sign(identity: &Arc<Identity>, role: KeyRole, challenge: &[u8]) -> Signed
         .unwrap()
 }
 
-/// A server in demo mode trusting the test CAs of `trusted` (none: SITHS off). Keep the file.
+/// A server in demo mode trusting the test CAs of `trusted` (none: SITHS off) as anchors and
+/// issuing CAs, without revocation checking: these identities' certificates name no CRL
+/// (revocation is `siths_revocation.rs`'s, with a CRL server). Keep the file.
 pub async fn server_trusting(trusted: &[&Identity]) -> (TestServer, tempfile::NamedTempFile) {
+    let mut over = demo_overrides();
+    over.siths_revocation = Some(RevocationMode::Off);
+    server_trusting_with(trusted, over).await
+}
+
+/// A server with `over`, trusting the test CAs of `trusted` as anchors and issuing CAs.
+pub async fn server_trusting_with(
+    trusted: &[&Identity],
+    mut over: Overrides,
+) -> (TestServer, tempfile::NamedTempFile) {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     for identity in trusted {
         file.write_all(identity.ca.pem().as_bytes()).unwrap();
     }
-    let mut over = demo_overrides();
     if !trusted.is_empty() {
         over.siths_trust_anchors = Some(vec![file.path().to_owned()]);
+        over.siths_issuing_cas = Some(vec![file.path().display().to_string()]);
     }
     (TestServer::with(over).await, file)
 }
 
-/// A new challenge: its id and its decoded bytes.
+/// A new challenge: its id and what the app has the card sign for it (the login message for
+/// the server's origin, `legitimera_protocol::siths_login_message`).
 pub async fn challenge(server: &TestServer) -> (String, Vec<u8>) {
+    let (id, bytes) = challenge_bytes(server).await;
+    (id, login_message(server, &bytes))
+}
+
+/// The login message for `challenge` and the server's origin, as the app makes it.
+pub fn login_message(server: &TestServer, challenge: &[u8]) -> Vec<u8> {
+    legitimera_protocol::siths_login_message(
+        &server.running.url(),
+        challenge.try_into().expect("a 32-byte challenge"),
+    )
+}
+
+/// A new challenge: its id and its decoded bytes.
+pub async fn challenge_bytes(server: &TestServer) -> (String, Vec<u8>) {
     let answer = server.post("siths/challenges", json!({})).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
     assert_eq!(answer.body["expires_in"], 120);
