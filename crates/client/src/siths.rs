@@ -461,30 +461,13 @@ impl Siths {
             None => find_card().await?,
         };
         check_before_login(&card, now())?;
-        let challenge = self.api.siths_challenge().await?;
-        let bytes = BASE64
-            .decode(challenge.challenge.as_bytes())
-            .map_err(|_| AppError::BackendUnavailable { status: 201 })?;
-        let signing_reader = reader.clone();
-        let signed = tokio::task::spawn_blocking(move || {
-            Pcsc::establish()?.sign(&signing_reader, KeyRole::Authentication, &pin, &bytes)
-        })
-        .await
-        .map_err(|_| legitimera_card::Error::Pcsc("the signing task ended".into()))?;
-        self.after_card_use(&reader, signed.as_ref().err());
-        let signed = signed?;
-        tracing::info!(kind = ?card.kind, "the card signed the SITHS challenge");
-        let algorithm = match signed.algorithm {
-            SignatureAlgorithm::RsaPkcs1Sha256 => SithsAlgorithm::RsaPkcs1Sha256,
-            SignatureAlgorithm::EcdsaP256Sha256 => SithsAlgorithm::EcdsaP256Sha256,
-            _ => return Err(legitimera_card::Error::UnsupportedCard("key type".into()).into()),
+        let request = sign_challenge(&self.api, &reader, pin).await;
+        let card_error = match &request {
+            Err(AppError::Card(error)) => Some(error),
+            _ => None,
         };
-        let request = SithsLoginRequest {
-            challenge_id: challenge.id,
-            certificates: vec![BASE64.encode(&signed.certificate)],
-            signature: BASE64.encode(&signed.signature),
-            algorithm,
-        };
+        self.after_card_use(&reader, card_error);
+        let request = request?;
         let session = self.api.siths_session(&request).await?;
         account.begin(session.token).await
     }
@@ -510,6 +493,38 @@ impl Siths {
         let notify = Arc::clone(&self.notify);
         tokio::task::spawn_blocking(move || read_and_record(&request, &cards, &notify));
     }
+}
+
+/// Gets a challenge and has the card in `reader` VERIFY the PIN and sign it in one transaction:
+/// what a login sends, and what the diagnostics' test login sends. Card errors come back as
+/// [`AppError::Card`] (a wrong PIN with its tries left).
+pub(crate) async fn sign_challenge(
+    api: &ApiClient,
+    reader: &str,
+    pin: Pin,
+) -> Result<SithsLoginRequest> {
+    let challenge = api.siths_challenge().await?;
+    let bytes = BASE64
+        .decode(challenge.challenge.as_bytes())
+        .map_err(|_| AppError::BackendUnavailable { status: 201 })?;
+    let signing_reader = reader.to_owned();
+    let signed = tokio::task::spawn_blocking(move || {
+        Pcsc::establish()?.sign(&signing_reader, KeyRole::Authentication, &pin, &bytes)
+    })
+    .await
+    .map_err(|_| legitimera_card::Error::Pcsc("the signing task ended".into()))??;
+    tracing::info!("the card signed the SITHS challenge");
+    let algorithm = match signed.algorithm {
+        SignatureAlgorithm::RsaPkcs1Sha256 => SithsAlgorithm::RsaPkcs1Sha256,
+        SignatureAlgorithm::EcdsaP256Sha256 => SithsAlgorithm::EcdsaP256Sha256,
+        _ => return Err(legitimera_card::Error::UnsupportedCard("key type".into()).into()),
+    };
+    Ok(SithsLoginRequest {
+        challenge_id: challenge.id,
+        certificates: vec![BASE64.encode(&signed.certificate)],
+        signature: BASE64.encode(&signed.signature),
+        algorithm,
+    })
 }
 
 /// The card in the first reader that has one, read now (no watcher has told of one): the card
