@@ -75,6 +75,28 @@ pub async fn log_in(
     State(state): State<AppState>,
     Body(request): Body<SithsLoginRequest>,
 ) -> Result<(StatusCode, Json<Session>)> {
+    let staff = verify_signed_challenge(&state, &request).await?;
+    let now = state.now();
+    let staff_id = store::siths::upsert_staff(
+        state.pool(),
+        &staff.hsa_id,
+        &staff.name,
+        staff.organisation.as_deref(),
+        now,
+    )
+    .await?;
+    let session = sessions::create_for_staff(&state, staff_id).await?;
+    tracing::info!(algorithm = ?request.algorithm, "staff member logged in with SITHS");
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// What a SITHS login checks before it makes a session — the challenge (spent whatever the
+/// outcome), the chain and the signature — shared with the test login (`siths_test_logins`),
+/// which must answer what a login would have.
+pub(crate) async fn verify_signed_challenge(
+    state: &AppState,
+    request: &SithsLoginRequest,
+) -> Result<verify::Staff> {
     if state.siths_anchors().is_empty() {
         return Err(ApiError::SithsUnavailable);
     }
@@ -98,7 +120,7 @@ pub async fn log_in(
     let signature = STANDARD
         .decode(&request.signature)
         .map_err(|_| ApiError::BadRequest("signature: not base64".into()))?;
-    let staff = verify::verify(
+    verify::verify(
         state.siths_anchors(),
         &chain,
         request.algorithm,
@@ -109,18 +131,7 @@ pub async fn log_in(
     .map_err(|rejection| {
         tracing::info!(%rejection, "SITHS login refused");
         ApiError::from(rejection)
-    })?;
-    let staff_id = store::siths::upsert_staff(
-        state.pool(),
-        &staff.hsa_id,
-        &staff.name,
-        staff.organisation.as_deref(),
-        now,
-    )
-    .await?;
-    let session = sessions::create_for_staff(&state, staff_id).await?;
-    tracing::info!(algorithm = ?request.algorithm, "staff member logged in with SITHS");
-    Ok((StatusCode::CREATED, Json(session)))
+    })
 }
 
 /// A live staff session: an applicant's token is `401 unauthorized`, and the limits and

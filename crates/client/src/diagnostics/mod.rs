@@ -10,20 +10,23 @@ mod backend;
 mod card;
 mod net_id;
 mod proxy;
+mod runs;
 mod tls;
 
 use std::future::Future;
 use std::time::Duration;
 
-use legitimera_card::Pin;
 use serde::Serialize;
 
 use crate::api::ApiClient;
 use crate::locale::Language;
 
+pub use legitimera_card::Pin;
+
 pub use backend::{RevocationAnswer, SithsCheckAnswer, SithsCheckRequest, SITHS_CHECK_PATH};
 pub use net_id::NetIdPlaces;
 pub use proxy::{ProxyEnv, ProxySetting};
+pub use runs::{DiagnosticsView, Runs};
 pub use tls::{Host, Trust, DEFAULT_HOSTS};
 
 /// Debug builds only: `name=addr:port,…`, the TLS names to check and where to connect for each.
@@ -372,11 +375,22 @@ pub async fn run(
     test_login: Option<Pin>,
     progress: impl Fn(Progress) + Send + Sync,
 ) -> Report {
+    run_checks(options, &CheckId::ALL, test_login, progress).await
+}
+
+/// Runs the checks `ids`, in the order given (a check whose prerequisites were not run says it
+/// was skipped).
+pub async fn run_checks(
+    options: &Options,
+    ids: &[CheckId],
+    test_login: Option<Pin>,
+    progress: impl Fn(Progress) + Send + Sync,
+) -> Report {
     let lang = options.language;
     let mut findings = Findings::default();
-    let mut checks = Vec::with_capacity(CheckId::ALL.len());
+    let mut checks = Vec::with_capacity(ids.len());
     let mut pin = test_login;
-    for id in CheckId::ALL {
+    for &id in ids {
         progress(Progress::Started {
             id,
             title: id.title(lang),
