@@ -43,8 +43,10 @@ function paint(item, status, title, summary = '', detail = '', advice = '') {
 }
 
 function progress(event) {
-  if (!running || !event) return;
+  if (!event) return;
   if (event.event === 'started') {
+    // A start that arrives after the run's answer would undo a finished row.
+    if (!running) return;
     paint(row(event.id), 'running', event.title, t('diagnostics.checking'));
     return;
   }
