@@ -30,4 +30,7 @@ pub const COMMANDS: &[&str] = &[
     "siths_card_state",
     "siths_login",
     "siths_landing",
+    "diagnostics_run",
+    "diagnostics_report",
+    "diagnostics_copy",
 ];

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use legitimera_client::bankid::{BankIdView, DemoAction};
 use legitimera_client::connectivity::BackendStatus;
+use legitimera_client::diagnostics::DiagnosticsView;
 use legitimera_client::locale::Language;
 use legitimera_client::settings::{Method, Mode, SettingsView};
 use legitimera_client::siths::CardView;
@@ -205,4 +206,25 @@ pub async fn siths_login(client: App<'_>, pin: SecretString) -> Result<SessionSt
 #[tauri::command(rename_all = "snake_case")]
 pub async fn siths_landing(client: App<'_>, lang: String) -> Result<StaffLanding> {
     client.siths_landing(&lang).await
+}
+
+/// "Problem med inloggningen?": the checks, with a test login when the PIN is given.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn diagnostics_run(
+    client: App<'_>,
+    pin: Option<SecretString>,
+) -> Result<DiagnosticsView> {
+    client.run_diagnostics(pin.as_ref()).await
+}
+
+/// The last run's plain-text report (name and HSA-id only when `include_identity`).
+#[tauri::command(rename_all = "snake_case")]
+pub fn diagnostics_report(client: App<'_>, include_identity: bool) -> Option<String> {
+    client.diagnostics_report(include_identity)
+}
+
+/// "Kopiera rapport": `null` when copied, else the text for the UI to copy itself.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn diagnostics_copy(client: App<'_>, include_identity: bool) -> Result<Option<String>> {
+    Ok(client.copy_diagnostics_report(include_identity).await)
 }

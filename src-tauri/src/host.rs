@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use legitimera_client::bankid::BankIdView;
 use legitimera_client::connectivity::BackendStatus;
+use legitimera_client::diagnostics::Progress;
 use legitimera_client::settings::SettingsStore;
 use legitimera_client::siths::CardView;
 use legitimera_client::{Desktop, Events, SessionEnded, SessionWarning};
@@ -22,6 +23,7 @@ pub mod events {
     pub const SESSION_ACTIVE: &str = "session-active";
     pub const BANKID_STATUS: &str = "bankid-status";
     pub const CARD_CHANGED: &str = "card-changed";
+    pub const DIAGNOSTICS_PROGRESS: &str = "diagnostics-progress";
 }
 
 /// How long clearing the webview's data may take before the app goes on without it.
@@ -62,6 +64,10 @@ impl Events for Host {
     fn card_changed(&self, view: &CardView) {
         self.emit(events::CARD_CHANGED, view);
     }
+
+    fn diagnostics_progress(&self, progress: &Progress) {
+        self.emit(events::DIAGNOSTICS_PROGRESS, progress);
+    }
 }
 
 #[async_trait::async_trait]
@@ -84,6 +90,64 @@ impl Desktop for Host {
     async fn open_url(&self, url: String) -> bool {
         legitimera_client::bankid::open_with_os(url).await
     }
+
+    async fn write_clipboard(&self, text: String) -> bool {
+        clipboard::write(&self.0, text).await
+    }
+
+    async fn clear_clipboard_if(&self, text: String) {
+        clipboard::clear_if(&self.0, text).await;
+    }
+}
+
+/// The clipboard through GTK on the main thread (Linux). Nothing asks a clipboard manager to
+/// keep the text after the app ends.
+#[cfg(target_os = "linux")]
+mod clipboard {
+    use tauri::AppHandle;
+
+    fn clipboard() -> gtk::Clipboard {
+        gtk::Clipboard::get(&gtk::gdk::SELECTION_CLIPBOARD)
+    }
+
+    pub async fn write(app: &AppHandle, text: String) -> bool {
+        let (done, wrote) = tokio::sync::oneshot::channel();
+        let asked = app.run_on_main_thread(move || {
+            clipboard().set_text(&text);
+            let _ = done.send(());
+        });
+        asked.is_ok() && wrote.await.is_ok()
+    }
+
+    pub async fn clear_if(app: &AppHandle, text: String) {
+        let (done, cleared) = tokio::sync::oneshot::channel();
+        let asked = app.run_on_main_thread(move || {
+            let board = clipboard();
+            if board
+                .wait_for_text()
+                .is_some_and(|held| held.as_str() == text)
+            {
+                board.set_text("");
+                board.clear();
+            }
+            let _ = done.send(());
+        });
+        if asked.is_ok() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), cleared).await;
+        }
+    }
+}
+
+/// Elsewhere the webview copies the report itself and the wipe cannot check the clipboard.
+#[cfg(not(target_os = "linux"))]
+mod clipboard {
+    use tauri::AppHandle;
+
+    pub async fn write(_app: &AppHandle, _text: String) -> bool {
+        false
+    }
+
+    pub async fn clear_if(_app: &AppHandle, _text: String) {}
 }
 
 /// The settings file, `{config}/settings.json`, through tauri-plugin-store.

@@ -4,6 +4,7 @@
 //! no rules: those are in `legitimera_client`, where they are unit-tested.
 
 mod commands;
+mod diagnose;
 mod host;
 mod lifecycle;
 mod start;
@@ -73,6 +74,9 @@ pub fn run() {
             commands::siths_card_state,
             commands::siths_login,
             commands::siths_landing,
+            commands::diagnostics_run,
+            commands::diagnostics_report,
+            commands::diagnostics_copy,
         ])
         .on_window_event(on_window_event)
         .build(tauri::generate_context!());

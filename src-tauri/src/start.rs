@@ -52,20 +52,26 @@ pub fn configure(args: &[String]) -> Start {
     }
 }
 
-/// `--version` and `--policy-report [--json]`: answers the exit code when the command line
-/// asked for one of them.
+/// The user's own settings file, read without Tauri (the commands that need no display).
+pub fn user_settings() -> Option<Settings> {
+    dirs::config_dir().map(|dir| Settings::from_file(&dir.join(IDENTIFIER).join(settings::FILE)))
+}
+
+/// `--version`, `--policy-report [--json]` and `--diagnose …`: answers the exit code when the
+/// command line asked for one of them.
 pub fn answer_without_window(args: &[String]) -> Option<i32> {
     if args.iter().any(|a| a == "--version") {
         println!("legitimera {}", env!("CARGO_PKG_VERSION"));
         return Some(0);
     }
+    if args.iter().any(|a| a == "--diagnose") {
+        return Some(crate::diagnose::run(args));
+    }
     if !args.iter().any(|a| a == "--policy-report") {
         return None;
     }
     let start = configure(args);
-    let user = dirs::config_dir()
-        .map(|dir| Settings::from_file(&dir.join(IDENTIFIER).join(settings::FILE)))
-        .unwrap_or_default();
+    let user = user_settings().unwrap_or_default();
     let backend = start
         .startup
         .backend_source

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod bankid;
+mod diagnostics;
 mod foundation;
 mod policy;
 mod shared_computer;
@@ -42,6 +43,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     all.extend(shared_computer::tests());
     all.extend(siths::tests());
     all.extend(policy::tests());
+    all.extend(diagnostics::tests());
     all
 }
 

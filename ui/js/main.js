@@ -13,6 +13,7 @@ import * as settings from './settings.js';
 import * as minsida from './minsida.js';
 import * as siths from './siths.js';
 import * as about from './about.js';
+import * as diagnostics from './diagnostics.js';
 
 async function start() {
   const info = await invoke('app_info');
@@ -42,6 +43,7 @@ async function start() {
   siths.init({ loggedIn: session.enter });
   outbox.init();
   about.init();
+  diagnostics.init();
   await settings.init();
   minsida.whenDeviceRemoved(() => settings.refresh());
   await backend.init();

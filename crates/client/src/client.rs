@@ -88,6 +88,7 @@ pub struct Client {
     /// The session clock warned and no activity has come since.
     warned: AtomicBool,
     startup: Startup,
+    diagnostics: crate::diagnostics::Runs,
 }
 
 impl std::fmt::Debug for Client {
@@ -165,6 +166,7 @@ impl Client {
             check_backend_now: Notify::new(),
             warned: AtomicBool::new(false),
             startup,
+            diagnostics: crate::diagnostics::Runs::default(),
         })
     }
 
@@ -682,12 +684,70 @@ impl Client {
         self.end_if_server_ended(result).await
     }
 
+    // ---- "Problem med inloggningen?" -----------------------------------------------------------
+
+    /// Runs the troubleshooting checks, telling the UI of each (`diagnostics-progress`), with a
+    /// test login when `pin` is given. One run at a time; the report is kept for copying.
+    pub async fn run_diagnostics(
+        &self,
+        pin: Option<&SecretString>,
+    ) -> Result<crate::diagnostics::DiagnosticsView> {
+        let pin = pin.map(|typed| Pin::parse(typed.expose())).transpose()?;
+        let _one_at_a_time = self.diagnostics.running.lock().await;
+        let language = *lock(&self.language);
+        let policy = self.device.policy();
+        let api = self
+            .startup
+            .backend_error
+            .is_none()
+            .then(|| self.api.clone());
+        let options = crate::diagnostics::Options::for_this_machine(
+            language,
+            api,
+            policy.diagnostics_hosts.as_deref(),
+        );
+        let events = Arc::clone(&self.events);
+        let report = crate::diagnostics::run(&options, pin, move |progress| {
+            events.diagnostics_progress(&progress);
+        })
+        .await;
+        tracing::info!(failed = report.exit_code() == 1, "diagnostics run");
+        self.diagnostics.finished(report.clone());
+        Ok(crate::diagnostics::DiagnosticsView {
+            report,
+            contact_centre: policy.contact_centre.clone(),
+        })
+    }
+
+    /// The last run's plain-text report; the holder's name and HSA-id only when asked.
+    pub fn diagnostics_report(&self, include_identity: bool) -> Option<String> {
+        let language = *lock(&self.language);
+        self.diagnostics
+            .last()
+            .map(|report| report.to_text(language, include_identity))
+    }
+
+    /// "Kopiera rapport": the report onto the clipboard. Answers the text when the host could
+    /// not copy it (the UI copies it then); the wipe clears the clipboard if it still holds it.
+    pub async fn copy_diagnostics_report(&self, include_identity: bool) -> Option<String> {
+        let text = self.diagnostics_report(include_identity)?;
+        self.diagnostics.copied(text.clone());
+        if self.desktop.write_clipboard(text.clone()).await {
+            None
+        } else {
+            Some(text)
+        }
+    }
+
     // ---- the wipe and closing ------------------------------------------------------------------
 
     /// A session ended (logout, expiry, or the server ended it): the webview forgets everything
     /// it held, nothing personal stays in the settings or keyring on a shared computer, and the
     /// marker goes.
     pub async fn wipe_after_session(&self) {
+        if let Some(copied) = self.diagnostics.take_for_wipe() {
+            self.desktop.clear_clipboard_if(copied).await;
+        }
         self.desktop.clear_webview_data().await;
         self.device.wipe_if_shared();
         if let Err(error) = self.marker.clear() {

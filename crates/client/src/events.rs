@@ -38,6 +38,8 @@ pub trait Events: Send + Sync {
     fn bankid_status(&self, view: &BankIdView);
     /// `card-changed`: a reader or card came or went, or a card was read.
     fn card_changed(&self, view: &CardView);
+    /// `diagnostics-progress`: a troubleshooting check started or finished.
+    fn diagnostics_progress(&self, _progress: &crate::diagnostics::Progress) {}
 }
 
 /// What only the host of the webview can do.
@@ -52,4 +54,10 @@ pub trait Desktop: Send + Sync {
     fn notify(&self, summary: &str, body: &str);
     /// Asks the OS to open `url` (the BankID app's `bankid:///` link); false when nothing did.
     async fn open_url(&self, url: String) -> bool;
+    /// Puts `text` on the clipboard; false when this host cannot (the UI then copies itself).
+    async fn write_clipboard(&self, _text: String) -> bool {
+        false
+    }
+    /// Empties the clipboard if it still holds exactly `text` (the wipe: a copied report).
+    async fn clear_clipboard_if(&self, _text: String) {}
 }

@@ -14,6 +14,7 @@ mod client;
 pub mod config;
 pub mod connectivity;
 pub mod device;
+pub mod diagnostics;
 pub mod error;
 pub mod events;
 pub mod keyring;

@@ -591,20 +591,13 @@ impl Siths {
             None => find_card().await?,
         };
         check_before_login(&card, now())?;
-        let challenge = self.api.siths_challenge().await?;
-        // Before the PIN goes anywhere: a backend that sends anything but a challenge gets
-        // nothing signed.
-        let message = login_message(&self.api.base().origin(), &challenge)?;
-        let signing_reader = reader.clone();
-        let signed = tokio::task::spawn_blocking(move || {
-            sign_login_message(&signing_reader, &pin, &message)
-        })
-        .await
-        .map_err(|_| legitimera_card::Error::Pcsc("the signing task ended".into()))?;
-        self.after_card_use(&reader, signed.as_ref().err());
-        let signed = signed?;
-        tracing::info!(kind = ?card.kind, "the card signed the SITHS challenge");
-        let request = login_request(challenge.id, &signed)?;
+        let request = sign_challenge(&self.api, &reader, pin).await;
+        let card_error = match &request {
+            Err(AppError::Card(error)) => Some(error),
+            _ => None,
+        };
+        self.after_card_use(&reader, card_error);
+        let request = request?;
         let session = self.api.siths_session(&request).await?;
         account.begin(session.token).await
     }
@@ -634,6 +627,27 @@ impl Siths {
             read_then_check(&request, &cards, &notify, &api, &runtime)
         });
     }
+}
+
+/// Gets a challenge and has the card in `reader` VERIFY the PIN and sign its login message
+/// ([`login_message`]) in one transaction: what a login sends, and what the diagnostics' test
+/// login sends. A challenge that is not 32 bytes is refused before the PIN goes anywhere
+/// (`siths_bad_challenge`); card errors come back as [`AppError::Card`] (a wrong PIN with its
+/// tries left).
+pub(crate) async fn sign_challenge(
+    api: &ApiClient,
+    reader: &str,
+    pin: Pin,
+) -> Result<SithsLoginRequest> {
+    let challenge = api.siths_challenge().await?;
+    let message = login_message(&api.base().origin(), &challenge)?;
+    let signing_reader = reader.to_owned();
+    let signed =
+        tokio::task::spawn_blocking(move || sign_login_message(&signing_reader, &pin, &message))
+            .await
+            .map_err(|_| legitimera_card::Error::Pcsc("the signing task ended".into()))??;
+    tracing::info!("the card signed the SITHS challenge");
+    login_request(challenge.id, &signed)
 }
 
 /// What the card is to sign for `challenge` from the backend at `origin`

@@ -98,6 +98,17 @@ pub struct SithsCheck {
     pub crl_updated_at: Option<i64>,
 }
 
+/// `POST /api/v1/siths/test-logins` (a [`SithsLoginRequest`]) → `200`: a login with this
+/// signature would have succeeded; no session was made. A login that would have been refused is
+/// refused with the same error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SithsTestLoginAnswer {
+    /// Always `true` in a `200`.
+    pub would_log_in: bool,
+    /// The session's assurance a login would have given.
+    pub assurance: Assurance,
+}
+
 /// Who a SITHS session belongs to, as the authentication certificate says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffIdentity {

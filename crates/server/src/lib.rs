@@ -24,6 +24,7 @@ mod routes;
 mod sessions;
 pub mod siths;
 pub mod store;
+mod test_logins;
 
 /// What a client sends, as the routes parse it, for fuzz/ to feed directly; not part of the API.
 #[doc(hidden)]

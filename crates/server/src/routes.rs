@@ -12,7 +12,10 @@ use legitimera_protocol::{Health, OutboxMessage};
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, Result};
-use crate::{bankid, cases, devices, login, phone_change, registration, sessions, siths, AppState};
+use crate::{
+    bankid, cases, devices, login, phone_change, registration, sessions, siths, test_logins,
+    AppState,
+};
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -49,7 +52,8 @@ pub fn router(state: AppState) -> Router {
         .route("/siths/challenges", post(siths::create_challenge))
         .route("/siths/sessions", post(siths::log_in))
         .route("/siths/check", post(siths::check))
-        .route("/siths/landing", get(siths::landing));
+        .route("/siths/landing", get(siths::landing))
+        .route("/siths/test-logins", post(test_logins::test_login));
     let mut router = Router::new().nest(legitimera_protocol::API_PREFIX, api);
     if state.outbox().is_some() {
         router = router.route("/demo/outbox", get(outbox));

@@ -89,6 +89,28 @@ pub async fn log_in(
     State(state): State<AppState>,
     Body(request): Body<SithsLoginRequest>,
 ) -> Result<(StatusCode, Json<Session>)> {
+    let staff = verify_signed_challenge(&state, &request).await?;
+    let now = state.now();
+    let staff_id = store::siths::upsert_staff(
+        state.pool(),
+        &staff.hsa_id,
+        &staff.name,
+        staff.organisation.as_deref(),
+        now,
+    )
+    .await?;
+    let session = sessions::create_for_staff(&state, staff_id).await?;
+    tracing::info!(algorithm = ?request.algorithm, "staff member logged in with SITHS");
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// What a SITHS login checks before it makes a session — the challenge (spent whatever the
+/// outcome), the chain and the signature — shared with the test login (`siths_test_logins`),
+/// which must answer what a login would have.
+pub(crate) async fn verify_signed_challenge(
+    state: &AppState,
+    request: &SithsLoginRequest,
+) -> Result<verify::Staff> {
     if state.siths_anchors().is_empty() {
         return Err(ApiError::SithsUnavailable);
     }
@@ -107,24 +129,13 @@ pub async fn log_in(
         .as_slice()
         .try_into()
         .map_err(|_| ApiError::SithsUnknownChallenge)?;
-    let staff = verify_login(&state, &chain, request.algorithm, &challenge, &signature)
+    verify_login(state, &chain, request.algorithm, &challenge, &signature)
         .await
+        .map(|verified| verified.staff)
         .map_err(|rejection| {
             tracing::info!(%rejection, "SITHS login refused");
             ApiError::from(rejection)
-        })?
-        .staff;
-    let staff_id = store::siths::upsert_staff(
-        state.pool(),
-        &staff.hsa_id,
-        &staff.name,
-        staff.organisation.as_deref(),
-        now,
-    )
-    .await?;
-    let session = sessions::create_for_staff(&state, staff_id).await?;
-    tracing::info!(algorithm = ?request.algorithm, "staff member logged in with SITHS");
-    Ok((StatusCode::CREATED, Json(session)))
+        })
 }
 
 /// What the revocation check said about a chain that is otherwise accepted.
