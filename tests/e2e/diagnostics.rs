@@ -160,6 +160,7 @@ async fn diagnostics_from_the_siths_view(h: &Harness) -> Result<()> {
         row(&app, "backend", "status").await? == "OK",
         "the backend row"
     );
+    app.audit("diagnostics: results").await?;
     ensure!(
         row(&app, "test_login", "status").await? == sv("diagnostics.status.skipped")?,
         "a test login without a PIN"
