@@ -30,4 +30,6 @@ pub const COMMANDS: &[&str] = &[
     "siths_card_state",
     "siths_login",
     "siths_landing",
+    "update_status",
+    "update_install",
 ];

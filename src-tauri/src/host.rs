@@ -9,7 +9,7 @@ use legitimera_client::bankid::BankIdView;
 use legitimera_client::connectivity::BackendStatus;
 use legitimera_client::settings::SettingsStore;
 use legitimera_client::siths::CardView;
-use legitimera_client::{Desktop, Events, SessionEnded, SessionWarning};
+use legitimera_client::{Desktop, Events, SessionEnded, SessionWarning, UpdateView};
 use serde_json::Value;
 use tauri::{AppHandle, Emitter, Manager, Wry};
 use tauri_plugin_store::Store;
@@ -22,6 +22,7 @@ pub mod events {
     pub const SESSION_ACTIVE: &str = "session-active";
     pub const BANKID_STATUS: &str = "bankid-status";
     pub const CARD_CHANGED: &str = "card-changed";
+    pub const UPDATE_STATUS: &str = "update-status";
 }
 
 /// How long clearing the webview's data may take before the app goes on without it.
@@ -61,6 +62,10 @@ impl Events for Host {
 
     fn card_changed(&self, view: &CardView) {
         self.emit(events::CARD_CHANGED, view);
+    }
+
+    fn update_status(&self, view: &UpdateView) {
+        self.emit(events::UPDATE_STATUS, view);
     }
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::bankid::BankIdView;
 use crate::connectivity::BackendStatus;
 use crate::siths::CardView;
+use crate::update::UpdateView;
 
 /// Why a session ended, for the `session-ended` event: `session_expired` or `unauthorized`
 /// (the server), `idle_timeout` or `absolute_timeout` (this side's timer).
@@ -38,6 +39,9 @@ pub trait Events: Send + Sync {
     fn bankid_status(&self, view: &BankIdView);
     /// `card-changed`: a reader or card came or went, or a card was read.
     fn card_changed(&self, view: &CardView);
+    /// `update-status`: a new version is on offer ("En ny version finns"), being installed,
+    /// or installed.
+    fn update_status(&self, view: &UpdateView);
 }
 
 /// What only the host of the webview can do.
