@@ -711,6 +711,7 @@ fn check_installed(files: &[PathBuf]) -> Result<()> {
 /// Starts the installed app under Xvfb: it must show its window and still run a few seconds
 /// later; then it is asked to end (SIGTERM, as a logout does).
 fn smoke(bin: &Path) -> Result<()> {
+    let _lock = display_lock()?;
     let session = DesktopSession::start()?;
     let mut command = Command::new(bin);
     session.apply(&mut command);
@@ -756,6 +757,28 @@ fn smoke(bin: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `LEGITIMERA_HW_LOCK`: a file to hold an exclusive lock on while the display and the app run,
+/// where several test runs share one machine (unset: no lock).
+const HW_LOCK_ENV: &str = "LEGITIMERA_HW_LOCK";
+
+// `File::lock` is newer than the workspace's rust-version; xtask runs on the toolchain that
+// builds the app, which tauri-plugin-updater already holds to 1.90 or later.
+#[allow(clippy::incompatible_msrv)]
+fn display_lock() -> Result<Option<std::fs::File>> {
+    let Some(path) = std::env::var_os(HW_LOCK_ENV) else {
+        return Ok(None);
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("{HW_LOCK_ENV}: {path:?}"))?;
+    println!("  waiting for {path:?} …");
+    file.lock()
+        .with_context(|| format!("could not lock {HW_LOCK_ENV}"))?;
+    Ok(Some(file))
+}
+
 struct KillOnDrop(Child);
 
 impl Drop for KillOnDrop {
@@ -791,10 +814,10 @@ fn installed_files() -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// Every path below `roots` (not following links).
+/// `roots` and every path below them (not following links).
 fn tree(roots: &[&str]) -> BTreeSet<PathBuf> {
-    let mut found = BTreeSet::new();
     let mut stack: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
+    let mut found: BTreeSet<PathBuf> = stack.iter().cloned().collect();
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
