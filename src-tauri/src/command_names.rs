@@ -33,4 +33,6 @@ pub const COMMANDS: &[&str] = &[
     "diagnostics_run",
     "diagnostics_report",
     "diagnostics_copy",
+    "update_status",
+    "update_install",
 ];

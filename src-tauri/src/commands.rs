@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use legitimera_client::bankid::{BankIdView, DemoAction};
+use legitimera_client::bankid::BankIdView;
+#[cfg(debug_assertions)]
+use legitimera_client::bankid::DemoAction;
 use legitimera_client::connectivity::BackendStatus;
 use legitimera_client::diagnostics::DiagnosticsView;
 use legitimera_client::locale::Language;
@@ -12,11 +14,12 @@ use legitimera_client::settings::{Method, Mode, SettingsView};
 use legitimera_client::siths::CardView;
 use legitimera_client::{
     About, AppInfo, Client, CodeFlow, CodeSent, CodeStep, Forgotten, LoginOutcome, Result,
-    SettingsChange,
+    SettingsChange, UpdateView, Updates,
 };
+#[cfg(debug_assertions)]
+use legitimera_protocol::OutboxMessage;
 use legitimera_protocol::{
-    BankIdMode, CasesAnswer, Challenge, DevicesAnswer, OutboxMessage, SecretString, SessionStatus,
-    StaffLanding,
+    BankIdMode, CasesAnswer, Challenge, DevicesAnswer, SecretString, SessionStatus, StaffLanding,
 };
 use tauri::State;
 
@@ -137,6 +140,8 @@ pub async fn logout(client: App<'_>) -> Result<()> {
     client.logout().await
 }
 
+/// Debug builds only, like every demo-only command.
+#[cfg(debug_assertions)]
 #[tauri::command(rename_all = "snake_case")]
 pub async fn demo_outbox(client: App<'_>) -> Result<Vec<OutboxMessage>> {
     client.demo_outbox().await
@@ -188,6 +193,7 @@ pub async fn bankid_cancel(client: App<'_>, attempt: Option<u64>) -> Result<()> 
     Ok(())
 }
 
+#[cfg(debug_assertions)]
 #[tauri::command(rename_all = "snake_case")]
 pub async fn demo_bankid_app(client: App<'_>, action: DemoAction) -> Result<()> {
     client.demo_bankid_app(action).await
@@ -227,4 +233,19 @@ pub fn diagnostics_report(client: App<'_>, include_identity: bool) -> Option<Str
 #[tauri::command(rename_all = "snake_case")]
 pub async fn diagnostics_copy(client: App<'_>, include_identity: bool) -> Result<Option<String>> {
     Ok(client.copy_diagnostics_report(include_identity).await)
+}
+
+/// The update on offer, if any ("En ny version finns").
+#[tauri::command(rename_all = "snake_case")]
+pub fn update_status(updates: State<'_, Arc<Updates>>) -> UpdateView {
+    updates.view()
+}
+
+/// The user said yes: installed only with no session open (the client's rule).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn update_install(
+    client: App<'_>,
+    updates: State<'_, Arc<Updates>>,
+) -> Result<UpdateView> {
+    updates.install(client.phase()).await
 }

@@ -10,7 +10,7 @@ use legitimera_client::connectivity::BackendStatus;
 use legitimera_client::diagnostics::Progress;
 use legitimera_client::settings::SettingsStore;
 use legitimera_client::siths::CardView;
-use legitimera_client::{Desktop, Events, SessionEnded, SessionWarning};
+use legitimera_client::{Desktop, Events, SessionEnded, SessionWarning, UpdateView};
 use serde_json::Value;
 use tauri::{AppHandle, Emitter, Manager, Wry};
 use tauri_plugin_store::Store;
@@ -24,6 +24,7 @@ pub mod events {
     pub const BANKID_STATUS: &str = "bankid-status";
     pub const CARD_CHANGED: &str = "card-changed";
     pub const DIAGNOSTICS_PROGRESS: &str = "diagnostics-progress";
+    pub const UPDATE_STATUS: &str = "update-status";
 }
 
 /// How long clearing the webview's data may take before the app goes on without it.
@@ -67,6 +68,10 @@ impl Events for Host {
 
     fn diagnostics_progress(&self, progress: &Progress) {
         self.emit(events::DIAGNOSTICS_PROGRESS, progress);
+    }
+
+    fn update_status(&self, view: &UpdateView) {
+        self.emit(events::UPDATE_STATUS, view);
     }
 }
 

@@ -8,6 +8,7 @@ mod diagnose;
 mod host;
 mod lifecycle;
 mod start;
+pub mod update;
 
 use std::sync::Arc;
 
@@ -43,6 +44,8 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_store::Builder::default().build())
+        // Driven from Rust only (`update`); the webview is granted none of its commands.
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .setup(move |app| setup(app, start))
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
@@ -62,6 +65,8 @@ pub fn run() {
             commands::keep_session,
             commands::set_language,
             commands::logout,
+            // Demo-only commands: debug builds only (the release app has no test machinery).
+            #[cfg(debug_assertions)]
             commands::demo_outbox,
             commands::settings_get,
             commands::settings_set,
@@ -70,6 +75,7 @@ pub fn run() {
             commands::remove_device,
             commands::bankid_start,
             commands::bankid_cancel,
+            #[cfg(debug_assertions)]
             commands::demo_bankid_app,
             commands::siths_card_state,
             commands::siths_login,
@@ -77,6 +83,8 @@ pub fn run() {
             commands::diagnostics_run,
             commands::diagnostics_report,
             commands::diagnostics_copy,
+            commands::update_status,
+            commands::update_install,
         ])
         .on_window_event(on_window_event)
         .build(tauri::generate_context!());
@@ -103,6 +111,7 @@ fn setup(app: &mut tauri::App, start: Start) -> Result<(), Box<dyn std::error::E
     for error in &startup.policy_errors {
         tracing::warn!(key = error.key, message = error.message, "machine policy");
     }
+    let update_plan = update::plan(app.handle(), &policy);
     let places = lifecycle::places(app.handle())?;
     let store = {
         use tauri_plugin_store::StoreExt;
@@ -117,6 +126,7 @@ fn setup(app: &mut tauri::App, start: Start) -> Result<(), Box<dyn std::error::E
         "starting"
     );
     let host = Arc::new(Host(app.handle().clone()));
+    let updates = update::updates(app.handle(), update_plan, host.clone());
     let client = Client::new(Parts {
         api,
         clock: Arc::new(SystemClock),
@@ -128,6 +138,8 @@ fn setup(app: &mut tauri::App, start: Start) -> Result<(), Box<dyn std::error::E
     });
     tauri::async_runtime::spawn(Arc::clone(&client).watch_backend());
     tauri::async_runtime::spawn(Arc::clone(&client).run_session_clock());
+    tauri::async_runtime::spawn(Arc::clone(&updates).run());
+    app.manage(updates);
     lifecycle::exit_on_signals(app.handle());
     app.manage(client);
     Ok(())

@@ -14,6 +14,7 @@ import * as minsida from './minsida.js';
 import * as siths from './siths.js';
 import * as about from './about.js';
 import * as diagnostics from './diagnostics.js';
+import * as update from './update.js';
 
 async function start() {
   const info = await invoke('app_info');
@@ -47,6 +48,7 @@ async function start() {
   await settings.init();
   minsida.whenDeviceRemoved(() => settings.refresh());
   await backend.init();
+  await update.init();
   document.body.dataset.ready = 'true';
 }
 

@@ -74,6 +74,11 @@ impl DesktopSession {
         })
     }
 
+    /// The X display (`:N`).
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
     /// Points `command` at this display, bus and home.
     pub fn apply(&self, command: &mut Command) {
         let home = self.home.path();
@@ -156,7 +161,7 @@ impl Drop for DesktopSession {
 }
 
 /// A temporary directory removed on drop (std only, to keep xtask quick to build).
-mod tempfile_dir {
+pub mod tempfile_dir {
     use std::path::{Path, PathBuf};
 
     pub struct TempDir(PathBuf);

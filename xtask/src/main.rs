@@ -2,6 +2,7 @@
 //! `cargo xtask test` runs everything CI runs. Both install missing system packages first
 //! on Debian/Ubuntu, and say exactly what to install elsewhere.
 
+mod bundle;
 mod demo_card;
 mod e2e_env;
 mod fuzz;
@@ -33,6 +34,11 @@ commands:
          merging new coverage into fuzz/corpus/ (fuzz/README.md)
   fuzz --bounded  only the bounded fuzz step of `test`, with its time
   bench server  logins/s and session checks/s, PostgreSQL / SQLite, bench/server_storage.rs
+  bundle [--repo DIR] [--test]  the release app as .deb and .rpm (target/release/bundle/);
+         --repo DIR also makes a signed apt repository there; --test (as root, on Debian) also
+         checks the updater's signature verification, installs the .deb, starts it under Xvfb,
+         purges it and looks for leftovers, then the same from a signed repository, and that
+         apt refuses a tampered one (docs/deployment.md)
   deps   only install the missing system packages
 
 options:
@@ -62,6 +68,7 @@ fn main() -> ExitCode {
         Some("bench") if args.get(1).map(String::as_str) == Some("server") => {
             postgres::bench(cargo(), install)
         }
+        Some("bundle") => bundle::command(&args[1..], install),
         Some("deps") => packages::ensure(&packages::all(), install),
         _ => {
             eprintln!("{USAGE}");
@@ -95,6 +102,12 @@ fn root() -> PathBuf {
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(root());
+    without_cargo_run_env(&mut command);
+    command
+}
+
+/// Removes what `cargo run` set for xtask itself from a command that runs cargo.
+fn without_cargo_run_env(command: &mut Command) {
     // `cargo run` gave this process xtask's own CARGO_PKG_* and CARGO_MANIFEST_* variables.
     // Passed on, they differ from a plain `cargo test`'s environment, and build scripts that
     // watch them (ring's does) would rerun and rebuild everything above them, every time one
@@ -113,7 +126,6 @@ fn cargo() -> Command {
             command.env_remove(name.as_ref());
         }
     }
-    command
 }
 
 /// Runs a command to completion; fails with its name if it fails.

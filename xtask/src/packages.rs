@@ -47,6 +47,19 @@ pub const TEST: &[&str] = &[
     "postgresql",
 ];
 
+/// `cargo xtask bundle`: the apt repository (reprepro, GnuPG), checking the .rpm's signature
+/// (rpm), and the install test's display and window lookup.
+pub const BUNDLE: &[&str] = &[
+    "reprepro",
+    "gnupg",
+    "rpm",
+    "xvfb",
+    "xauth",
+    "x11-utils",
+    "dbus",
+    "dbus-x11",
+];
+
 /// Everything: building and testing.
 pub fn all() -> Vec<&'static str> {
     BUILD.iter().chain(TEST).copied().collect()

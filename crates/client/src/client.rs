@@ -36,6 +36,11 @@ pub const CLOSING_BOUND: Duration = Duration::from_secs(4);
 /// How long closing waits for the server to hear that the open BankID order is cancelled.
 const CANCEL_ON_EXIT: Duration = Duration::from_secs(2);
 
+/// Whether a backend that says it is a demo one is treated as one (its outbox shown, BankID
+/// answered by its test app). Only debug builds: a release build has no demo commands and
+/// always opens the real BankID app.
+const DEMO_ALLOWED: bool = cfg!(debug_assertions);
+
 /// What the client is made of; the host builds the parts that touch the OS.
 #[allow(missing_debug_implementations)] // trait objects of the host's
 pub struct Parts {
@@ -241,7 +246,8 @@ impl Client {
         if let Err(error) = &outcome {
             tracing::warn!(code = %error.code(), error = %error, "backend check failed");
         }
-        let (next, delay) = reachability.record(outcome.as_ref().map(|health| health.demo));
+        let (next, delay) =
+            reachability.record(outcome.as_ref().map(|health| health.demo && DEMO_ALLOWED));
         let changed = self.backend.send_if_modified(|current| {
             let changed = *current != next;
             *current = next.clone();
@@ -283,7 +289,11 @@ impl Client {
         };
         match known {
             Some(demo) => demo,
-            None => self.api.health().await.is_ok_and(|health| health.demo),
+            None => self
+                .api
+                .health()
+                .await
+                .is_ok_and(|health| health.demo && DEMO_ALLOWED),
         }
     }
 

@@ -57,6 +57,18 @@ pub enum AppError {
     /// sent. Carries the length it had.
     #[error("the SITHS challenge is {0} bytes, not 32")]
     SithsBadChallenge(usize),
+    /// Install was asked for with no update on offer.
+    #[error("no update is on offer")]
+    NoUpdate,
+    /// An update is installed only with no session open and no login under way.
+    #[error("an update is not installed while a session is open")]
+    UpdateWhileSession,
+    /// The update's signature did not verify: it was not installed.
+    #[error("the update's signature did not verify: {0}")]
+    UpdateNotTrusted(String),
+    /// Downloading or installing the update failed.
+    #[error("the update could not be installed: {0}")]
+    UpdateFailed(String),
 }
 
 impl From<crate::device::DeviceError> for AppError {
@@ -97,6 +109,10 @@ impl AppError {
             AppError::Card(card) => card.code(),
             AppError::Certificate(code) => *code,
             AppError::SithsBadChallenge(_) => ErrorCode::SithsBadChallenge,
+            AppError::NoUpdate => ErrorCode::NoUpdate,
+            AppError::UpdateWhileSession => ErrorCode::UpdateSessionOpen,
+            AppError::UpdateNotTrusted(_) => ErrorCode::UpdateNotTrusted,
+            AppError::UpdateFailed(_) => ErrorCode::UpdateFailed,
         }
     }
 

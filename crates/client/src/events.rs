@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::bankid::BankIdView;
 use crate::connectivity::BackendStatus;
 use crate::siths::CardView;
+use crate::update::UpdateView;
 
 /// Why a session ended, for the `session-ended` event: `session_expired` or `unauthorized`
 /// (the server), `idle_timeout` or `absolute_timeout` (this side's timer).
@@ -40,6 +41,9 @@ pub trait Events: Send + Sync {
     fn card_changed(&self, view: &CardView);
     /// `diagnostics-progress`: a troubleshooting check started or finished.
     fn diagnostics_progress(&self, _progress: &crate::diagnostics::Progress) {}
+    /// `update-status`: a new version is on offer ("En ny version finns"), being installed,
+    /// or installed.
+    fn update_status(&self, view: &UpdateView);
 }
 
 /// What only the host of the webview can do.

@@ -25,6 +25,7 @@ pub mod policy;
 pub mod session_timer;
 pub mod settings;
 pub mod siths;
+pub mod update;
 pub mod wipe;
 
 pub use account::{CodeSent, LoginOutcome, Phase};
@@ -36,6 +37,7 @@ pub use config::{choose_backend, BackendSource, BackendUrl, BuildKind};
 pub use error::{AppError, Result, UiError};
 pub use events::{Desktop, Events, SessionEnded, SessionWarning};
 pub use policy::{Policy, PolicyError, PolicyReport};
+pub use update::{UpdatePlan, UpdateSource, UpdateView, Updates};
 
 /// Parsers that fuzz targets feed with arbitrary input; not part of the API.
 #[doc(hidden)]

@@ -64,7 +64,7 @@ pub struct ContactCentre {
     pub url: Option<String>,
 }
 
-/// `Updates`: parsed and reported; the updater is not built yet.
+/// `Updates`: whether the app updates itself and from where (`update::plan`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Updates {

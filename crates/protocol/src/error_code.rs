@@ -148,6 +148,15 @@ error_codes! {
         IdleTimeout = "idle_timeout",
         /// The session ended at its absolute limit (the app's timer).
         AbsoluteTimeout = "absolute_timeout",
+        /// Asked to install an update when none is on offer.
+        NoUpdate = "no_update",
+        /// An update waits for the session to end (log out first).
+        UpdateSessionOpen = "update_session_open",
+        /// The downloaded update's signature did not verify against the app's key: nothing
+        /// was installed.
+        UpdateNotTrusted = "update_not_trusted",
+        /// The update could not be downloaded or installed (network, no permission).
+        UpdateFailed = "update_failed",
     }
     Card {
         /// The PC/SC service (pcscd, the Windows Smart Card service) is not running.

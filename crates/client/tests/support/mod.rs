@@ -574,6 +574,13 @@ impl Recorder {
 }
 
 impl Events for Recorder {
+    fn update_status(&self, view: &legitimera_client::UpdateView) {
+        self.tell(format!(
+            "update-status {}",
+            serde_json::to_string(view).unwrap()
+        ));
+    }
+
     fn backend_status(&self, status: &BackendStatus) {
         self.tell(format!(
             "backend-status {}",
