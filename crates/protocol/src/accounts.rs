@@ -123,6 +123,14 @@ pub struct SmsLoginRequest {
     pub device_label: Option<String>,
 }
 
+/// `POST /api/v1/login/email-code`: the code e-mailed after `email_code_required` (its `id` is
+/// the challenge).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailLoginRequest {
+    pub challenge_id: String,
+    pub code: SecretString,
+}
+
 /// `POST /api/v1/login/resend`: a new SMS code for a login challenge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginResendRequest {

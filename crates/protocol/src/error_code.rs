@@ -89,6 +89,9 @@ error_codes! {
         RateLimited = "rate_limited",
         /// Unknown e-mail or wrong password (deliberately not saying which).
         InvalidCredentials = "invalid_credentials",
+        /// The password is right, but many wrong ones were tried before it: a code was sent to
+        /// the account's e-mail; answer it at `POST /login/email-code` with `id`.
+        EmailCodeRequired = "email_code_required",
         /// The session ended by the idle or absolute limit: log in again.
         SessionExpired = "session_expired",
         /// No session, an unknown token, or one that was logged out.

@@ -32,7 +32,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::AbortHandle;
 
 use crate::error::{ApiError, Result};
-use crate::extract::{Body, ClientIp};
+use crate::extract::{limit_key, Body, ClientIp};
 use crate::store::bankid::{NewOrder, Row, Update};
 use crate::{sessions, store, AppState, Inner};
 
@@ -325,7 +325,7 @@ pub async fn create(
     state
         .limits()
         .bankid_ip
-        .reserve(&state, &ip.to_string())
+        .reserve(&state, &limit_key(ip))
         .await?;
     store::bankid::sweep(
         state.pool(),

@@ -85,6 +85,9 @@ pub struct NewChallenge<'a> {
     pub phone: Option<&'a PhoneNumber>,
     pub password_hash: Option<&'a str>,
     pub decoy: bool,
+    /// The session the challenge belongs to (a phone change started logged in): it ends with
+    /// that session.
+    pub session_hash: Option<&'a [u8]>,
 }
 
 /// When the code just sent may be replaced, and how long it is valid.
@@ -111,6 +114,7 @@ pub async fn create(state: &AppState, new: NewChallenge<'_>) -> Result<Row> {
             phone: new.phone.map(PhoneNumber::as_str),
             password_hash: new.password_hash,
             decoy: new.decoy,
+            session_hash: new.session_hash,
             created_at: now,
             expires_at: now + CHALLENGE_LIFETIME_SECONDS,
         },
@@ -181,6 +185,7 @@ async fn deliver(
             let mail = match (purpose, row.decoy != 0) {
                 (_, true) => messages::already_registered(),
                 (Purpose::PhoneChange, false) => messages::phone_change_code(code),
+                (Purpose::Login, false) => messages::login_code(code),
                 (_, false) => messages::registration_code(code),
             };
             state.mailer().send(&email, mail.subject, &mail.body).await

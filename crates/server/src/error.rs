@@ -33,6 +33,8 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("wrong e-mail address or password")]
     InvalidCredentials,
+    #[error("many wrong passwords were tried: enter the code sent to your e-mail")]
+    EmailCodeRequired { id: String },
     #[error("the session has ended; log in again")]
     SessionExpired,
     #[error("not logged in")]
@@ -80,9 +82,10 @@ impl ApiError {
             ApiError::TooManyAttempts
             | ApiError::ResendTooSoon { .. }
             | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::InvalidCredentials | ApiError::SessionExpired | ApiError::Unauthorized => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::InvalidCredentials
+            | ApiError::EmailCodeRequired { .. }
+            | ApiError::SessionExpired
+            | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::WrongStep | ApiError::BankIdAlreadyInProgress => StatusCode::CONFLICT,
             ApiError::SithsUnknownChallenge => StatusCode::NOT_FOUND,
             ApiError::SithsChallengeExpired => StatusCode::GONE,
@@ -108,6 +111,7 @@ impl ApiError {
             ApiError::ResendTooSoon { .. } => ErrorCode::ResendTooSoon,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            ApiError::EmailCodeRequired { .. } => ErrorCode::EmailCodeRequired,
             ApiError::SessionExpired => ErrorCode::SessionExpired,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::UnknownChallenge => ErrorCode::UnknownChallenge,
@@ -175,9 +179,9 @@ impl IntoResponse for ApiError {
             },
             retry_after,
             id: match &self {
-                ApiError::EmailUnavailable { id } | ApiError::SmsUnavailable { id } => {
-                    Some(id.clone())
-                }
+                ApiError::EmailUnavailable { id }
+                | ApiError::SmsUnavailable { id }
+                | ApiError::EmailCodeRequired { id } => Some(id.clone()),
                 _ => None,
             },
             rfa: match &self {

@@ -114,8 +114,11 @@ fn maintenance(pool: sqlx::AnyPool, clock: Arc<dyn Clock>) -> AbortOnDrop {
 /// The guessing limits. Failures count, successes don't; every window empties by itself.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Wrong passwords and SMS codes per account (unknown addresses count the same way).
+    /// Wrong passwords per account (unknown addresses count the same way).
     pub login_account: Limiter,
+    /// Wrong login SMS codes per account: its own count, so wrong passwords do not block the
+    /// owner's right code.
+    pub login_sms_account: Limiter,
     /// Wrong passwords and SMS codes per client address.
     pub login_ip: Limiter,
     /// Registrations started per client address (each sends an e-mail).
@@ -137,6 +140,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             login_account: Limiter::new("login_account", 5, 15 * 60),
+            login_sms_account: Limiter::new("login_sms_account", 5, 15 * 60),
             login_ip: Limiter::new("login_ip", 30, 15 * 60),
             registration_ip: Limiter::new("registration_ip", 20, 60 * 60),
             bankid_ip: Limiter::new("bankid_ip", 60, 15 * 60),

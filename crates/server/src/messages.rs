@@ -36,6 +36,38 @@ pub fn already_registered() -> Mail {
     }
 }
 
+/// The code a right password needs after many wrong ones.
+pub fn login_code(code: &OneTimeCode) -> Mail {
+    Mail {
+        subject: "Din inloggningskod / Your login code",
+        body: format!(
+            "Många felaktiga lösenord har prövats för ditt konto, så inloggningen behöver också \
+             den här koden: {code}. Den gäller i 10 minuter.\n\
+             Försöker du inte logga in? Då vet någon annan kanske ditt lösenord: byt det.\n\n\
+             Many wrong passwords were tried for your account, so logging in also needs this \
+             code: {code}. It is valid for 10 minutes.\n\
+             Not logging in? Someone else may know your password: change it.\n",
+            code = code.expose()
+        ),
+    }
+}
+
+/// To the owner (at most once a day) when wrong passwords pile up.
+pub fn many_failed_logins() -> Mail {
+    Mail {
+        subject: "Många felaktiga lösenord / Many wrong passwords",
+        body: "Någon har prövat många felaktiga lösenord för ditt konto. Kontot är inte spärrat, \
+               men nästa inloggning behöver också en kod som vi skickar till den här adressen. \
+               Var det inte du är ditt lösenord ändå säkert så länge ingen annan läser din \
+               e-post; byt det gärna till ett längre.\n\n\
+               Someone has tried many wrong passwords for your account. The account is not \
+               locked, but the next login also needs a code we send to this address. If it was \
+               not you, your password stays safe as long as nobody else reads your e-mail; \
+               consider changing it to a longer one.\n"
+            .to_owned(),
+    }
+}
+
 pub fn phone_change_code(code: &OneTimeCode) -> Mail {
     Mail {
         subject: "Byta telefonnummer / Change phone number",

@@ -59,6 +59,7 @@ pub async fn start(
             phone: Some(&phone),
             password_hash: None,
             decoy: false,
+            session_hash: None,
         },
     )
     .await?;

@@ -11,7 +11,7 @@ use legitimera_protocol::{
 
 use crate::challenges::{self, CodeSent, NewChallenge, Purpose, Row};
 use crate::error::{ApiError, Result};
-use crate::extract::{Body, ClientIp};
+use crate::extract::{limit_key, Body, ClientIp};
 use crate::{accounts, passwords, store, AppState};
 
 pub async fn start(
@@ -31,7 +31,7 @@ pub async fn start(
     state
         .limits()
         .registration_ip
-        .reserve(&state, &ip.to_string())
+        .reserve(&state, &limit_key(ip))
         .await?;
 
     // Hash whether or not the address is taken, so both answers take the same time.
@@ -47,6 +47,7 @@ pub async fn start(
             phone: phone.as_ref().filter(|_| !taken),
             password_hash: (!taken).then_some(password_hash.as_str()),
             decoy: taken,
+            session_hash: None,
         },
     )
     .await?;

@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/registrations/{id}/resend", post(registration::resend))
         .route("/login/password", post(login::password))
         .route("/login/sms", post(login::sms))
+        .route("/login/email-code", post(login::email_code))
         .route("/login/resend", post(login::resend))
         .route("/phone-changes", post(phone_change::start))
         .route(
