@@ -106,6 +106,8 @@ error_codes! {
         SmsUnavailable = "sms_unavailable",
         /// The new phone number is the one already on the account.
         SamePhone = "same_phone",
+        /// SMS is not sent to this number's country (`sms_allowed_countries`).
+        PhoneCountryNotAllowed = "phone_country_not_allowed",
         /// BankID already has an identification in progress for this person (RFA4).
         BankidAlreadyInProgress = "bankid_already_in_progress",
         /// BankID cannot be reached or refused, or is not set up on this server (RFA5).

@@ -40,6 +40,11 @@ pub struct FileConfig {
     pub bankid: BankIdFile,
     /// PEM files of the CAs a SITHS card's chain must lead to. None: SITHS login is off.
     pub siths_trust_anchors: Option<Vec<PathBuf>>,
+    /// Country calling codes SMS may be sent to, e.g. `["46", "47", "358"]`; empty or absent:
+    /// every country (applicants may have foreign numbers).
+    pub sms_allowed_countries: Option<Vec<String>>,
+    /// SMS codes per client address a day (default [`crate::sms_quota::PER_ADDRESS_PER_DAY`]).
+    pub sms_per_address_per_day: Option<u32>,
 }
 
 /// `[bankid]` in the config file: BankID's RP API and this RP's identity. Without it BankID
@@ -110,6 +115,8 @@ pub struct Overrides {
     pub trusted_proxy_header: Option<String>,
     pub bankid: BankIdFile,
     pub siths_trust_anchors: Option<Vec<PathBuf>>,
+    pub sms_allowed_countries: Option<Vec<String>>,
+    pub sms_per_address_per_day: Option<u32>,
     pub demo: bool,
 }
 
@@ -180,6 +187,23 @@ pub enum RpIdentityFiles {
     },
 }
 
+/// What SMS may be sent: see `sms_quota`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsPolicy {
+    /// Country calling codes (digits); empty: every country.
+    pub allowed_countries: Vec<String>,
+    pub per_address_per_day: i64,
+}
+
+impl Default for SmsPolicy {
+    fn default() -> Self {
+        SmsPolicy {
+            allowed_countries: Vec::new(),
+            per_address_per_day: crate::sms_quota::PER_ADDRESS_PER_DAY,
+        }
+    }
+}
+
 /// The session limits the server enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -222,6 +246,7 @@ pub struct Config {
     pub bankid: BankIdSetup,
     /// PEM files of the SITHS trust anchors; empty turns SITHS login off (`siths_unavailable`).
     pub siths_trust_anchors: Vec<PathBuf>,
+    pub sms_policy: SmsPolicy,
     pub demo: bool,
 }
 
@@ -252,6 +277,10 @@ pub enum ConfigError {
     ProxyHeader(String),
     #[error("[bankid] is incomplete: {0}")]
     BankIdIncomplete(&'static str),
+    #[error("sms_allowed_countries takes country calling codes of 1 to 3 digits, such as \"46\", not {0:?}")]
+    SmsCountry(String),
+    #[error("sms_per_address_per_day must be at least 1")]
+    SmsPerAddress,
 }
 
 impl Config {
@@ -315,6 +344,11 @@ impl Config {
                 .siths_trust_anchors
                 .or(file.siths_trust_anchors)
                 .unwrap_or_default(),
+            sms_policy: resolve_sms_policy(
+                over.sms_allowed_countries.or(file.sms_allowed_countries),
+                over.sms_per_address_per_day
+                    .or(file.sms_per_address_per_day),
+            )?,
             demo: over.demo,
         })
     }
@@ -331,6 +365,36 @@ fn limited(
         s if s > max => Err(error(s)),
         s => Ok(Duration::from_secs(s)),
     }
+}
+
+fn resolve_sms_policy(
+    countries: Option<Vec<String>>,
+    per_address: Option<u32>,
+) -> Result<SmsPolicy, ConfigError> {
+    let allowed_countries = countries
+        .unwrap_or_default()
+        .into_iter()
+        .map(|code| {
+            let digits = code.trim().trim_start_matches('+');
+            let valid = (1..=3).contains(&digits.len())
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && !digits.starts_with('0');
+            if valid {
+                Ok(digits.to_owned())
+            } else {
+                Err(ConfigError::SmsCountry(code.clone()))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let per_address_per_day = match per_address {
+        None => crate::sms_quota::PER_ADDRESS_PER_DAY,
+        Some(0) => return Err(ConfigError::SmsPerAddress),
+        Some(n) => i64::from(n),
+    };
+    Ok(SmsPolicy {
+        allowed_countries,
+        per_address_per_day,
+    })
 }
 
 fn resolve_smtp(over: SmtpFile, file: SmtpFile) -> Result<Smtp, ConfigError> {
@@ -712,6 +776,24 @@ server_ca = "bankid-test-root.pem"
             none.siths_trust_anchors.is_empty(),
             "SITHS is off by default"
         );
+    }
+
+    #[test]
+    fn sms_policy_defaults_to_every_country_and_takes_codes_with_or_without_plus() {
+        let config = Config::resolve(FileConfig::default(), demo()).unwrap();
+        assert_eq!(config.sms_policy, SmsPolicy::default());
+        let file = FileConfig::parse(
+            "sms_allowed_countries = [\"46\", \"+358\"]\nsms_per_address_per_day = 3\n",
+        )
+        .unwrap();
+        let config = Config::resolve(file, demo()).unwrap();
+        assert_eq!(config.sms_policy.allowed_countries, ["46", "358"]);
+        assert_eq!(config.sms_policy.per_address_per_day, 3);
+        let bad = FileConfig::parse("sms_allowed_countries = [\"sverige\"]").unwrap();
+        assert!(matches!(
+            Config::resolve(bad, demo()),
+            Err(ConfigError::SmsCountry(_))
+        ));
     }
 
     #[test]

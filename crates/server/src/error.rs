@@ -49,6 +49,8 @@ pub enum ApiError {
     SmsUnavailable { id: String },
     #[error("this is already the account's phone number")]
     SamePhone,
+    #[error("SMS cannot be sent to numbers in this country")]
+    PhoneCountryNotAllowed,
     #[error("BankID already has an order in progress for this person")]
     BankIdAlreadyInProgress,
     #[error("BankID login is not available now")]
@@ -77,7 +79,8 @@ impl ApiError {
             | ApiError::Field(_)
             | ApiError::CommonPassword
             | ApiError::WrongCode { .. }
-            | ApiError::SamePhone => StatusCode::BAD_REQUEST,
+            | ApiError::SamePhone
+            | ApiError::PhoneCountryNotAllowed => StatusCode::BAD_REQUEST,
             ApiError::CodeExpired => StatusCode::GONE,
             ApiError::TooManyAttempts
             | ApiError::ResendTooSoon { .. }
@@ -119,6 +122,7 @@ impl ApiError {
             ApiError::EmailUnavailable { .. } => ErrorCode::EmailUnavailable,
             ApiError::SmsUnavailable { .. } => ErrorCode::SmsUnavailable,
             ApiError::SamePhone => ErrorCode::SamePhone,
+            ApiError::PhoneCountryNotAllowed => ErrorCode::PhoneCountryNotAllowed,
             ApiError::BankIdAlreadyInProgress => ErrorCode::BankidAlreadyInProgress,
             ApiError::BankIdUnavailable { .. } => ErrorCode::BankidUnavailable,
             ApiError::SithsUnknownChallenge | ApiError::SithsChallengeExpired => {

@@ -23,6 +23,7 @@ mod registration;
 mod routes;
 mod sessions;
 pub mod siths;
+mod sms_quota;
 pub mod store;
 
 /// What a client sends, as the routes parse it, for fuzz/ to feed directly; not part of the API.
@@ -74,6 +75,8 @@ struct Inner {
     outbox: Option<Arc<DemoOutbox>>,
     timeouts: Timeouts,
     limits: Limits,
+    /// Country calling codes SMS may go to; empty: every country.
+    sms_allowed_countries: Vec<String>,
     trusted_proxy_header: Option<HeaderName>,
     bankid: Option<Arc<BankId>>,
     /// Demo mode: the BankID simulator the orders go to, with its test app.
@@ -127,6 +130,12 @@ pub struct Limits {
     pub bankid_ip: Limiter,
     /// SITHS challenges per client address (each is a database row for 2 minutes).
     pub siths_ip: Limiter,
+    /// SMS codes per account (or registering address) a day.
+    pub sms_account: Limiter,
+    /// SMS codes per destination number a day.
+    pub sms_number: Limiter,
+    /// SMS codes per client address a day (`sms_per_address_per_day`).
+    pub sms_ip: Limiter,
     /// "Forget this device" requests per client address (each is a database write, and the
     /// only device call without a session).
     pub device_forget_ip: Limiter,
@@ -136,9 +145,34 @@ pub struct Limits {
 /// reach the server through one address.
 pub const SITHS_CHALLENGES_PER_IP: i64 = 300;
 
+impl Limits {
+    /// The limits with what the configuration sets (the SMS quota per address).
+    pub fn configured(sms: &config::SmsPolicy) -> Self {
+        Limits {
+            sms_ip: Limiter::new("sms_ip", sms.per_address_per_day, sms_quota::DAY_SECONDS),
+            ..Limits::default()
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
+            sms_account: Limiter::new(
+                "sms_account",
+                sms_quota::PER_ACCOUNT_PER_DAY,
+                sms_quota::DAY_SECONDS,
+            ),
+            sms_number: Limiter::new(
+                "sms_number",
+                sms_quota::PER_NUMBER_PER_DAY,
+                sms_quota::DAY_SECONDS,
+            ),
+            sms_ip: Limiter::new(
+                "sms_ip",
+                sms_quota::PER_ADDRESS_PER_DAY,
+                sms_quota::DAY_SECONDS,
+            ),
             login_account: Limiter::new("login_account", 5, 15 * 60),
             login_sms_account: Limiter::new("login_sms_account", 5, 15 * 60),
             login_ip: Limiter::new("login_ip", 30, 15 * 60),
@@ -193,6 +227,11 @@ impl AppState {
 
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// Country calling codes SMS may go to (digits, no `+`); empty: every country.
+    pub fn sms_allowed_countries(&self) -> &[String] {
+        &self.inner.sms_allowed_countries
     }
 
     /// The header a trusted reverse proxy puts the client's address in, if configured.
@@ -280,7 +319,8 @@ async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Ro
             sms,
             outbox,
             timeouts: config.timeouts,
-            limits: Limits::default(),
+            limits: Limits::configured(&config.sms_policy),
+            sms_allowed_countries: config.sms_policy.allowed_countries.clone(),
             trusted_proxy_header,
             bankid: bankid.map(|client| Arc::new(BankId::new(client))),
             #[cfg(feature = "demo")]

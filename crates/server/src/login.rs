@@ -51,11 +51,11 @@ pub async fn password(
             },
         )
         .await?;
-        challenges::send_code(&state, &row).await?;
+        challenges::send_code(&state, &row, ip).await?;
         tracing::info!("right password after many wrong ones: e-mail code sent");
         return Err(ApiError::EmailCodeRequired { id: row.id });
     }
-    finish_password(&state, &guard, &account, request.device_token.as_ref()).await
+    finish_password(&state, &guard, &account, request.device_token.as_ref(), ip).await
 }
 
 /// The password (and the e-mail code, when one was needed) is right: a session for an account
@@ -65,6 +65,7 @@ async fn finish_password(
     guard: &Guard<'_>,
     account: &Account,
     device_token: Option<&SecretString>,
+    ip: std::net::IpAddr,
 ) -> Result<Json<LoginAnswer>> {
     let Some(phone) = account.phone() else {
         // Without two-step verification there is no SMS code for a device token to replace.
@@ -108,7 +109,7 @@ async fn finish_password(
         },
     )
     .await?;
-    let sent = challenges::send_code(state, &row).await?;
+    let sent = challenges::send_code(state, &row, ip).await?;
     Ok(Json(LoginAnswer::SmsCode(LoginChallenge {
         id: row.id,
         resend_after: sent.resend_after,
@@ -134,7 +135,7 @@ pub async fn email_code(
     store::accounts::clear_failed_logins(state.pool(), account.id).await?;
     let account = account_of(&state, Some(account.id)).await?;
     let guard = Guard::new(&state, &email, ip);
-    finish_password(&state, &guard, &account, None).await
+    finish_password(&state, &guard, &account, None, ip).await
 }
 
 pub async fn sms(
@@ -182,10 +183,11 @@ pub async fn sms(
 
 pub async fn resend(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Body(request): Body<LoginResendRequest>,
 ) -> Result<Json<LoginChallenge>> {
     let row = challenges::load(&state, &request.challenge_id, Purpose::Login).await?;
-    let sent = challenges::resend(&state, &row).await?;
+    let sent = challenges::resend(&state, &row, ip).await?;
     Ok(Json(LoginChallenge {
         id: row.id,
         resend_after: sent.resend_after,

@@ -110,6 +110,17 @@ struct Cli {
         num_args = 1..
     )]
     siths_trust_anchors: Vec<PathBuf>,
+    /// Country calling codes SMS may be sent to, comma-separated (e.g. 46,47,358); none: every
+    /// country.
+    #[arg(
+        long = "sms-allowed-countries",
+        env = "LEGITIMERA_SMS_ALLOWED_COUNTRIES",
+        value_delimiter = ','
+    )]
+    sms_allowed_countries: Vec<String>,
+    /// SMS codes per client address a day (default 10).
+    #[arg(long, env = "LEGITIMERA_SMS_PER_ADDRESS_PER_DAY")]
+    sms_per_address_per_day: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,6 +237,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             },
             siths_trust_anchors: (!cli.siths_trust_anchors.is_empty())
                 .then_some(cli.siths_trust_anchors),
+            sms_allowed_countries: (!cli.sms_allowed_countries.is_empty())
+                .then_some(cli.sms_allowed_countries),
+            sms_per_address_per_day: cli.sms_per_address_per_day,
             demo: cli.demo,
         },
     )?;

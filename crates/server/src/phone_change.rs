@@ -15,7 +15,7 @@ use crate::extract::{Body, ClientIp};
 use crate::login::{self, Guard};
 use crate::registration::waiting;
 use crate::sessions::{self, MaybeAuthenticated};
-use crate::{accounts, devices, messages, AppState};
+use crate::{accounts, devices, messages, sms_quota, AppState};
 
 pub async fn start(
     State(state): State<AppState>,
@@ -24,6 +24,7 @@ pub async fn start(
     Body(request): Body<PhoneChangeRequest>,
 ) -> Result<(StatusCode, Json<Challenge>)> {
     let phone = PhoneNumber::parse(&request.phone)?;
+    sms_quota::check_country(&state, &phone)?;
     let (account, step, email) = match session {
         Some(session) => {
             // A BankID session has no account, so no phone to change.
@@ -63,12 +64,13 @@ pub async fn start(
         },
     )
     .await?;
-    let sent = challenges::send_code(&state, &row).await?;
+    let sent = challenges::send_code(&state, &row, ip).await?;
     Ok((StatusCode::CREATED, Json(waiting(&row.id, step, sent))))
 }
 
 pub async fn email_code(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     Body(request): Body<CodeRequest>,
 ) -> Result<Json<Challenge>> {
@@ -77,7 +79,7 @@ pub async fn email_code(
     challenges::check_code(&state, &row, Step::EmailCode, &code).await?;
     challenges::advance(&state, &row, Step::SmsCode).await?;
     let row = challenges::load(&state, &id, Purpose::PhoneChange).await?;
-    let sent = challenges::send_code(&state, &row).await?;
+    let sent = challenges::send_code(&state, &row, ip).await?;
     Ok(Json(waiting(&id, Step::SmsCode, sent)))
 }
 
@@ -120,9 +122,10 @@ pub async fn sms_code(
 
 pub async fn resend(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
 ) -> Result<Json<Challenge>> {
     let row = challenges::load(&state, &id, Purpose::PhoneChange).await?;
-    let sent = challenges::resend(&state, &row).await?;
+    let sent = challenges::resend(&state, &row, ip).await?;
     Ok(Json(waiting(&id, row.step(), sent)))
 }

@@ -12,7 +12,7 @@ use legitimera_protocol::{
 use crate::challenges::{self, CodeSent, NewChallenge, Purpose, Row};
 use crate::error::{ApiError, Result};
 use crate::extract::{limit_key, Body, ClientIp};
-use crate::{accounts, passwords, store, AppState};
+use crate::{accounts, passwords, sms_quota, store, AppState};
 
 pub async fn start(
     State(state): State<AppState>,
@@ -28,6 +28,9 @@ pub async fn start(
         None | Some("") => None,
         Some(text) => Some(PhoneNumber::parse(text)?),
     };
+    if let Some(phone) = &phone {
+        sms_quota::check_country(&state, phone)?;
+    }
     state
         .limits()
         .registration_ip
@@ -51,7 +54,7 @@ pub async fn start(
         },
     )
     .await?;
-    let sent = challenges::send_code(&state, &row).await?;
+    let sent = challenges::send_code(&state, &row, ip).await?;
     Ok((
         StatusCode::CREATED,
         Json(waiting(&row.id, Step::EmailCode, sent)),
@@ -60,6 +63,7 @@ pub async fn start(
 
 pub async fn email_code(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     Body(request): Body<CodeRequest>,
 ) -> Result<Json<Challenge>> {
@@ -69,7 +73,7 @@ pub async fn email_code(
     if row.phone().is_some() {
         challenges::advance(&state, &row, Step::SmsCode).await?;
         let row = challenges::load(&state, &id, Purpose::Registration).await?;
-        let sent = challenges::send_code(&state, &row).await?;
+        let sent = challenges::send_code(&state, &row, ip).await?;
         return Ok(Json(waiting(&id, Step::SmsCode, sent)));
     }
     finish(&state, &row).await
@@ -88,10 +92,11 @@ pub async fn sms_code(
 
 pub async fn resend(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
 ) -> Result<Json<Challenge>> {
     let row = challenges::load(&state, &id, Purpose::Registration).await?;
-    let sent = challenges::resend(&state, &row).await?;
+    let sent = challenges::resend(&state, &row, ip).await?;
     Ok(Json(waiting(&id, row.step(), sent)))
 }
 

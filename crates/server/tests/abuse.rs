@@ -214,3 +214,108 @@ async fn wrong_passwords_do_not_block_the_owners_right_sms_code() {
     assert_eq!(session.status, StatusCode::OK, "{:?}", session.body);
     assert_eq!(session.body["assurance"], "substantial");
 }
+
+fn sms_count(outbox: &[OutboxMessage]) -> usize {
+    outbox.iter().filter(|m| m.channel == Channel::Sms).count()
+}
+
+#[tokio::test]
+async fn a_hundred_phone_changes_send_at_most_the_quota() {
+    let server = TestServer::demo().await;
+    let (token, _) = server.log_in("erik@example.se", DEMO_PASSWORD).await;
+    let mut refused = 0;
+    for i in 0..100 {
+        let answer = server
+            .post_auth(
+                "phone-changes",
+                &token,
+                json!({"phone": format!("0731{i:06}")}),
+            )
+            .await;
+        if answer.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(answer.code(), ErrorCode::RateLimited.as_str());
+            let retry_after: u64 = answer.headers["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(retry_after > 0 && retry_after <= 24 * 60 * 60);
+            refused += 1;
+        } else {
+            assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+        }
+    }
+    assert_eq!(
+        sms_count(&server.outbox().await),
+        10,
+        "10 a day per account"
+    );
+    assert_eq!(refused, 90);
+}
+
+#[tokio::test]
+async fn every_right_password_of_a_two_step_account_sends_within_the_number_quota() {
+    let server = TestServer::demo().await;
+    let right = json!({"email": "amira@example.se", "password": DEMO_PASSWORD});
+    for _ in 0..5 {
+        let answer = server.post("login/password", right.clone()).await;
+        assert_eq!(answer.body["next"], "sms_code", "{:?}", answer.body);
+    }
+    let sixth = server.post("login/password", right).await;
+    assert_eq!(sixth.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(sixth.code(), ErrorCode::RateLimited.as_str());
+    assert!(sixth.headers.contains_key("retry-after"));
+    assert_eq!(sms_count(&server.outbox().await), 5, "5 a day per number");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_resends_send_one_code() {
+    let server = TestServer::demo().await;
+    let (token, _) = server.log_in("erik@example.se", DEMO_PASSWORD).await;
+    let started = server
+        .post_auth("phone-changes", &token, json!({"phone": "0731112233"}))
+        .await;
+    let id = started.body["id"].as_str().unwrap().to_owned();
+    server.advance(31);
+    let codes = at_once(
+        &server,
+        &format!("phone-changes/{id}/resend"),
+        20,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        codes.iter().filter(|c| c.is_empty()).count(),
+        1,
+        "{codes:?}"
+    );
+    assert_eq!(count(&codes, ErrorCode::ResendTooSoon), 19, "{codes:?}");
+    assert_eq!(sms_count(&server.outbox().await), 2);
+}
+
+#[tokio::test]
+async fn sms_goes_only_to_allowed_countries_and_the_address_quota_is_configurable() {
+    let server = TestServer::with(Overrides {
+        sms_allowed_countries: Some(vec!["46".into()]),
+        sms_per_address_per_day: Some(2),
+        ..demo_overrides()
+    })
+    .await;
+    let (token, _) = server.log_in("erik@example.se", DEMO_PASSWORD).await;
+    let foreign = server
+        .post_auth("phone-changes", &token, json!({"phone": "+4791234567"}))
+        .await;
+    assert_eq!(foreign.status, StatusCode::BAD_REQUEST);
+    assert_eq!(foreign.code(), ErrorCode::PhoneCountryNotAllowed.as_str());
+    for phone in ["0731112233", "0731112234"] {
+        let answer = server
+            .post_auth("phone-changes", &token, json!({"phone": phone}))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED);
+    }
+    let third = server
+        .post_auth("phone-changes", &token, json!({"phone": "0731112235"}))
+        .await;
+    assert_eq!(third.code(), ErrorCode::RateLimited.as_str());
+    assert_eq!(sms_count(&server.outbox().await), 2);
+}

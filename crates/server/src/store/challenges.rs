@@ -135,12 +135,56 @@ pub async fn set_code(
     Ok(())
 }
 
-pub async fn record_send(pool: &AnyPool, id: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE challenges SET code_sent_at = $1, sends = sends + 1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(pool)
-        .await?;
+/// Takes the next send of the challenge's current `step` for `now`, if one is due: fewer than
+/// `max_sends` so far and none since `cooldown` seconds. One statement, so of parallel resends
+/// (on any instance) exactly one gets it. Answers the send time it replaced (to give the
+/// send back with [`unclaim_send`]), or `None` when no send is due.
+pub async fn claim_send(
+    pool: &AnyPool,
+    id: &str,
+    step: &str,
+    now: i64,
+    cooldown: i64,
+    max_sends: i64,
+) -> sqlx::Result<Option<Option<i64>>> {
+    let before: Option<i64> =
+        sqlx::query_scalar("SELECT code_sent_at FROM challenges WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .flatten();
+    let claimed = sqlx::query(
+        "UPDATE challenges SET code_sent_at = $1, sends = sends + 1
+         WHERE id = $2 AND step = $3 AND sends < $4
+           AND (code_sent_at IS NULL OR code_sent_at <= $5)",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(step)
+    .bind(max_sends)
+    .bind(now - cooldown)
+    .execute(pool)
+    .await?;
+    Ok((claimed.rows_affected() == 1).then_some(before))
+}
+
+/// Gives back a send [`claim_send`] took at `claimed_at` when nothing was delivered: the
+/// cooldown counts from the last delivery that worked.
+pub async fn unclaim_send(
+    pool: &AnyPool,
+    id: &str,
+    claimed_at: i64,
+    before: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE challenges SET code_sent_at = $1, sends = sends - 1
+         WHERE id = $2 AND code_sent_at = $3 AND sends > 0",
+    )
+    .bind(before)
+    .bind(id)
+    .bind(claimed_at)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
