@@ -65,6 +65,17 @@ error_codes! {
         NotFound = "not_found",
         /// The body is not valid JSON of the expected shape, or a query is malformed.
         BadRequest = "bad_request",
+        /// The route exists, but not with this method.
+        MethodNotAllowed = "method_not_allowed",
+        /// The body is larger than the server takes (64 KiB by default).
+        PayloadTooLarge = "payload_too_large",
+        /// A body that is not `Content-Type: application/json`.
+        UnsupportedMediaType = "unsupported_media_type",
+        /// The request (its body, or its work) took longer than the server allows.
+        RequestTimeout = "request_timeout",
+        /// The server is at its limit of requests at once (or of password hashes waiting):
+        /// try again after `retry_after` seconds.
+        Overloaded = "overloaded",
         Internal = "internal",
         DatabaseUnavailable = "database_unavailable",
         /// The e-mail address is not a valid address.

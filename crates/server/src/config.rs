@@ -9,6 +9,20 @@ use legitimera_protocol::SecretString;
 use serde::Deserialize;
 use url::Url;
 
+/// How long a client may take to send a request's header: the default, and the most allowed.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 10;
+pub const MAX_HEADER_READ_TIMEOUT_SECONDS: u64 = 30;
+/// How long a request (its body and its work) may take; the BankID long poll gets its own
+/// wait on top.
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
+pub const MAX_REQUEST_TIMEOUT_SECONDS: u64 = 300;
+/// Requests in the handlers at once, per instance; more are answered `503 overloaded`.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 512;
+/// The largest request body taken (every body of the API is a few hundred bytes).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long a stopping server lets open requests finish.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
 /// The address the server listens on when nothing else is said.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 /// A session ends after this long without activity (AAL2: 30 minutes). Also the maximum.
@@ -45,6 +59,14 @@ pub struct FileConfig {
     pub sms_allowed_countries: Option<Vec<String>>,
     /// SMS codes per client address a day (default [`crate::sms_quota::PER_ADDRESS_PER_DAY`]).
     pub sms_per_address_per_day: Option<u32>,
+    /// Seconds a client may take to send a request header (default 10, at most 30).
+    pub header_read_timeout: Option<u64>,
+    /// Seconds a request may take (default 30, at most 300).
+    pub request_timeout: Option<u64>,
+    /// Requests handled at once (default 512); more are answered `503 overloaded`.
+    pub max_concurrent_requests: Option<usize>,
+    /// The largest request body in bytes (default 65536).
+    pub max_body_bytes: Option<usize>,
 }
 
 /// `[bankid]` in the config file: BankID's RP API and this RP's identity. Without it BankID
@@ -117,6 +139,10 @@ pub struct Overrides {
     pub siths_trust_anchors: Option<Vec<PathBuf>>,
     pub sms_allowed_countries: Option<Vec<String>>,
     pub sms_per_address_per_day: Option<u32>,
+    pub header_read_timeout: Option<u64>,
+    pub request_timeout: Option<u64>,
+    pub max_concurrent_requests: Option<usize>,
+    pub max_body_bytes: Option<usize>,
     pub demo: bool,
 }
 
@@ -204,6 +230,26 @@ impl Default for SmsPolicy {
     }
 }
 
+/// What a connection and a request may hold (see `http_limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_concurrent_requests: usize,
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECONDS),
+            request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECONDS),
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
 /// The session limits the server enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -247,6 +293,7 @@ pub struct Config {
     /// PEM files of the SITHS trust anchors; empty turns SITHS login off (`siths_unavailable`).
     pub siths_trust_anchors: Vec<PathBuf>,
     pub sms_policy: SmsPolicy,
+    pub http: HttpLimits,
     pub demo: bool,
 }
 
@@ -281,6 +328,12 @@ pub enum ConfigError {
     SmsCountry(String),
     #[error("sms_per_address_per_day must be at least 1")]
     SmsPerAddress,
+    #[error("header_read_timeout must be 1 to {MAX_HEADER_READ_TIMEOUT_SECONDS} seconds, not {0}")]
+    HeaderReadTimeout(u64),
+    #[error("request_timeout must be 1 to {MAX_REQUEST_TIMEOUT_SECONDS} seconds, not {0}")]
+    RequestTimeout(u64),
+    #[error("max_concurrent_requests and max_body_bytes must be at least 1")]
+    ZeroLimit,
 }
 
 impl Config {
@@ -349,6 +402,30 @@ impl Config {
                 over.sms_per_address_per_day
                     .or(file.sms_per_address_per_day),
             )?,
+            http: HttpLimits {
+                header_read_timeout: within(
+                    over.header_read_timeout.or(file.header_read_timeout),
+                    DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
+                    MAX_HEADER_READ_TIMEOUT_SECONDS,
+                    ConfigError::HeaderReadTimeout,
+                )?,
+                request_timeout: within(
+                    over.request_timeout.or(file.request_timeout),
+                    DEFAULT_REQUEST_TIMEOUT_SECONDS,
+                    MAX_REQUEST_TIMEOUT_SECONDS,
+                    ConfigError::RequestTimeout,
+                )?,
+                max_concurrent_requests: at_least_one(
+                    over.max_concurrent_requests
+                        .or(file.max_concurrent_requests)
+                        .unwrap_or(DEFAULT_MAX_CONCURRENT_REQUESTS),
+                )?,
+                max_body_bytes: at_least_one(
+                    over.max_body_bytes
+                        .or(file.max_body_bytes)
+                        .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+                )?,
+            },
             demo: over.demo,
         })
     }
@@ -364,6 +441,27 @@ fn limited(
         0 => Err(error(0)),
         s if s > max => Err(error(s)),
         s => Ok(Duration::from_secs(s)),
+    }
+}
+
+/// Seconds given or `default`, refused when zero or above `max`.
+fn within(
+    seconds: Option<u64>,
+    default: u64,
+    max: u64,
+    error: fn(u64) -> ConfigError,
+) -> Result<Duration, ConfigError> {
+    match seconds.unwrap_or(default) {
+        s if s == 0 || s > max => Err(error(s)),
+        s => Ok(Duration::from_secs(s)),
+    }
+}
+
+fn at_least_one(n: usize) -> Result<usize, ConfigError> {
+    if n == 0 {
+        Err(ConfigError::ZeroLimit)
+    } else {
+        Ok(n)
     }
 }
 
@@ -794,6 +892,23 @@ server_ca = "bankid-test-root.pem"
             Config::resolve(bad, demo()),
             Err(ConfigError::SmsCountry(_))
         ));
+    }
+
+    #[test]
+    fn http_limits_default_and_refuse_a_header_timeout_above_30_seconds() {
+        let config = Config::resolve(FileConfig::default(), demo()).unwrap();
+        assert_eq!(config.http, HttpLimits::default());
+        assert_eq!(config.http.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.http.max_body_bytes, 65536);
+        let file = FileConfig::parse("header_read_timeout = 31").unwrap();
+        assert_eq!(
+            Config::resolve(file, demo()),
+            Err(ConfigError::HeaderReadTimeout(31))
+        );
+        let file = FileConfig::parse("header_read_timeout = 30\nrequest_timeout = 5").unwrap();
+        let config = Config::resolve(file, demo()).unwrap();
+        assert_eq!(config.http.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(config.http.request_timeout, Duration::from_secs(5));
     }
 
     #[test]

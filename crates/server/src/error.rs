@@ -15,6 +15,16 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 pub enum ApiError {
     #[error("no such resource")]
     NotFound,
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("the body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("the request took too long")]
+    RequestTimeout,
+    #[error("the server is busy; try again shortly")]
+    Overloaded { retry_after: u64 },
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -75,6 +85,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound | ApiError::UnknownChallenge => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadRequest(_)
             | ApiError::Field(_)
             | ApiError::CommonPassword
@@ -105,6 +120,11 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::RequestTimeout => ErrorCode::RequestTimeout,
+            ApiError::Overloaded { .. } => ErrorCode::Overloaded,
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
             ApiError::Field(field) => field.code(),
             ApiError::CommonPassword => ErrorCode::CommonPassword,
@@ -137,9 +157,9 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::ResendTooSoon { retry_after } | ApiError::RateLimited { retry_after } => {
-                Some(*retry_after)
-            }
+            ApiError::ResendTooSoon { retry_after }
+            | ApiError::RateLimited { retry_after }
+            | ApiError::Overloaded { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -162,6 +182,18 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<crate::passwords::HashError> for ApiError {
+    fn from(error: crate::passwords::HashError) -> Self {
+        match error {
+            crate::passwords::HashError::Busy => {
+                tracing::warn!("overloaded: password hash queue full");
+                ApiError::Overloaded { retry_after: 1 }
+            }
+            crate::passwords::HashError::Failed(error) => ApiError::Internal(error),
+        }
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
         ApiError::Internal(error)
@@ -171,7 +203,7 @@ impl From<anyhow::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, ApiError::Overloaded { .. }) {
             // The source chain may name tables or files, never personal data.
             tracing::error!(code = self.code().as_str(), error = ?self, "request failed");
         }

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::Json;
 use serde::de::DeserializeOwned;
 
@@ -26,7 +27,13 @@ where
         Json::<T>::from_request(request, state)
             .await
             .map(|Json(value)| Body(value))
-            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+            .map_err(|rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+                // A body that stopped arriving: the request timeout (or the client) ended it.
+                StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout,
+                _ => ApiError::BadRequest(rejection.body_text()),
+            })
     }
 }
 

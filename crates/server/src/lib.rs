@@ -12,6 +12,7 @@ pub mod demo;
 mod devices;
 pub mod error;
 mod extract;
+mod http_limits;
 mod language;
 mod login;
 mod messages;
@@ -51,7 +52,7 @@ use legitimera_bankid::{ClientConfig, RpClient, RpIdentity, ServerCa};
 
 use crate::bankid::BankId;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{BankIdSetup, Config, Delivery, RpIdentityFiles, Timeouts};
+use crate::config::{BankIdSetup, Config, Delivery, HttpLimits, RpIdentityFiles, Timeouts};
 use crate::delivery::{DemoOutbox, HttpSmsGateway, Mailer, SmsSender, SmtpMailer};
 use crate::passwords::Hasher;
 use crate::ratelimit::Limiter;
@@ -74,6 +75,7 @@ struct Inner {
     sms: Arc<dyn SmsSender>,
     outbox: Option<Arc<DemoOutbox>>,
     timeouts: Timeouts,
+    http: HttpLimits,
     limits: Limits,
     /// Country calling codes SMS may go to; empty: every country.
     sms_allowed_countries: Vec<String>,
@@ -225,6 +227,10 @@ impl AppState {
         self.inner.timeouts
     }
 
+    pub fn http_limits(&self) -> HttpLimits {
+        self.inner.http
+    }
+
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
     }
@@ -319,6 +325,7 @@ async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Ro
             sms,
             outbox,
             timeouts: config.timeouts,
+            http: config.http,
             limits: Limits::configured(&config.sms_policy),
             sms_allowed_countries: config.sms_policy.allowed_countries.clone(),
             trusted_proxy_header,
@@ -394,43 +401,68 @@ fn rp_client(rp: &config::BankIdRp) -> anyhow::Result<RpClient> {
 }
 
 /// Binds, announces the address on stdout (`listening on http://ADDR`, so scripts and tests can
-/// use port 0), and serves until `shutdown` resolves; then drains open requests.
+/// use port 0), and serves until `shutdown` resolves; then lets open requests finish, for at
+/// most [`config::SHUTDOWN_DEADLINE`], on HTTP as on HTTPS.
 pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (app, state) = build_app(&config, Arc::new(SystemClock)).await?;
+    let handle = axum_server::Handle::new();
+    stop_on(&handle, shutdown);
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
     match &config.tls {
         None => {
             let listener = TcpListener::bind(config.listen).await?;
             announce("http", listener.local_addr()?);
-            serve_plain(listener, app, shutdown).await?;
+            let mut server = axum_server::from_tcp(listener.into_std()?)?.handle(handle);
+            limit_connections(server.http_builder(), &config.http);
+            server.serve(service).await?;
         }
         Some(tls) => {
             let _ = rustls_ring_provider();
             let rustls_config =
                 axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key).await?;
-            let handle = axum_server::Handle::new();
             let waiter = handle.clone();
             tokio::spawn(async move {
                 if let Some(addr) = waiter.listening().await {
                     announce("https", addr);
                 }
             });
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                shutdown.await;
-                stopper.graceful_shutdown(Some(Duration::from_secs(10)));
-            });
-            axum_server::bind_rustls(config.listen, rustls_config)
-                .handle(handle)
-                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-                .await?;
+            let mut server = axum_server::bind_rustls(config.listen, rustls_config).handle(handle);
+            limit_connections(server.http_builder(), &config.http);
+            server.serve(service).await?;
         }
     }
     state.stop().await;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// When `shutdown` resolves: stop accepting, give open requests the deadline, then close.
+fn stop_on(
+    handle: &axum_server::Handle<SocketAddr>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(config::SHUTDOWN_DEADLINE));
+    });
+}
+
+/// hyper's connection limits: a request header must arrive within `header_read_timeout`
+/// (hyper's timer installed, else the timeout is silently off), and a connection that sends
+/// half a header is closed then.
+fn limit_connections(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    http: &HttpLimits,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(http.header_read_timeout);
+    builder.http2().timer(hyper_util::rt::TokioTimer::new());
 }
 
 /// A server running in this process over plain HTTP (for tests and benches).
@@ -454,35 +486,27 @@ impl Running {
 }
 
 /// Builds the server with `clock`, binds `config.listen` (port 0 picks one) and serves in the
-/// background until [`Running::stop`].
+/// background until [`Running::stop`], with the same connection limits as [`serve`].
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     let (app, state) = build_app(&config, clock).await?;
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = axum_server::Handle::new();
+    stop_on(&handle, async {
+        let _ = stopped.await;
+    });
+    let mut server = axum_server::from_tcp(listener.into_std()?)?.handle(handle);
+    limit_connections(server.http_builder(), &config.http);
     let task = tokio::spawn(async move {
-        let served = serve_plain(listener, app, async {
-            let _ = stopped.await;
-        })
-        .await;
+        let served = server
+            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .map_err(anyhow::Error::from);
         state.stop().await;
         served
     });
     Ok(Running { addr, stop, task })
-}
-
-async fn serve_plain(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
-    Ok(())
 }
 
 fn announce(scheme: &str, addr: SocketAddr) {

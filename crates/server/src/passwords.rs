@@ -1,11 +1,13 @@
 //! Password policy and hashing: argon2id (m = 19 MiB, t = 2, p = 1, OWASP) on a pool of one
 //! thread per core, so a login never stalls the async workers, each thread hashing in working
-//! memory it keeps and zeroizes after every hash; the common-password list. Never logs a
-//! password or a hash.
+//! memory it keeps and zeroizes after every hash; a bounded queue in front of it (full: the
+//! request is `503 overloaded`, not queued without end), and a hash whose client has left is
+//! skipped; the common-password list. Never logs a password or a hash.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
 
 use argon2::password_hash::rand_core::OsRng;
@@ -35,6 +37,20 @@ pub fn common_list_len() -> usize {
     COMMON_PASSWORDS.lines().count()
 }
 
+/// Hashes that may wait for a hashing thread, per thread. Each takes tens of milliseconds, so
+/// a full queue is a second or two of work: a request beyond it is better told to come back.
+pub const QUEUED_PER_THREAD: usize = 32;
+
+/// Why a hash was not made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HashError {
+    #[error("too many password hashes are waiting")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 /// Hashes and verifies passwords off the async workers. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Hasher {
@@ -52,14 +68,15 @@ type Job = Box<dyn FnOnce() + Send>;
 /// each a wait for a core on a busy machine. The threads end when the last `Hasher` goes.
 #[derive(Debug)]
 struct HashPool {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
+    /// Hashes not made because nobody waited for them any more.
+    skipped: Arc<AtomicU64>,
 }
 
 impl HashPool {
-    fn start() -> anyhow::Result<Self> {
-        let (sender, receiver) = mpsc::channel::<Job>();
+    fn start(threads: usize, queued: usize) -> anyhow::Result<Self> {
+        let (sender, receiver) = mpsc::sync_channel::<Job>(queued);
         let receiver = Arc::new(Mutex::new(receiver));
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         for index in 0..threads {
             let receiver = Arc::clone(&receiver);
             std::thread::Builder::new()
@@ -76,46 +93,75 @@ impl HashPool {
                     let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
                 })?;
         }
-        Ok(HashPool { jobs: sender })
+        Ok(HashPool {
+            jobs: sender,
+            skipped: Arc::new(AtomicU64::new(0)),
+        })
     }
 
-    /// Runs `work` on a hashing thread and waits for its answer.
+    /// Runs `work` on a hashing thread and waits for its answer; `Busy` at once when the
+    /// queue is full. If the caller stops waiting (the client left and its request was
+    /// dropped) before a thread gets to the work, it is skipped.
     async fn run<R: Send + 'static>(
         &self,
         work: impl FnOnce() -> anyhow::Result<R> + Send + 'static,
-    ) -> anyhow::Result<R> {
+    ) -> Result<R, HashError> {
         let (answer, answered) = tokio::sync::oneshot::channel();
+        let skipped = Arc::clone(&self.skipped);
         let job: Job = Box::new(move || {
+            if answer.is_closed() {
+                skipped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
             let _ = answer.send(work());
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| anyhow::anyhow!("the hashing threads are gone"))?;
-        answered
+        self.jobs.try_send(job).map_err(|error| match error {
+            mpsc::TrySendError::Full(_) => HashError::Busy,
+            mpsc::TrySendError::Disconnected(_) => {
+                HashError::Failed(anyhow::anyhow!("the hashing threads are gone"))
+            }
+        })?;
+        Ok(answered
             .await
-            .map_err(|_| anyhow::anyhow!("a hashing thread failed"))?
+            .map_err(|_| anyhow::anyhow!("a hashing thread failed"))??)
     }
 }
 
 impl Hasher {
+    /// One hashing thread per core, [`QUEUED_PER_THREAD`] waiting hashes per thread.
     pub fn new() -> anyhow::Result<Self> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_capacity(threads, threads * QUEUED_PER_THREAD)
+    }
+
+    /// `threads` hashing threads and room for `queued` hashes waiting for them.
+    pub fn with_capacity(threads: usize, queued: usize) -> anyhow::Result<Self> {
         let random = SaltString::generate(&mut OsRng);
         let dummy_hash = hash_now(random.as_str().as_bytes())?;
         Ok(Hasher {
             dummy_hash: dummy_hash.into(),
-            pool: Arc::new(HashPool::start()?),
+            pool: Arc::new(HashPool::start(threads, queued)?),
         })
     }
 
+    /// Hashes skipped so far because nobody waited for them any more.
+    pub fn skipped(&self) -> u64 {
+        self.pool.skipped.load(Ordering::Relaxed)
+    }
+
     /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) for a new password.
-    pub async fn hash(&self, password: Password) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: Password) -> Result<String, HashError> {
         self.pool
             .run(move || hash_now(password.expose().as_bytes()))
             .await
     }
 
     /// Whether `password` matches `stored`; with no stored hash, spends the same time and says no.
-    pub async fn verify(&self, password: Password, stored: Option<String>) -> anyhow::Result<bool> {
+    pub async fn verify(
+        &self,
+        password: Password,
+        stored: Option<String>,
+    ) -> Result<bool, HashError> {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = self
@@ -299,6 +345,42 @@ mod tests {
                 .iter()
                 .all(|block| block.as_ref().iter().all(|word| *word == 0)));
         });
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_busy_and_a_hash_nobody_waits_for_is_skipped() {
+        let hasher = Hasher::with_capacity(1, 1).unwrap();
+        // One hash on the thread, one waiting: the next has no room.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let hold = Mutex::new(hold);
+        let blocker = hasher.pool.run(move || {
+            let _ = hold.lock().unwrap().recv();
+            Ok(())
+        });
+        let mut blocker = Box::pin(blocker);
+        // Polled once: the job is on the thread (or queued).
+        let _ = futures_poll_once(&mut blocker).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let mut waiting = Box::pin(hasher.hash(password("en fras som väntar")));
+        let _ = futures_poll_once(&mut waiting).await;
+        let busy = hasher.hash(password("ingen plats kvar")).await;
+        assert!(matches!(busy, Err(HashError::Busy)), "{busy:?}");
+        // The waiting client leaves: its hash is never made.
+        drop(waiting);
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        // The thread takes the skipped job off the queue right after answering the blocker.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let after = hasher.hash(password("nu finns det plats")).await;
+        assert!(after.is_ok());
+        assert_eq!(hasher.skipped(), 1);
+    }
+
+    /// Polls a future once (so its job is handed to the pool) without waiting for it.
+    async fn futures_poll_once<F: std::future::Future + Unpin>(future: &mut F) {
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        let _ = std::pin::Pin::new(future).poll(&mut context);
     }
 
     #[tokio::test]

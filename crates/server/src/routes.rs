@@ -4,15 +4,18 @@
 
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
 use axum::http::Request;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use legitimera_protocol::{Health, OutboxMessage};
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, Result};
-use crate::{bankid, cases, devices, login, phone_change, registration, sessions, siths, AppState};
+use crate::{
+    bankid, cases, devices, http_limits, login, phone_change, registration, sessions, siths,
+    AppState,
+};
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -49,7 +52,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/siths/challenges", post(siths::create_challenge))
         .route("/siths/sessions", post(siths::log_in))
-        .route("/siths/landing", get(siths::landing));
+        .route("/siths/landing", get(siths::landing))
+        .method_not_allowed_fallback(method_not_allowed);
     let mut router = Router::new().nest(legitimera_protocol::API_PREFIX, api);
     if state.outbox().is_some() {
         router = router.route("/demo/outbox", get(outbox));
@@ -59,8 +63,15 @@ pub fn router(state: AppState) -> Router {
         // The simulator's test BankID app: POST /demo/bankid/sign and /demo/bankid/cancel.
         router = router.nest_service("/demo/bankid", app.router());
     }
+    let http = state.http_limits();
     router
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            http_limits::Gate::new(&http),
+            http_limits::limit,
+        ))
+        .layer(DefaultBodyLimit::max(http.max_body_bytes))
+        .layer(middleware::from_fn(http_limits::json_errors))
         .layer(
             // Only the method and the route pattern: a path or query may carry personal data.
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -109,4 +120,8 @@ async fn outbox(State(state): State<AppState>) -> Result<Json<Vec<OutboxMessage>
 
 async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
