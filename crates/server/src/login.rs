@@ -17,6 +17,7 @@ use crate::challenges::{self, NewChallenge, Purpose};
 use crate::devices::{self, DeviceLabel};
 use crate::error::{ApiError, Result};
 use crate::extract::{limit_key, Body, ClientIp};
+use crate::passwords::Verified;
 use crate::ratelimit::{hashed_key, Limiter};
 use crate::{messages, sessions, store, AppState};
 
@@ -214,23 +215,29 @@ pub async fn verify_password(
     email: &Email,
     password: &SecretString,
 ) -> Result<Account> {
-    let Ok(password) = Password::parse(password) else {
+    if Password::parse(password).is_err() {
         // Too short to be anyone's password: a failure, without hashing.
         return Err(ApiError::InvalidCredentials);
-    };
+    }
     let account = accounts::find_by_email(state, email).await?;
     let stored = account.as_ref().map(|a| a.password_hash.clone());
-    let matches = state.hasher().verify(password, stored).await?;
-    match account {
-        Some(account) if matches => {
+    let verified = state.hasher().verify_login(password, stored).await?;
+    match (account, verified) {
+        (Some(account), Verified::Right { rehash }) => {
             guard.release().await?;
+            if let Some(password) = rehash {
+                // Older parameters, or hashed before passwords were normalized: today's hash.
+                let hash = state.hasher().hash(password).await?;
+                store::accounts::set_password_hash(state.pool(), account.id, &hash).await?;
+                tracing::info!("password rehashed with today's parameters");
+            }
             Ok(account)
         }
-        Some(account) => {
+        (Some(account), Verified::Wrong) => {
             failed(state, &account).await?;
             Err(ApiError::InvalidCredentials)
         }
-        None => Err(ApiError::InvalidCredentials),
+        (None, _) => Err(ApiError::InvalidCredentials),
     }
 }
 

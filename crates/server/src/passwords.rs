@@ -2,7 +2,9 @@
 //! thread per core, so a login never stalls the async workers, each thread hashing in working
 //! memory it keeps and zeroizes after every hash; a bounded queue in front of it (full: the
 //! request is `503 overloaded`, not queued without end), and a hash whose client has left is
-//! skipped; the common-password list. Never logs a password or a hash.
+//! skipped; the common-password list. Passwords are NFKC-normalized before anything looks at
+//! them, and a hash made with older parameters is replaced at the next right password. Never
+//! logs a password or a hash.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -13,8 +15,9 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use legitimera_protocol::Password;
-use zeroize::Zeroize;
+use legitimera_protocol::{FieldError, Password, SecretString};
+use unicode_normalization::UnicodeNormalization as _;
+use zeroize::{Zeroize, Zeroizing};
 
 /// OWASP's argon2id parameters: 19 MiB of memory, 2 passes, 1 lane.
 pub const MEMORY_KIB: u32 = 19 * 1024;
@@ -23,6 +26,38 @@ pub const LANES: u32 = 1;
 
 /// Built by `examples/common_passwords.rs` (see there for how); one lowercase entry a line.
 const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+/// The password as typed, NFKC-normalized, then held to the length rules: what is hashed and
+/// checked against the list. The same password typed on macOS (decomposed, NFD) and Windows
+/// (composed, NFC) is then the same, as are full-width and ordinary letters.
+pub fn normalize(input: &SecretString) -> Result<Password, FieldError> {
+    let normalized = Zeroizing::new(input.expose().nfkc().collect::<String>());
+    Password::parse(&SecretString::new(normalized.as_str()))
+}
+
+/// What checking a login's password found.
+#[derive(Debug)]
+pub enum Verified {
+    Wrong,
+    /// Right. `rehash`: the stored hash should be replaced by a hash of this (normalized)
+    /// password: it was made with older parameters, or of the password before normalization.
+    Right {
+        rehash: Option<Password>,
+    },
+}
+
+/// Whether `stored` was made with other than today's algorithm and parameters.
+pub fn needs_rehash(stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return true;
+    };
+    let current = Params::try_from(&parsed)
+        .ok()
+        .map(|p| (p.m_cost(), p.t_cost(), p.p_cost()));
+    parsed.algorithm != Algorithm::Argon2id.ident()
+        || parsed.version != Some(Version::V0x13.into())
+        || current != Some((MEMORY_KIB, ITERATIONS, LANES))
+}
 
 /// Whether a password is on the shipped list of common passwords (compared lowercased).
 pub fn is_common(password: &Password) -> bool {
@@ -154,6 +189,35 @@ impl Hasher {
         self.pool
             .run(move || hash_now(password.expose().as_bytes()))
             .await
+    }
+
+    /// A login's password against the account's stored hash (`None`: unknown account, the
+    /// same work, `Wrong`). Normalized first; a hash made before passwords were normalized is
+    /// also tried with the password as typed (only when that differs), and then replaced.
+    pub async fn verify_login(
+        &self,
+        input: &SecretString,
+        stored: Option<String>,
+    ) -> Result<Verified, HashError> {
+        let Ok(password) = normalize(input) else {
+            return Ok(Verified::Wrong);
+        };
+        let known = stored.is_some();
+        if self.verify(password.clone(), stored.clone()).await? {
+            let outdated = stored.as_deref().is_some_and(needs_rehash);
+            return Ok(Verified::Right {
+                rehash: outdated.then_some(password),
+            });
+        }
+        let as_typed = Password::parse(input).ok().filter(|raw| *raw != password);
+        if let (true, Some(raw)) = (known, as_typed) {
+            if self.verify(raw, stored).await? {
+                return Ok(Verified::Right {
+                    rehash: Some(password),
+                });
+            }
+        }
+        Ok(Verified::Wrong)
     }
 
     /// Whether `password` matches `stored`; with no stored hash, spends the same time and says no.
@@ -381,6 +445,65 @@ mod tests {
         let waker = std::task::Waker::noop();
         let mut context = std::task::Context::from_waker(waker);
         let _ = std::pin::Pin::new(future).poll(&mut context);
+    }
+
+    #[test]
+    fn nfd_nfc_and_full_width_passwords_normalize_alike() {
+        let nfc = normalize(&"lösenordsfras åäö".into()).unwrap();
+        let nfd = normalize(&"lo\u{308}senordsfras a\u{30a}a\u{308}o\u{308}".into()).unwrap();
+        assert_eq!(nfc, nfd);
+        assert_eq!(nfc.expose(), "lösenordsfras åäö");
+        let wide = normalize(&"ｐａｓｓｗｏｒｄ".into()).unwrap();
+        assert_eq!(wide.expose(), "password");
+        assert!(is_common(&wide));
+        assert!(is_common(&normalize(&"Lo\u{308}senord123".into()).unwrap()));
+    }
+
+    #[test]
+    fn older_parameters_need_a_rehash_and_todays_do_not() {
+        assert!(!needs_rehash(&hash_now(b"en fras").unwrap()));
+        let salt = SaltString::generate(&mut OsRng);
+        let small = Params::new(1024, 1, 1, None).unwrap();
+        use argon2::password_hash::PasswordHasher as _;
+        let old = Argon2::new(Algorithm::Argon2id, Version::V0x13, small)
+            .hash_password(b"gammal", &salt)
+            .unwrap()
+            .to_string();
+        assert!(needs_rehash(&old));
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, params().unwrap())
+            .hash_password(b"gammal", &salt)
+            .unwrap()
+            .to_string();
+        assert!(needs_rehash(&argon2i));
+    }
+
+    #[tokio::test]
+    async fn a_hash_of_the_password_as_typed_still_verifies_and_asks_for_a_rehash() {
+        let hasher = Hasher::new().unwrap();
+        let typed = "lo\u{308}senordsfras";
+        let before_normalizing = hash_now(typed.as_bytes()).unwrap();
+        let verified = hasher
+            .verify_login(&typed.into(), Some(before_normalizing.clone()))
+            .await
+            .unwrap();
+        let Verified::Right { rehash: Some(new) } = verified else {
+            panic!("{verified:?}");
+        };
+        assert_eq!(new.expose(), "lösenordsfras");
+        let today = hash_now(new.expose().as_bytes()).unwrap();
+        let again = hasher
+            .verify_login(&typed.into(), Some(today))
+            .await
+            .unwrap();
+        assert!(
+            matches!(again, Verified::Right { rehash: None }),
+            "{again:?}"
+        );
+        let wrong = hasher
+            .verify_login(&"fel lösenord".into(), Some(before_normalizing))
+            .await
+            .unwrap();
+        assert!(matches!(wrong, Verified::Wrong));
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use legitimera_protocol::{
-    Challenge, CodeRequest, Email, OneTimeCode, Password, PhoneNumber, RegistrationRequest, Step,
+    Challenge, CodeRequest, Email, OneTimeCode, PhoneNumber, RegistrationRequest, Step,
 };
 
 use crate::challenges::{self, CodeSent, NewChallenge, Purpose, Row};
@@ -20,7 +20,7 @@ pub async fn start(
     Body(request): Body<RegistrationRequest>,
 ) -> Result<(StatusCode, Json<Challenge>)> {
     let email = Email::parse(&request.email)?;
-    let password = Password::parse(&request.password)?;
+    let password = passwords::normalize(&request.password)?;
     if passwords::is_common(&password) {
         return Err(ApiError::CommonPassword);
     }
