@@ -30,6 +30,7 @@ pub enum Purpose {
     Registration,
     Login,
     PhoneChange,
+    PasswordReset,
 }
 
 impl Purpose {
@@ -38,6 +39,7 @@ impl Purpose {
             Purpose::Registration => "registration",
             Purpose::Login => "login",
             Purpose::PhoneChange => "phone_change",
+            Purpose::PasswordReset => "password_reset",
         }
     }
 }
@@ -46,6 +48,7 @@ fn step_str(step: Step) -> &'static str {
     match step {
         Step::EmailCode => "email_code",
         Step::SmsCode => "sms_code",
+        Step::Password => "password",
         Step::Done => "done",
     }
 }
@@ -54,6 +57,7 @@ fn parse_step(text: &str) -> Step {
     match text {
         "email_code" => Step::EmailCode,
         "sms_code" => Step::SmsCode,
+        "password" => Step::Password,
         _ => Step::Done,
     }
 }
@@ -147,6 +151,7 @@ fn parse_purpose(text: &str) -> Purpose {
     match text {
         "registration" => Purpose::Registration,
         "login" => Purpose::Login,
+        "password_reset" => Purpose::PasswordReset,
         _ => Purpose::PhoneChange,
     }
 }
@@ -241,6 +246,8 @@ async fn deliver(
                 .email()
                 .ok_or(DeliveryError::Email("no address on file"))?;
             let mail = match (purpose, row.decoy != 0) {
+                (Purpose::PasswordReset, true) => messages::no_account_to_reset(),
+                (Purpose::PasswordReset, false) => messages::password_reset_code(code),
                 (_, true) => messages::already_registered(),
                 (Purpose::PhoneChange, false) => messages::phone_change_code(code),
                 (Purpose::Login, false) => messages::login_code(code),
@@ -254,7 +261,7 @@ async fn deliver(
                 .ok_or_else(|| DeliveryError::Sms("no number on file".into()))?;
             state.sms().send(&phone, &messages::sms_code(code)).await
         }
-        Step::Done => Ok(()),
+        Step::Password | Step::Done => Ok(()),
     }
 }
 

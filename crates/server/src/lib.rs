@@ -17,6 +17,7 @@ mod language;
 mod login;
 mod messages;
 pub mod otp;
+mod password_reset;
 pub mod passwords;
 mod phone_change;
 pub mod ratelimit;
@@ -128,6 +129,8 @@ pub struct Limits {
     pub login_ip: Limiter,
     /// Registrations started per client address (each sends an e-mail).
     pub registration_ip: Limiter,
+    /// Password resets started per client address (each sends an e-mail).
+    pub password_reset_ip: Limiter,
     /// BankID orders started per client address (each is a BankID order and a poller).
     pub bankid_ip: Limiter,
     /// SITHS challenges per client address (each is a database row for 2 minutes).
@@ -179,6 +182,7 @@ impl Default for Limits {
             login_sms_account: Limiter::new("login_sms_account", 5, 15 * 60),
             login_ip: Limiter::new("login_ip", 30, 15 * 60),
             registration_ip: Limiter::new("registration_ip", 20, 60 * 60),
+            password_reset_ip: Limiter::new("password_reset_ip", 20, 60 * 60),
             bankid_ip: Limiter::new("bankid_ip", 60, 15 * 60),
             siths_ip: Limiter::new("siths_ip", SITHS_CHALLENGES_PER_IP, 15 * 60),
             device_forget_ip: Limiter::new("device_forget_ip", 60, 15 * 60),

@@ -68,6 +68,50 @@ pub fn many_failed_logins() -> Mail {
     }
 }
 
+pub fn password_reset_code(code: &OneTimeCode) -> Mail {
+    Mail {
+        subject: "Nytt lösenord / New password",
+        body: format!(
+            "Din kod för att välja ett nytt lösenord är {code}. Den gäller i 10 minuter.\n\
+             Har du inte bett om ett nytt lösenord kan du strunta i det här meddelandet: \
+             ditt lösenord är oförändrat.\n\n\
+             Your code to choose a new password is {code}. It is valid for 10 minutes.\n\
+             If you did not ask for a new password, you can ignore this message: your \
+             password is unchanged.\n",
+            code = code.expose()
+        ),
+    }
+}
+
+/// Sent instead of a code when someone asks to reset the password of an address without an
+/// account, so the answer can be the same either way.
+pub fn no_account_to_reset() -> Mail {
+    Mail {
+        subject: "Nytt lösenord / New password",
+        body: "Någon bad om ett nytt lösenord för den här e-postadressen, men det finns inget \
+               konto med den. Var det du kan du skapa ett konto. Annars kan du strunta i det \
+               här meddelandet.\n\n\
+               Someone asked for a new password for this e-mail address, but there is no \
+               account with it. If it was you, you can create an account. Otherwise you can \
+               ignore this message.\n"
+            .to_owned(),
+    }
+}
+
+/// After a password reset or change: the owner hears of it whoever did it.
+pub fn password_changed() -> Mail {
+    Mail {
+        subject: "Ditt lösenord är bytt / Your password was changed",
+        body: "Lösenordet till ditt konto har just bytts, och alla andra inloggningar har \
+               avslutats. Var det inte du? Välj \"Glömt lösenordet?\" i Legitimera för att \
+               välja ett nytt, och kontakta oss.\n\n\
+               The password of your account was just changed, and every other login was \
+               ended. Not you? Choose \"Forgot your password?\" in Legitimera to choose a new \
+               one, and contact us.\n"
+            .to_owned(),
+    }
+}
+
 pub fn phone_change_code(code: &OneTimeCode) -> Mail {
     Mail {
         subject: "Byta telefonnummer / Change phone number",

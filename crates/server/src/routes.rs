@@ -13,8 +13,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, Result};
 use crate::{
-    bankid, cases, devices, http_limits, login, phone_change, registration, sessions, siths,
-    AppState,
+    bankid, cases, devices, http_limits, login, password_reset, phone_change, registration,
+    sessions, siths, AppState,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -41,6 +41,21 @@ pub fn router(state: AppState) -> Router {
         .route("/phone-changes/{id}/resend", post(phone_change::resend))
         .route("/session", get(sessions::status).delete(sessions::logout))
         .route("/session/activity", post(sessions::activity))
+        .route("/session/password", post(password_reset::change))
+        .route("/password-resets", post(password_reset::start))
+        .route(
+            "/password-resets/{id}/email-code",
+            post(password_reset::email_code),
+        )
+        .route(
+            "/password-resets/{id}/sms-code",
+            post(password_reset::sms_code),
+        )
+        .route(
+            "/password-resets/{id}/password",
+            post(password_reset::password),
+        )
+        .route("/password-resets/{id}/resend", post(password_reset::resend))
         .route("/cases", get(cases::list))
         .route("/devices", get(devices::list))
         .route("/devices/forget", post(devices::forget))
