@@ -67,7 +67,15 @@ pub struct FileConfig {
     pub max_concurrent_requests: Option<usize>,
     /// The largest request body in bytes (default 65536).
     pub max_body_bytes: Option<usize>,
+    /// What the BankID app shows the user at login (`userVisibleData`), e.g. "Inloggning till
+    /// Myndighetens e-tjänster" (default [`DEFAULT_BANKID_USER_VISIBLE_DATA`]).
+    pub bankid_user_visible_data: Option<String>,
 }
+
+/// What the BankID app shows at login when nothing else is configured.
+pub const DEFAULT_BANKID_USER_VISIBLE_DATA: &str = "Inloggning till Legitimera";
+/// BankID takes at most 1,500 characters of base64 for an identification.
+pub const MAX_BANKID_USER_VISIBLE_DATA_BYTES: usize = 1_000;
 
 /// `[bankid]` in the config file: BankID's RP API and this RP's identity. Without it BankID
 /// login is off (in demo mode the built-in simulator is used instead).
@@ -143,6 +151,7 @@ pub struct Overrides {
     pub request_timeout: Option<u64>,
     pub max_concurrent_requests: Option<usize>,
     pub max_body_bytes: Option<usize>,
+    pub bankid_user_visible_data: Option<String>,
     pub demo: bool,
 }
 
@@ -294,6 +303,8 @@ pub struct Config {
     pub siths_trust_anchors: Vec<PathBuf>,
     pub sms_policy: SmsPolicy,
     pub http: HttpLimits,
+    /// `userVisibleData` of every BankID login.
+    pub bankid_user_visible_data: String,
     pub demo: bool,
 }
 
@@ -334,6 +345,10 @@ pub enum ConfigError {
     RequestTimeout(u64),
     #[error("max_concurrent_requests and max_body_bytes must be at least 1")]
     ZeroLimit,
+    #[error(
+        "bankid_user_visible_data must be 1 to {MAX_BANKID_USER_VISIBLE_DATA_BYTES} bytes of text"
+    )]
+    BankIdUserVisibleData,
 }
 
 impl Config {
@@ -425,6 +440,19 @@ impl Config {
                         .or(file.max_body_bytes)
                         .unwrap_or(DEFAULT_MAX_BODY_BYTES),
                 )?,
+            },
+            bankid_user_visible_data: match over
+                .bankid_user_visible_data
+                .or(file.bankid_user_visible_data)
+            {
+                None => DEFAULT_BANKID_USER_VISIBLE_DATA.to_owned(),
+                Some(text)
+                    if text.trim().is_empty()
+                        || text.len() > MAX_BANKID_USER_VISIBLE_DATA_BYTES =>
+                {
+                    return Err(ConfigError::BankIdUserVisibleData)
+                }
+                Some(text) => text,
             },
             demo: over.demo,
         })

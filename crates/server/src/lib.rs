@@ -80,6 +80,8 @@ struct Inner {
     limits: Limits,
     /// Country calling codes SMS may go to; empty: every country.
     sms_allowed_countries: Vec<String>,
+    /// What the BankID app shows at login.
+    bankid_user_visible_data: legitimera_bankid::UserVisibleData,
     trusted_proxy_header: Option<HeaderName>,
     bankid: Option<Arc<BankId>>,
     /// Demo mode: the BankID simulator the orders go to, with its test app.
@@ -239,6 +241,11 @@ impl AppState {
         &self.inner.limits
     }
 
+    /// What the BankID app shows the user at login (`userVisibleData`).
+    pub fn bankid_user_visible_data(&self) -> &legitimera_bankid::UserVisibleData {
+        &self.inner.bankid_user_visible_data
+    }
+
     /// Country calling codes SMS may go to (digits, no `+`); empty: every country.
     pub fn sms_allowed_countries(&self) -> &[String] {
         &self.inner.sms_allowed_countries
@@ -332,6 +339,10 @@ async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Ro
             http: config.http,
             limits: Limits::configured(&config.sms_policy),
             sms_allowed_countries: config.sms_policy.allowed_countries.clone(),
+            bankid_user_visible_data: legitimera_bankid::UserVisibleData::new(
+                &config.bankid_user_visible_data,
+            )
+            .map_err(|e| anyhow::anyhow!("bankid_user_visible_data: {e}"))?,
             trusted_proxy_header,
             bankid: bankid.map(|client| Arc::new(BankId::new(client))),
             #[cfg(feature = "demo")]

@@ -133,6 +133,9 @@ struct Cli {
     /// The largest request body in bytes (default 65536).
     #[arg(long, env = "LEGITIMERA_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// What the BankID app shows at login, e.g. "Inloggning till Myndighetens e-tjänster".
+    #[arg(long, env = "LEGITIMERA_BANKID_USER_VISIBLE_DATA")]
+    bankid_user_visible_data: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -256,6 +259,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             request_timeout: cli.request_timeout,
             max_concurrent_requests: cli.max_concurrent_requests,
             max_body_bytes: cli.max_body_bytes,
+            bankid_user_visible_data: cli.bankid_user_visible_data,
             demo: cli.demo,
         },
     )?;
