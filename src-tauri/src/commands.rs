@@ -110,6 +110,31 @@ pub async fn start_phone_change(
     client.start_phone_change(&phone, credentials).await
 }
 
+/// "Glömt lösenordet?": a code to the address; then `submit_code` with flow `password_reset`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn start_password_reset(client: App<'_>, email: String) -> Result<CodeSent> {
+    client.start_password_reset(&email).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn finish_password_reset(
+    client: App<'_>,
+    id: String,
+    password: SecretString,
+) -> Result<Challenge> {
+    client.finish_password_reset(&id, password).await
+}
+
+/// "Byt lösenord" on Min sida.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn change_password(
+    client: App<'_>,
+    current: SecretString,
+    new: SecretString,
+) -> Result<()> {
+    client.change_password(current, new).await
+}
+
 #[tauri::command(rename_all = "snake_case")]
 pub async fn session_info(client: App<'_>) -> Result<SessionStatus> {
     client.session_info().await

@@ -30,11 +30,18 @@ pub fn tests() -> Vec<(&'static str, TestFn)> {
         ("lost_phone_is_replaced_after_proving_the_email", |h| {
             Box::pin(lost_phone_is_replaced_after_proving_the_email(h))
         }),
+        ("forgotten_password_is_reset_through_the_email", |h| {
+            Box::pin(forgotten_password_is_reset_through_the_email(h))
+        }),
+        ("password_changed_on_min_sida_refuses_the_old_one", |h| {
+            Box::pin(password_changed_on_min_sida_refuses_the_old_one(h))
+        }),
     ]
 }
 
 const PASSWORD: &str = "en lång fras om hösten 2026";
 const DEMO_PASSWORD: &str = "demo-lösenord-2026";
+const NEW_PASSWORD: &str = "ett nytt lösenord för vintern";
 
 /// How many messages the demo outbox panel lists.
 pub(crate) async fn outbox_count(app: &App) -> Result<usize> {
@@ -79,6 +86,7 @@ pub(crate) fn remember_test_data() {
     for value in [
         PASSWORD,
         DEMO_PASSWORD,
+        NEW_PASSWORD,
         "not the password at all",
         "noor.testsson@example.se",
         "amira@example.se",
@@ -382,5 +390,93 @@ async fn lost_phone_is_replaced_after_proving_the_email(harness: &Harness) -> Re
         to.as_str().unwrap_or_default().contains("+46731112233"),
         "the login code did not go to the new number: {to}"
     );
+    Ok(())
+}
+
+async fn forgotten_password_is_reset_through_the_email(harness: &Harness) -> Result<()> {
+    remember_test_data();
+    let server = harness.server()?;
+    let app = harness.launch(&server.url()).await?;
+    app.click("#method-password").await?;
+    app.click("#login-forgot").await?;
+    app.wait_for_view("password-forgot").await?;
+    app.audit("password-forgot").await?;
+    app.type_into("#password-forgot-email", "erik@example.se")
+        .await?;
+    let before = outbox_count(&app).await?;
+    app.click("#password-forgot-submit").await?;
+    app.wait_for_view("code").await?;
+    let code = new_code(&app, before, "email").await?;
+    enter_code(&app, &code).await?;
+    app.wait_for_view("password-new").await?;
+    app.audit("password-new").await?;
+    app.type_into("#password-new-password", NEW_PASSWORD)
+        .await?;
+    app.click("#password-new-submit").await?;
+    app.wait_for_view("done").await?;
+    app.wait_for_text("#done-title", "Lösenordet är bytt")
+        .await?;
+    // The owner was told.
+    app.wait_for_text("#outbox-list", "Ditt lösenord är bytt")
+        .await?;
+    app.click("#done-continue").await?;
+    app.wait_for_view("password").await?;
+    ensure!(
+        app.value("#login-email").await? == "erik@example.se",
+        "the address is not filled in after the reset"
+    );
+    app.type_into("#login-password", DEMO_PASSWORD).await?;
+    app.click("#login-submit").await?;
+    app.wait_for_text(
+        "#login-error",
+        "E-postadressen eller lösenordet stämmer inte",
+    )
+    .await?;
+    app.type_into("#login-password", NEW_PASSWORD).await?;
+    app.click("#login-submit").await?;
+    app.wait_for_view("min-sida").await?;
+    Ok(())
+}
+
+async fn password_changed_on_min_sida_refuses_the_old_one(harness: &Harness) -> Result<()> {
+    remember_test_data();
+    let server = harness.server()?;
+    let app = harness.launch(&server.url()).await?;
+    app.click("#method-password").await?;
+    log_in(&app, "erik@example.se", DEMO_PASSWORD).await?;
+    app.wait_for_view("min-sida").await?;
+    app.click("#change-password-button").await?;
+    app.wait_for_view("password-change").await?;
+    app.audit("password-change").await?;
+    app.type_into("#password-change-current", "not the password at all")
+        .await?;
+    app.type_into("#password-change-new", NEW_PASSWORD).await?;
+    app.click("#password-change-submit").await?;
+    app.wait_for_text(
+        "#password-change-error",
+        "E-postadressen eller lösenordet stämmer inte",
+    )
+    .await?;
+    app.type_into("#password-change-current", DEMO_PASSWORD)
+        .await?;
+    app.type_into("#password-change-new", NEW_PASSWORD).await?;
+    app.click("#password-change-submit").await?;
+    app.wait_for_view("done").await?;
+    app.wait_for_text("#done-title", "Lösenordet är bytt")
+        .await?;
+    app.click("#done-continue").await?;
+    app.wait_for_view("min-sida").await?;
+    app.click("#logout-button").await?;
+    app.wait_for_view("chooser").await?;
+    app.click("#method-password").await?;
+    log_in(&app, "erik@example.se", DEMO_PASSWORD).await?;
+    app.wait_for_text(
+        "#login-error",
+        "E-postadressen eller lösenordet stämmer inte",
+    )
+    .await?;
+    app.type_into("#login-password", NEW_PASSWORD).await?;
+    app.click("#login-submit").await?;
+    app.wait_for_view("min-sida").await?;
     Ok(())
 }

@@ -1,5 +1,5 @@
 // Logging in with e-mail and password (and an SMS code with two-step verification), creating an
-// account, and changing the two-step phone number. Every call goes to Rust; secrets leave the
+// account, changing the two-step phone number, a forgotten password and changing the password. Every call goes to Rust; secrets leave the
 // page as soon as they are sent. One code view serves every step that asks for a code.
 
 import { invoke } from './tauri.js';
@@ -11,7 +11,8 @@ import * as settings from './settings.js';
 const $ = (id) => document.getElementById(id);
 
 /**
- * The flow the code view answers: `kind` is `login`, `registration` or `phone_change`; `step`
+ * The flow the code view answers: `kind` is `login`, `registration`, `phone_change` or
+ * `password_reset`; `step`
  * is `email` or `sms`; `email`/`phone` are only shown to the user ("we sent a code to …").
  */
 let flow = null;
@@ -84,6 +85,11 @@ function askForCode(next, { error, replace = false } = {}) {
 function advance(challenge) {
   if (challenge.next === 'sms_code') {
     askForCode({ ...flow, id: challenge.id, step: 'sms', resend_after: challenge.resend_after }, { replace: true });
+  } else if (challenge.next === 'password') {
+    // A reset is proven: the new password is next.
+    clearInterval(resendTimer);
+    clearError($('password-new-error'), $('password-new-form'));
+    router.replace('password-new');
   } else if (challenge.next === 'done') {
     finish();
   }
@@ -98,6 +104,14 @@ function finish() {
     $('register-form').reset();
     syncTwoStep();
     showDone('registered', () => {
+      router.home();
+      router.go('password');
+      $('login-email').value = done.email || '';
+      $('login-password').focus();
+    });
+  } else if (done.kind === 'password_reset') {
+    $('password-forgot-form').reset();
+    showDone('password_reset', () => {
       router.home();
       router.go('password');
       $('login-email').value = done.email || '';
@@ -269,6 +283,61 @@ async function startPhoneChange(event, { lost }) {
   });
 }
 
+async function startPasswordReset(event) {
+  event.preventDefault();
+  const form = $('password-forgot-form');
+  const region = $('password-forgot-error');
+  clearError(region, form);
+  await busy($('password-forgot-submit'), async () => {
+    const email = input('password-forgot-email').trim();
+    const next = { kind: 'password_reset', step: 'email', email };
+    try {
+      const started = await invoke('start_password_reset', { email });
+      askForCode({ ...next, id: started.id, email: started.email, resend_after: started.resend_after });
+    } catch (error) {
+      if (error && error.code === 'email_unavailable' && error.id) {
+        askForCode({ ...next, id: error.id }, { error });
+      } else {
+        showError(region, error, form);
+      }
+    }
+  });
+}
+
+async function setNewPassword(event) {
+  event.preventDefault();
+  if (!flow || flow.kind !== 'password_reset') return;
+  const form = $('password-new-form');
+  const region = $('password-new-error');
+  clearError(region, form);
+  await busy($('password-new-submit'), async () => {
+    try {
+      const challenge = await invoke('finish_password_reset', { id: flow.id, password: input('password-new-password') });
+      clearSecrets(form);
+      advance(challenge);
+    } catch (error) {
+      showError(region, error, form);
+    }
+  });
+}
+
+async function changePassword(event) {
+  event.preventDefault();
+  const form = $('password-change-form');
+  const region = $('password-change-error');
+  clearError(region, form);
+  await busy($('password-change-submit'), async () => {
+    try {
+      await invoke('change_password', { current: input('password-change-current'), new: input('password-change-new') });
+      clearSecrets(form);
+      form.reset();
+      showDone('password_changed', () => handlers.phoneChanged());
+    } catch (error) {
+      showError(region, error, form);
+    }
+  });
+}
+
 /** Forgets any flow in progress (logout, expiry). */
 export function reset() {
   flow = null;
@@ -284,18 +353,24 @@ export function init(callbacks) {
   $('register-two-step').addEventListener('change', syncTwoStep);
   $('phone-lost-form').addEventListener('submit', (event) => startPhoneChange(event, { lost: true }));
   $('phone-change-form').addEventListener('submit', (event) => startPhoneChange(event, { lost: false }));
+  $('password-forgot-form').addEventListener('submit', startPasswordReset);
+  $('password-new-form').addEventListener('submit', setNewPassword);
+  $('password-change-form').addEventListener('submit', changePassword);
   $('code-form').addEventListener('submit', submitCode);
   $('code-resend').addEventListener('click', resendCode);
   $('done-continue').addEventListener('click', () => doneContinue());
   // Leaving the code view by "back" abandons the step; the server lets it expire.
   router.onLeave('code', () => {
-    if (router.current() !== 'code' && router.current() !== 'done') {
+    if (!['code', 'done', 'password-new'].includes(router.current())) {
       flow = null;
       clearInterval(resendTimer);
     }
   });
   router.onEnter('phone-change', () => {
     clearError($('phone-change-error'), $('phone-change-form'));
+  });
+  router.onEnter('password-change', () => {
+    clearError($('password-change-error'), $('password-change-form'));
   });
   syncTwoStep();
 }

@@ -41,6 +41,7 @@ export function renderSession(session) {
   else show($('session-phone'), 'minsida.two_step_off');
   const button = $('change-phone-button');
   button.hidden = !session.email;
+  $('change-password-button').hidden = !session.email;
   show(button, session.two_step ? 'minsida.change_phone' : 'minsida.add_phone');
 }
 

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use legitimera_protocol::{
     CasesAnswer, Challenge, DevicesAnswer, Email, ErrorCode, LoginAnswer, LoginRequest,
-    OneTimeCode, Password, PhoneChangeRequest, PhoneNumber, RegistrationRequest, SecretString,
-    SessionStatus, SmsLoginRequest, StaffLanding,
+    NewPasswordRequest, OneTimeCode, Password, PasswordChangeRequest, PasswordResetRequest,
+    PhoneChangeRequest, PhoneNumber, RegistrationRequest, SecretString, SessionStatus,
+    SmsLoginRequest, StaffLanding,
 };
 use serde::Serialize;
 
@@ -318,6 +319,50 @@ impl Account {
 
     /// Logged in: only the new `phone`. Without a session (the old phone is lost): `email`
     /// and `password` too, and the e-mail is proven by a code first.
+    /// "Glömt lösenordet?": the same answer whether or not the address has an account.
+    pub async fn start_password_reset(&self, email: &str) -> Result<CodeSent> {
+        let email = Email::parse(email)?;
+        let request = PasswordResetRequest {
+            email: email.as_str().to_owned(),
+        };
+        let challenge = self.api.start_password_reset(&request).await?;
+        Ok(CodeSent {
+            challenge,
+            email: Some(request.email),
+            phone: None,
+        })
+    }
+
+    /// The new password of a reset whose codes were answered.
+    pub async fn finish_password_reset(
+        &self,
+        id: &str,
+        password: SecretString,
+    ) -> Result<Challenge> {
+        let password = Password::parse(&password)?;
+        let request = NewPasswordRequest {
+            password: SecretString::new(password.expose()),
+        };
+        self.api.finish_password_reset(id, &request).await
+    }
+
+    /// "Byt lösenord" on Min sida: the current password and a new one. A wrong current
+    /// password is `invalid_credentials`, not the end of the session.
+    pub async fn change_password(
+        &self,
+        current: SecretString,
+        new: SecretString,
+    ) -> Result<(), Ended> {
+        let new = Password::parse(&new)?;
+        let (generation, token) = self.current()?;
+        let request = PasswordChangeRequest {
+            current,
+            new: SecretString::new(new.expose()),
+        };
+        let result = self.api.change_password(&token, &request).await;
+        self.authorized(Some(generation), result)
+    }
+
     pub async fn start_phone_change(
         &self,
         phone: &str,
@@ -499,7 +544,7 @@ impl Account {
     /// A registration never uses the session; a phone change does when one exists.
     fn current_for(&self, flow: CodeFlow) -> Option<Current> {
         match flow {
-            CodeFlow::Registration => None,
+            CodeFlow::Registration | CodeFlow::PasswordReset => None,
             CodeFlow::PhoneChange => self.current().ok(),
         }
     }

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use legitimera_protocol::{
     CasesAnswer, Challenge, CodeRequest, DevicesAnswer, ErrorBody, ErrorCode, ForgetDeviceRequest,
-    Health, LoginAnswer, LoginChallenge, LoginRequest, LoginResendRequest, OutboxMessage,
-    PhoneChangeRequest, RegistrationRequest, SecretString, Session, SessionStatus, SithsChallenge,
-    SithsCheck, SithsCheckRequest, SithsLoginRequest, SmsLoginRequest, StaffLanding,
+    Health, LoginAnswer, LoginChallenge, LoginRequest, LoginResendRequest, NewPasswordRequest,
+    OutboxMessage, PasswordChangeRequest, PasswordResetRequest, PhoneChangeRequest,
+    RegistrationRequest, SecretString, Session, SessionStatus, SithsChallenge, SithsCheck,
+    SithsCheckRequest, SithsLoginRequest, SmsLoginRequest, StaffLanding,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -29,6 +30,7 @@ pub struct ApiClient {
 pub enum CodeFlow {
     Registration,
     PhoneChange,
+    PasswordReset,
 }
 
 impl CodeFlow {
@@ -36,6 +38,7 @@ impl CodeFlow {
         match self {
             CodeFlow::Registration => "registrations",
             CodeFlow::PhoneChange => "phone-changes",
+            CodeFlow::PasswordReset => "password-resets",
         }
     }
 }
@@ -138,6 +141,37 @@ impl ApiClient {
     ) -> Result<Challenge> {
         self.call(Method::POST, "api/v1/phone-changes", token, Some(request))
             .await
+    }
+
+    /// "Glömt lösenordet?": a code goes to `email` (the same answer whether it has an account).
+    pub async fn start_password_reset(&self, request: &PasswordResetRequest) -> Result<Challenge> {
+        self.call(Method::POST, "api/v1/password-resets", None, Some(request))
+            .await
+    }
+
+    /// The new password of a proven reset.
+    pub async fn finish_password_reset(
+        &self,
+        id: &str,
+        request: &NewPasswordRequest,
+    ) -> Result<Challenge> {
+        let path = format!("api/v1/password-resets/{}/password", segment(id)?);
+        self.call(Method::POST, &path, None, Some(request)).await
+    }
+
+    /// Changes the logged-in account's password; the server ends its other sessions.
+    pub async fn change_password(
+        &self,
+        token: &SecretString,
+        request: &PasswordChangeRequest,
+    ) -> Result<()> {
+        self.no_content(
+            Method::POST,
+            "api/v1/session/password",
+            Some(token),
+            Some(request),
+        )
+        .await
     }
 
     pub async fn session(&self, token: &SecretString) -> Result<SessionStatus> {

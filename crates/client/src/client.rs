@@ -460,6 +460,27 @@ impl Client {
         self.end_if_server_ended(result).await
     }
 
+    /// "Glömt lösenordet?": a code goes to the address (if it has an account).
+    pub async fn start_password_reset(&self, email: &str) -> Result<CodeSent> {
+        self.account.start_password_reset(email).await
+    }
+
+    /// The new password, once the reset's codes are answered (`submit_code` with
+    /// `CodeFlow::PasswordReset`). Every session of the account ends on the server.
+    pub async fn finish_password_reset(
+        &self,
+        id: &str,
+        password: SecretString,
+    ) -> Result<Challenge> {
+        self.account.finish_password_reset(id, password).await
+    }
+
+    /// "Byt lösenord": the account's other sessions end; this one goes on.
+    pub async fn change_password(&self, current: SecretString, new: SecretString) -> Result<()> {
+        let result = self.account.change_password(current, new).await;
+        self.end_if_server_ended(result).await
+    }
+
     pub async fn session_info(&self) -> Result<SessionStatus> {
         let result = self.account.session().await;
         self.end_if_server_ended(result).await

@@ -44,6 +44,8 @@ pub enum Step {
     EmailCode,
     /// A code was sent by SMS: `POST …/{id}/sms-code`.
     SmsCode,
+    /// A password reset is proven: `POST /password-resets/{id}/password` with the new one.
+    Password,
     /// Finished: the account exists, or the new phone number is in place.
     Done,
 }
@@ -123,6 +125,14 @@ pub struct SmsLoginRequest {
     pub device_label: Option<String>,
 }
 
+/// `POST /api/v1/login/email-code`: the code e-mailed after `email_code_required` (its `id` is
+/// the challenge).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailLoginRequest {
+    pub challenge_id: String,
+    pub code: SecretString,
+}
+
 /// `POST /api/v1/login/resend`: a new SMS code for a login challenge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginResendRequest {
@@ -172,6 +182,26 @@ pub struct SessionStatus {
     /// SITHS sessions: the staff member the card's certificate names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staff: Option<crate::siths::StaffIdentity>,
+}
+
+/// `POST /api/v1/password-resets`: "Glömt lösenordet?". Known and unknown addresses get the
+/// same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetRequest {
+    pub email: String,
+}
+
+/// `POST /api/v1/password-resets/{id}/password`: the new password, once the reset is proven.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPasswordRequest {
+    pub password: SecretString,
+}
+
+/// `POST /api/v1/session/password`: change the password while logged in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChangeRequest {
+    pub current: SecretString,
+    pub new: SecretString,
 }
 
 /// `POST /api/v1/phone-changes`. With a session (`Authorization: Bearer`) only `phone` is

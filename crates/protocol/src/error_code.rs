@@ -65,6 +65,17 @@ error_codes! {
         NotFound = "not_found",
         /// The body is not valid JSON of the expected shape, or a query is malformed.
         BadRequest = "bad_request",
+        /// The route exists, but not with this method.
+        MethodNotAllowed = "method_not_allowed",
+        /// The body is larger than the server takes (64 KiB by default).
+        PayloadTooLarge = "payload_too_large",
+        /// A body that is not `Content-Type: application/json`.
+        UnsupportedMediaType = "unsupported_media_type",
+        /// The request (its body, or its work) took longer than the server allows.
+        RequestTimeout = "request_timeout",
+        /// The server is at its limit of requests at once (or of password hashes waiting):
+        /// try again after `retry_after` seconds.
+        Overloaded = "overloaded",
         Internal = "internal",
         DatabaseUnavailable = "database_unavailable",
         /// The e-mail address is not a valid address.
@@ -89,6 +100,9 @@ error_codes! {
         RateLimited = "rate_limited",
         /// Unknown e-mail or wrong password (deliberately not saying which).
         InvalidCredentials = "invalid_credentials",
+        /// The password is right, but many wrong ones were tried before it: a code was sent to
+        /// the account's e-mail; answer it at `POST /login/email-code` with `id`.
+        EmailCodeRequired = "email_code_required",
         /// The session ended by the idle or absolute limit: log in again.
         SessionExpired = "session_expired",
         /// No session, an unknown token, or one that was logged out.
@@ -103,6 +117,8 @@ error_codes! {
         SmsUnavailable = "sms_unavailable",
         /// The new phone number is the one already on the account.
         SamePhone = "same_phone",
+        /// SMS is not sent to this number's country (`sms_allowed_countries`).
+        PhoneCountryNotAllowed = "phone_country_not_allowed",
         /// BankID already has an identification in progress for this person (RFA4).
         BankidAlreadyInProgress = "bankid_already_in_progress",
         /// BankID cannot be reached or refused, or is not set up on this server (RFA5).

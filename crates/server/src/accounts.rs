@@ -14,6 +14,8 @@ pub struct Account {
     pub email: String,
     pub password_hash: String,
     pub phone: Option<String>,
+    /// Wrong passwords since the last login that got through.
+    pub failed_logins: i64,
 }
 
 impl fmt::Debug for Account {
@@ -31,6 +33,7 @@ impl From<store::accounts::Row> for Account {
             email: row.email,
             password_hash: row.password_hash,
             phone: row.phone,
+            failed_logins: row.failed_logins,
         }
     }
 }

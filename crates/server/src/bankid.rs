@@ -19,7 +19,7 @@ use base64::Engine as _;
 use legitimera_bankid::{
     qr_data, rfa, AuthRequest, CollectResponse, CompletionData, Error as RpError, ErrorCode,
     HintCode, OrderRef, Outcome, QrStartSecret, QrStartToken, RfaCode, RpClient, Status,
-    UserDevice,
+    UserDevice, UserVisibleData,
 };
 use legitimera_protocol::{
     Assurance, BankIdMode, BankIdOrder, BankIdOrderRequest, BankIdStatus, BankIdUser,
@@ -32,7 +32,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::AbortHandle;
 
 use crate::error::{ApiError, Result};
-use crate::extract::{Body, ClientIp};
+use crate::extract::{limit_key, Body, ClientIp};
 use crate::store::bankid::{NewOrder, Row, Update};
 use crate::{sessions, store, AppState, Inner};
 
@@ -42,6 +42,9 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 pub const MAX_WAIT_SECONDS: u64 = 25;
 /// How long an ended order still answers `GET` (to show its outcome, or hand out the token).
 const ENDED_RETENTION: time::Duration = time::Duration::minutes(3);
+/// A completed order whose outcome no app has fetched within this long is ended: its session
+/// is never made (an app that went away must not leave a login waiting for anyone).
+pub const UNCOLLECTED_COMPLETION: time::Duration = time::Duration::seconds(60);
 /// Collect failures in a row (timeouts, 5xx, connection) after which the order is given up.
 const MAX_COLLECT_FAILURES: u32 = 3;
 /// How long a lease lasts unless renewed (before every collect): how soon another instance
@@ -252,9 +255,18 @@ impl Order {
     /// What the app sees at `now`; the session is made and its token handed over if the
     /// order is complete and no one has been given it yet.
     async fn answer(&self, state: &AppState, now: OffsetDateTime) -> Result<BankIdOrder> {
+        if self.status == BankIdStatus::Complete && self.row.token_handed_out == 0 {
+            let cutoff = clock_ms(state.clock().now() - UNCOLLECTED_COMPLETION);
+            if store::bankid::end_uncollected(state.pool(), &self.row.id, cutoff).await? {
+                tracing::info!("completed BankID order not collected within 60 s: ended");
+                let order = Order::load(state, &self.row.id).await?;
+                return Box::pin(order.answer(state, now)).await;
+            }
+        }
         let token = match self.status {
             BankIdStatus::Complete if self.row.token_handed_out == 0 => {
-                match store::bankid::hand_out(state.pool(), &self.row.id).await? {
+                let cutoff = clock_ms(state.clock().now() - UNCOLLECTED_COMPLETION);
+                match store::bankid::hand_out(state.pool(), &self.row.id, cutoff).await? {
                     Some(person_id) => Some(
                         sessions::create_for_person(state, person_id, Assurance::High)
                             .await?
@@ -325,7 +337,7 @@ pub async fn create(
     state
         .limits()
         .bankid_ip
-        .reserve(&state, &ip.to_string())
+        .reserve(&state, &limit_key(ip))
         .await?;
     store::bankid::sweep(
         state.pool(),
@@ -334,7 +346,7 @@ pub async fn create(
     .await?;
     let answer = bankid
         .client
-        .auth(&AuthRequest::new(ip))
+        .auth(&auth_request(ip, state.bankid_user_visible_data()))
         .await
         .map_err(auth_error)?;
     let answered_at = state.clock().now();
@@ -362,13 +374,21 @@ pub async fn create(
         },
     )
     .await?;
-    tracing::info!(order_ref = %answer.order_ref, mode = ?request.mode, "BankID order started");
+    tracing::info!(mode = ?request.mode, "BankID order started");
     bankid.collect_here(&state, id.clone(), POLL_INTERVAL);
     let order = Order::load(&state, &id).await?;
     Ok((
         StatusCode::CREATED,
         Json(order.answer(&state, answered_at).await?),
     ))
+}
+
+/// The `/auth` request: the end user's address, and the text the BankID app shows
+/// ("Inloggning till …", from configuration).
+fn auth_request(ip: std::net::IpAddr, visible: &UserVisibleData) -> AuthRequest {
+    let mut request = AuthRequest::new(ip);
+    request.user_visible_data = Some(visible.clone());
+    request
 }
 
 fn auth_error(error: RpError) -> ApiError {
@@ -469,7 +489,7 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Re
                 // Nobody collects it (its instance died, the lease not yet run out): cancel
                 // here. A late collect by a holder coming back finds the order gone.
                 if let Err(error) = bankid.client.cancel(&order.order_ref()?).await {
-                    tracing::warn!(order_ref = %order.row.order_ref, %error, "BankID cancel failed");
+                    tracing::warn!(%error, "BankID cancel failed");
                 }
                 break;
             }
@@ -530,7 +550,7 @@ async fn collect_until_ended(
         };
         if cancel {
             if let Err(error) = bankid.client.cancel(&order_ref).await {
-                tracing::warn!(%order_ref, %error, "BankID cancel failed");
+                tracing::warn!(%error, "BankID cancel failed");
             }
             let hint = HintCode::Cancelled;
             let message = rfa(flow, Outcome::Failed(Some(&hint)));
@@ -543,20 +563,20 @@ async fn collect_until_ended(
                 Some(message),
             )
             .await?;
-            tracing::info!(%order_ref, "BankID order cancelled");
+            tracing::info!("BankID order cancelled");
             return Ok(());
         }
         let answer = tokio::time::timeout(COLLECT_TIMEOUT, bankid.client.collect(&order_ref)).await;
         match answer {
             Ok(Ok(answer)) => {
                 failures = 0;
-                if settle(state, bankid, id, &order_ref, answer, flow).await? {
+                if settle(state, bankid, id, answer, flow).await? {
                     return Ok(());
                 }
             }
             Ok(Err(error)) => {
                 failures += 1;
-                tracing::warn!(%order_ref, %error, failures, "BankID collect failed");
+                tracing::warn!(%error, failures, "BankID collect failed");
                 if failures >= MAX_COLLECT_FAILURES || !transient(&error) {
                     end(
                         state,
@@ -572,7 +592,7 @@ async fn collect_until_ended(
             }
             Err(_) => {
                 failures += 1;
-                tracing::warn!(%order_ref, failures, "BankID collect timed out");
+                tracing::warn!(failures, "BankID collect timed out");
                 if failures >= MAX_COLLECT_FAILURES {
                     end(
                         state,
@@ -638,7 +658,6 @@ async fn settle(
     state: &AppState,
     bankid: &BankId,
     id: &str,
-    order_ref: &OrderRef,
     answer: CollectResponse,
     flow: UserDevice,
 ) -> Result<bool> {
@@ -670,10 +689,10 @@ async fn settle(
                         Some((person_id, &user)),
                     )
                     .await?;
-                    tracing::info!(%order_ref, "BankID order complete");
+                    tracing::info!("BankID order complete");
                 }
                 Err(error) => {
-                    tracing::error!(%order_ref, %error, "BankID login could not be recorded");
+                    tracing::error!(%error, "BankID login could not be recorded");
                     end(
                         state,
                         bankid,
@@ -688,7 +707,7 @@ async fn settle(
             Ok(true)
         }
         (Status::Complete, None) => {
-            tracing::warn!(%order_ref, "BankID said complete without completion data");
+            tracing::warn!("BankID said complete without completion data");
             end(
                 state,
                 bankid,
@@ -703,7 +722,6 @@ async fn settle(
         (Status::Failed, _) => {
             let message = message.unwrap_or(RfaCode::Rfa22);
             tracing::info!(
-                %order_ref,
                 hint = answer.hint_code.as_ref().map(HintCode::as_str),
                 "BankID order failed"
             );
@@ -762,5 +780,24 @@ pub(crate) struct SimulatorClock(pub Arc<dyn crate::clock::Clock>);
 impl legitimera_bankid::simulator::Clock for SimulatorClock {
     fn now(&self) -> OffsetDateTime {
         self.0.now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_auth_request_carries_the_configured_user_visible_data() {
+        let visible = UserVisibleData::new("Inloggning till Myndighetens e-tjänster").unwrap();
+        let request = auth_request("192.0.2.7".parse().unwrap(), &visible);
+        assert_eq!(request.end_user_ip.to_string(), "192.0.2.7");
+        assert_eq!(
+            request
+                .user_visible_data
+                .and_then(|v| v.decode())
+                .as_deref(),
+            Some("Inloggning till Myndighetens e-tjänster")
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! sooner than 30 s after the last (and a resend keeps the wrong-try count). Never logs a code,
 //! an address or a number.
 
+use std::net::IpAddr;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use legitimera_protocol::{Email, OneTimeCode, PhoneNumber, Step};
@@ -12,7 +14,8 @@ use rand::RngCore as _;
 use crate::delivery::DeliveryError;
 use crate::error::{ApiError, Result};
 use crate::otp::{self, StoredCode};
-use crate::{messages, store, AppState};
+use crate::ratelimit::hashed_key;
+use crate::{messages, sms_quota, store, AppState};
 
 pub const CODE_VALID_SECONDS: i64 = 10 * 60;
 pub const RESEND_COOLDOWN_SECONDS: i64 = 30;
@@ -27,6 +30,7 @@ pub enum Purpose {
     Registration,
     Login,
     PhoneChange,
+    PasswordReset,
 }
 
 impl Purpose {
@@ -35,6 +39,7 @@ impl Purpose {
             Purpose::Registration => "registration",
             Purpose::Login => "login",
             Purpose::PhoneChange => "phone_change",
+            Purpose::PasswordReset => "password_reset",
         }
     }
 }
@@ -43,6 +48,7 @@ fn step_str(step: Step) -> &'static str {
     match step {
         Step::EmailCode => "email_code",
         Step::SmsCode => "sms_code",
+        Step::Password => "password",
         Step::Done => "done",
     }
 }
@@ -51,6 +57,7 @@ fn parse_step(text: &str) -> Step {
     match text {
         "email_code" => Step::EmailCode,
         "sms_code" => Step::SmsCode,
+        "password" => Step::Password,
         _ => Step::Done,
     }
 }
@@ -60,6 +67,10 @@ pub use crate::store::challenges::Row;
 impl Row {
     pub fn step(&self) -> Step {
         parse_step(&self.step)
+    }
+
+    fn purpose_kind(&self) -> Purpose {
+        parse_purpose(&self.purpose)
     }
 
     /// The address stored at creation (it was an [`Email`] then).
@@ -85,6 +96,9 @@ pub struct NewChallenge<'a> {
     pub phone: Option<&'a PhoneNumber>,
     pub password_hash: Option<&'a str>,
     pub decoy: bool,
+    /// The session the challenge belongs to (a phone change started logged in): it ends with
+    /// that session.
+    pub session_hash: Option<&'a [u8]>,
 }
 
 /// When the code just sent may be replaced, and how long it is valid.
@@ -111,6 +125,7 @@ pub async fn create(state: &AppState, new: NewChallenge<'_>) -> Result<Row> {
             phone: new.phone.map(PhoneNumber::as_str),
             password_hash: new.password_hash,
             decoy: new.decoy,
+            session_hash: new.session_hash,
             created_at: now,
             expires_at: now + CHALLENGE_LIFETIME_SECONDS,
         },
@@ -136,15 +151,48 @@ fn parse_purpose(text: &str) -> Purpose {
     match text {
         "registration" => Purpose::Registration,
         "login" => Purpose::Login,
+        "password_reset" => Purpose::PasswordReset,
         _ => Purpose::PhoneChange,
     }
 }
 
 /// Makes a new code for the current step (replacing any earlier one, keeping the wrong-try
-/// count) and delivers it. If delivery fails the challenge stays, and `resend` may try again
-/// at once: the cooldown counts from the last delivery that worked.
-pub async fn send_code(state: &AppState, row: &Row) -> Result<CodeSent> {
+/// count) and delivers it. The send is claimed in the database first (so of parallel resends
+/// one sends and the others hear `resend_too_soon`) and an SMS is counted against its quotas
+/// (`sms_quota`) before anything goes out. If delivery fails the challenge stays and nothing
+/// is counted: `resend` may try again at once.
+pub async fn send_code(state: &AppState, row: &Row, ip: IpAddr) -> Result<CodeSent> {
     let now = state.now();
+    let step = row.step();
+    let before = store::challenges::claim_send(
+        state.pool(),
+        &row.id,
+        step_str(step),
+        now,
+        RESEND_COOLDOWN_SECONDS,
+        MAX_SENDS_PER_STEP,
+    )
+    .await?;
+    let Some(before) = before else {
+        return Err(not_due(state, &row.id, row.purpose_kind()).await?);
+    };
+    let unclaim = || store::challenges::unclaim_send(state.pool(), &row.id, now, before);
+    let mut quota = None;
+    if step == Step::SmsCode {
+        let phone = row.phone().ok_or(ApiError::UnknownChallenge)?;
+        let owner = match (row.account_id, row.email()) {
+            (Some(account_id), _) => format!("account:{account_id}"),
+            (None, Some(email)) => hashed_key("sms_owner", email.as_str()),
+            (None, None) => format!("challenge:{}", row.id),
+        };
+        match sms_quota::reserve(state, &owner, &phone, ip).await {
+            Ok(reserved) => quota = Some(reserved),
+            Err(refused) => {
+                unclaim().await?;
+                return Err(refused);
+            }
+        }
+    }
     let new = otp::generate()?;
     store::challenges::set_code(
         state.pool(),
@@ -154,16 +202,35 @@ pub async fn send_code(state: &AppState, row: &Row) -> Result<CodeSent> {
         now + CODE_VALID_SECONDS,
     )
     .await?;
-    deliver(state, row, &new.code)
-        .await
-        .map_err(|error| match error {
+    if let Err(error) = deliver(state, row, &new.code).await {
+        unclaim().await?;
+        if let Some(mut quota) = quota {
+            quota.give_back(state).await?;
+        }
+        return Err(match error {
             DeliveryError::Sms(_) => ApiError::SmsUnavailable { id: row.id.clone() },
             _ => ApiError::EmailUnavailable { id: row.id.clone() },
-        })?;
-    store::challenges::record_send(state.pool(), &row.id, now).await?;
+        });
+    }
     Ok(CodeSent {
         resend_after: RESEND_COOLDOWN_SECONDS.unsigned_abs(),
         code_expires_in: CODE_VALID_SECONDS.unsigned_abs(),
+    })
+}
+
+/// Why no send is due now, from the row as it is after the refused claim.
+async fn not_due(state: &AppState, id: &str, purpose: Purpose) -> Result<ApiError> {
+    let Some(row) =
+        store::challenges::find_live(state.pool(), id, purpose.as_str(), state.now()).await?
+    else {
+        return Ok(ApiError::UnknownChallenge);
+    };
+    if row.sends >= MAX_SENDS_PER_STEP {
+        return Ok(ApiError::TooManyAttempts);
+    }
+    let ready_at = row.code_sent_at.unwrap_or(0) + RESEND_COOLDOWN_SECONDS;
+    Ok(ApiError::ResendTooSoon {
+        retry_after: (ready_at - state.now()).max(1).unsigned_abs(),
     })
 }
 
@@ -179,8 +246,11 @@ async fn deliver(
                 .email()
                 .ok_or(DeliveryError::Email("no address on file"))?;
             let mail = match (purpose, row.decoy != 0) {
+                (Purpose::PasswordReset, true) => messages::no_account_to_reset(),
+                (Purpose::PasswordReset, false) => messages::password_reset_code(code),
                 (_, true) => messages::already_registered(),
                 (Purpose::PhoneChange, false) => messages::phone_change_code(code),
+                (Purpose::Login, false) => messages::login_code(code),
                 (_, false) => messages::registration_code(code),
             };
             state.mailer().send(&email, mail.subject, &mail.body).await
@@ -191,25 +261,17 @@ async fn deliver(
                 .ok_or_else(|| DeliveryError::Sms("no number on file".into()))?;
             state.sms().send(&phone, &messages::sms_code(code)).await
         }
-        Step::Done => Ok(()),
+        Step::Password | Step::Done => Ok(()),
     }
 }
 
-/// `resend`: a new code for the current step, after the cooldown, within the send cap.
-pub async fn resend(state: &AppState, row: &Row) -> Result<CodeSent> {
-    if row.failures >= MAX_WRONG_CODES || row.sends >= MAX_SENDS_PER_STEP {
+/// `resend`: a new code for the current step, after the cooldown, within the send cap (both
+/// decided in the database by [`send_code`]'s claim, not on this possibly stale row).
+pub async fn resend(state: &AppState, row: &Row, ip: IpAddr) -> Result<CodeSent> {
+    if row.failures >= MAX_WRONG_CODES {
         return Err(ApiError::TooManyAttempts);
     }
-    if let Some(sent_at) = row.code_sent_at {
-        let ready_at = sent_at + RESEND_COOLDOWN_SECONDS;
-        let now = state.now();
-        if now < ready_at {
-            return Err(ApiError::ResendTooSoon {
-                retry_after: (ready_at - now).unsigned_abs(),
-            });
-        }
-    }
-    send_code(state, row).await
+    send_code(state, row, ip).await
 }
 
 /// Checks a code answered for `expected` step; a right one is used up, a wrong one counts.

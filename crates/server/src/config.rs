@@ -9,6 +9,20 @@ use legitimera_protocol::SecretString;
 use serde::Deserialize;
 use url::Url;
 
+/// How long a client may take to send a request's header: the default, and the most allowed.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 10;
+pub const MAX_HEADER_READ_TIMEOUT_SECONDS: u64 = 30;
+/// How long a request (its body and its work) may take; the BankID long poll gets its own
+/// wait on top.
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
+pub const MAX_REQUEST_TIMEOUT_SECONDS: u64 = 300;
+/// Requests in the handlers at once, per instance; more are answered `503 overloaded`.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 512;
+/// The largest request body taken (every body of the API is a few hundred bytes).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long a stopping server lets open requests finish.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
 /// The address the server listens on when nothing else is said.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 /// A session ends after this long without activity (AAL2: 30 minutes). Also the maximum.
@@ -52,7 +66,28 @@ pub struct FileConfig {
     pub siths_policy_oids: Option<Vec<String>>,
     /// `require` (default), `prefer` or `off`: see [`RevocationMode`].
     pub siths_revocation: Option<RevocationMode>,
+    /// Country calling codes SMS may be sent to, e.g. `["46", "47", "358"]`; empty or absent:
+    /// every country (applicants may have foreign numbers).
+    pub sms_allowed_countries: Option<Vec<String>>,
+    /// SMS codes per client address a day (default [`crate::sms_quota::PER_ADDRESS_PER_DAY`]).
+    pub sms_per_address_per_day: Option<u32>,
+    /// Seconds a client may take to send a request header (default 10, at most 30).
+    pub header_read_timeout: Option<u64>,
+    /// Seconds a request may take (default 30, at most 300).
+    pub request_timeout: Option<u64>,
+    /// Requests handled at once (default 512); more are answered `503 overloaded`.
+    pub max_concurrent_requests: Option<usize>,
+    /// The largest request body in bytes (default 65536).
+    pub max_body_bytes: Option<usize>,
+    /// What the BankID app shows the user at login (`userVisibleData`), e.g. "Inloggning till
+    /// Myndighetens e-tjänster" (default [`DEFAULT_BANKID_USER_VISIBLE_DATA`]).
+    pub bankid_user_visible_data: Option<String>,
 }
+
+/// What the BankID app shows at login when nothing else is configured.
+pub const DEFAULT_BANKID_USER_VISIBLE_DATA: &str = "Inloggning till Legitimera";
+/// BankID takes at most 1,500 characters of base64 for an identification.
+pub const MAX_BANKID_USER_VISIBLE_DATA_BYTES: usize = 1_000;
 
 /// `[bankid]` in the config file: BankID's RP API and this RP's identity. Without it BankID
 /// login is off (in demo mode the built-in simulator is used instead).
@@ -126,6 +161,13 @@ pub struct Overrides {
     pub siths_issuing_cas: Option<Vec<String>>,
     pub siths_policy_oids: Option<Vec<String>>,
     pub siths_revocation: Option<RevocationMode>,
+    pub sms_allowed_countries: Option<Vec<String>>,
+    pub sms_per_address_per_day: Option<u32>,
+    pub header_read_timeout: Option<u64>,
+    pub request_timeout: Option<u64>,
+    pub max_concurrent_requests: Option<usize>,
+    pub max_body_bytes: Option<usize>,
+    pub bankid_user_visible_data: Option<String>,
     pub demo: bool,
 }
 
@@ -196,6 +238,43 @@ pub enum RpIdentityFiles {
     },
 }
 
+/// What SMS may be sent: see `sms_quota`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsPolicy {
+    /// Country calling codes (digits); empty: every country.
+    pub allowed_countries: Vec<String>,
+    pub per_address_per_day: i64,
+}
+
+impl Default for SmsPolicy {
+    fn default() -> Self {
+        SmsPolicy {
+            allowed_countries: Vec::new(),
+            per_address_per_day: crate::sms_quota::PER_ADDRESS_PER_DAY,
+        }
+    }
+}
+
+/// What a connection and a request may hold (see `http_limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_concurrent_requests: usize,
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECONDS),
+            request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECONDS),
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
 /// The session limits the server enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -256,6 +335,10 @@ pub struct Config {
     pub siths_issuing_cas: Vec<String>,
     pub siths_policy_oids: Vec<String>,
     pub siths_revocation: RevocationMode,
+    pub sms_policy: SmsPolicy,
+    pub http: HttpLimits,
+    /// `userVisibleData` of every BankID login.
+    pub bankid_user_visible_data: String,
     pub demo: bool,
 }
 
@@ -290,6 +373,20 @@ pub enum ConfigError {
     PublicOrigin(String),
     #[error("SITHS login needs public_origin (the address the app reaches this server at)")]
     NoPublicOrigin,
+    #[error("sms_allowed_countries takes country calling codes of 1 to 3 digits, such as \"46\", not {0:?}")]
+    SmsCountry(String),
+    #[error("sms_per_address_per_day must be at least 1")]
+    SmsPerAddress,
+    #[error("header_read_timeout must be 1 to {MAX_HEADER_READ_TIMEOUT_SECONDS} seconds, not {0}")]
+    HeaderReadTimeout(u64),
+    #[error("request_timeout must be 1 to {MAX_REQUEST_TIMEOUT_SECONDS} seconds, not {0}")]
+    RequestTimeout(u64),
+    #[error("max_concurrent_requests and max_body_bytes must be at least 1")]
+    ZeroLimit,
+    #[error(
+        "bankid_user_visible_data must be 1 to {MAX_BANKID_USER_VISIBLE_DATA_BYTES} bytes of text"
+    )]
+    BankIdUserVisibleData,
 }
 
 impl Config {
@@ -375,6 +472,48 @@ impl Config {
                 .siths_revocation
                 .or(file.siths_revocation)
                 .unwrap_or_default(),
+            sms_policy: resolve_sms_policy(
+                over.sms_allowed_countries.or(file.sms_allowed_countries),
+                over.sms_per_address_per_day
+                    .or(file.sms_per_address_per_day),
+            )?,
+            http: HttpLimits {
+                header_read_timeout: within(
+                    over.header_read_timeout.or(file.header_read_timeout),
+                    DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
+                    MAX_HEADER_READ_TIMEOUT_SECONDS,
+                    ConfigError::HeaderReadTimeout,
+                )?,
+                request_timeout: within(
+                    over.request_timeout.or(file.request_timeout),
+                    DEFAULT_REQUEST_TIMEOUT_SECONDS,
+                    MAX_REQUEST_TIMEOUT_SECONDS,
+                    ConfigError::RequestTimeout,
+                )?,
+                max_concurrent_requests: at_least_one(
+                    over.max_concurrent_requests
+                        .or(file.max_concurrent_requests)
+                        .unwrap_or(DEFAULT_MAX_CONCURRENT_REQUESTS),
+                )?,
+                max_body_bytes: at_least_one(
+                    over.max_body_bytes
+                        .or(file.max_body_bytes)
+                        .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+                )?,
+            },
+            bankid_user_visible_data: match over
+                .bankid_user_visible_data
+                .or(file.bankid_user_visible_data)
+            {
+                None => DEFAULT_BANKID_USER_VISIBLE_DATA.to_owned(),
+                Some(text)
+                    if text.trim().is_empty()
+                        || text.len() > MAX_BANKID_USER_VISIBLE_DATA_BYTES =>
+                {
+                    return Err(ConfigError::BankIdUserVisibleData)
+                }
+                Some(text) => text,
+            },
             demo: over.demo,
         })
     }
@@ -410,6 +549,57 @@ fn limited(
         s if s > max => Err(error(s)),
         s => Ok(Duration::from_secs(s)),
     }
+}
+
+/// Seconds given or `default`, refused when zero or above `max`.
+fn within(
+    seconds: Option<u64>,
+    default: u64,
+    max: u64,
+    error: fn(u64) -> ConfigError,
+) -> Result<Duration, ConfigError> {
+    match seconds.unwrap_or(default) {
+        s if s == 0 || s > max => Err(error(s)),
+        s => Ok(Duration::from_secs(s)),
+    }
+}
+
+fn at_least_one(n: usize) -> Result<usize, ConfigError> {
+    if n == 0 {
+        Err(ConfigError::ZeroLimit)
+    } else {
+        Ok(n)
+    }
+}
+
+fn resolve_sms_policy(
+    countries: Option<Vec<String>>,
+    per_address: Option<u32>,
+) -> Result<SmsPolicy, ConfigError> {
+    let allowed_countries = countries
+        .unwrap_or_default()
+        .into_iter()
+        .map(|code| {
+            let digits = code.trim().trim_start_matches('+');
+            let valid = (1..=3).contains(&digits.len())
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && !digits.starts_with('0');
+            if valid {
+                Ok(digits.to_owned())
+            } else {
+                Err(ConfigError::SmsCountry(code.clone()))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let per_address_per_day = match per_address {
+        None => crate::sms_quota::PER_ADDRESS_PER_DAY,
+        Some(0) => return Err(ConfigError::SmsPerAddress),
+        Some(n) => i64::from(n),
+    };
+    Ok(SmsPolicy {
+        allowed_countries,
+        per_address_per_day,
+    })
 }
 
 fn resolve_smtp(over: SmtpFile, file: SmtpFile) -> Result<Smtp, ConfigError> {
@@ -850,6 +1040,41 @@ server_ca = "bankid-test-root.pem"
             none.siths_trust_anchors.is_empty(),
             "SITHS is off by default"
         );
+    }
+
+    #[test]
+    fn sms_policy_defaults_to_every_country_and_takes_codes_with_or_without_plus() {
+        let config = Config::resolve(FileConfig::default(), demo()).unwrap();
+        assert_eq!(config.sms_policy, SmsPolicy::default());
+        let file = FileConfig::parse(
+            "sms_allowed_countries = [\"46\", \"+358\"]\nsms_per_address_per_day = 3\n",
+        )
+        .unwrap();
+        let config = Config::resolve(file, demo()).unwrap();
+        assert_eq!(config.sms_policy.allowed_countries, ["46", "358"]);
+        assert_eq!(config.sms_policy.per_address_per_day, 3);
+        let bad = FileConfig::parse("sms_allowed_countries = [\"sverige\"]").unwrap();
+        assert!(matches!(
+            Config::resolve(bad, demo()),
+            Err(ConfigError::SmsCountry(_))
+        ));
+    }
+
+    #[test]
+    fn http_limits_default_and_refuse_a_header_timeout_above_30_seconds() {
+        let config = Config::resolve(FileConfig::default(), demo()).unwrap();
+        assert_eq!(config.http, HttpLimits::default());
+        assert_eq!(config.http.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.http.max_body_bytes, 65536);
+        let file = FileConfig::parse("header_read_timeout = 31").unwrap();
+        assert_eq!(
+            Config::resolve(file, demo()),
+            Err(ConfigError::HeaderReadTimeout(31))
+        );
+        let file = FileConfig::parse("header_read_timeout = 30\nrequest_timeout = 5").unwrap();
+        let config = Config::resolve(file, demo()).unwrap();
+        assert_eq!(config.http.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(config.http.request_timeout, Duration::from_secs(5));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, Result};
-use crate::extract::{Body, ClientIp};
+use crate::extract::{limit_key, Body, ClientIp};
 use crate::sessions::{self, LiveSession};
 use crate::{store, AppState};
 
@@ -152,7 +152,7 @@ pub async fn forget(
     state
         .limits()
         .device_forget_ip
-        .reserve(&state, &ip.to_string())
+        .reserve(&state, &limit_key(ip))
         .await?;
     let now = state.now();
     store::devices::revoke_by_token(

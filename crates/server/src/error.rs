@@ -15,6 +15,16 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 pub enum ApiError {
     #[error("no such resource")]
     NotFound,
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("the body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("the request took too long")]
+    RequestTimeout,
+    #[error("the server is busy; try again shortly")]
+    Overloaded { retry_after: u64 },
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -33,6 +43,8 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("wrong e-mail address or password")]
     InvalidCredentials,
+    #[error("many wrong passwords were tried: enter the code sent to your e-mail")]
+    EmailCodeRequired { id: String },
     #[error("the session has ended; log in again")]
     SessionExpired,
     #[error("not logged in")]
@@ -47,6 +59,8 @@ pub enum ApiError {
     SmsUnavailable { id: String },
     #[error("this is already the account's phone number")]
     SamePhone,
+    #[error("SMS cannot be sent to numbers in this country")]
+    PhoneCountryNotAllowed,
     #[error("BankID already has an order in progress for this person")]
     BankIdAlreadyInProgress,
     #[error("BankID login is not available now")]
@@ -71,18 +85,25 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound | ApiError::UnknownChallenge => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadRequest(_)
             | ApiError::Field(_)
             | ApiError::CommonPassword
             | ApiError::WrongCode { .. }
-            | ApiError::SamePhone => StatusCode::BAD_REQUEST,
+            | ApiError::SamePhone
+            | ApiError::PhoneCountryNotAllowed => StatusCode::BAD_REQUEST,
             ApiError::CodeExpired => StatusCode::GONE,
             ApiError::TooManyAttempts
             | ApiError::ResendTooSoon { .. }
             | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::InvalidCredentials | ApiError::SessionExpired | ApiError::Unauthorized => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::InvalidCredentials
+            | ApiError::EmailCodeRequired { .. }
+            | ApiError::SessionExpired
+            | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::WrongStep | ApiError::BankIdAlreadyInProgress => StatusCode::CONFLICT,
             ApiError::SithsUnknownChallenge => StatusCode::NOT_FOUND,
             ApiError::SithsChallengeExpired => StatusCode::GONE,
@@ -103,6 +124,11 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::RequestTimeout => ErrorCode::RequestTimeout,
+            ApiError::Overloaded { .. } => ErrorCode::Overloaded,
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
             ApiError::Field(field) => field.code(),
             ApiError::CommonPassword => ErrorCode::CommonPassword,
@@ -112,6 +138,7 @@ impl ApiError {
             ApiError::ResendTooSoon { .. } => ErrorCode::ResendTooSoon,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            ApiError::EmailCodeRequired { .. } => ErrorCode::EmailCodeRequired,
             ApiError::SessionExpired => ErrorCode::SessionExpired,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::UnknownChallenge => ErrorCode::UnknownChallenge,
@@ -119,6 +146,7 @@ impl ApiError {
             ApiError::EmailUnavailable { .. } => ErrorCode::EmailUnavailable,
             ApiError::SmsUnavailable { .. } => ErrorCode::SmsUnavailable,
             ApiError::SamePhone => ErrorCode::SamePhone,
+            ApiError::PhoneCountryNotAllowed => ErrorCode::PhoneCountryNotAllowed,
             ApiError::BankIdAlreadyInProgress => ErrorCode::BankidAlreadyInProgress,
             ApiError::BankIdUnavailable { .. } => ErrorCode::BankidUnavailable,
             ApiError::SithsUnknownChallenge | ApiError::SithsChallengeExpired => {
@@ -133,9 +161,9 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::ResendTooSoon { retry_after } | ApiError::RateLimited { retry_after } => {
-                Some(*retry_after)
-            }
+            ApiError::ResendTooSoon { retry_after }
+            | ApiError::RateLimited { retry_after }
+            | ApiError::Overloaded { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -158,6 +186,18 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<crate::passwords::HashError> for ApiError {
+    fn from(error: crate::passwords::HashError) -> Self {
+        match error {
+            crate::passwords::HashError::Busy => {
+                tracing::warn!("overloaded: password hash queue full");
+                ApiError::Overloaded { retry_after: 1 }
+            }
+            crate::passwords::HashError::Failed(error) => ApiError::Internal(error),
+        }
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
         ApiError::Internal(error)
@@ -167,7 +207,7 @@ impl From<anyhow::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, ApiError::Overloaded { .. }) {
             // The source chain may name tables or files, never personal data.
             tracing::error!(code = self.code().as_str(), error = ?self, "request failed");
         }
@@ -179,9 +219,9 @@ impl IntoResponse for ApiError {
             },
             retry_after,
             id: match &self {
-                ApiError::EmailUnavailable { id } | ApiError::SmsUnavailable { id } => {
-                    Some(id.clone())
-                }
+                ApiError::EmailUnavailable { id }
+                | ApiError::SmsUnavailable { id }
+                | ApiError::EmailCodeRequired { id } => Some(id.clone()),
                 _ => None,
             },
             rfa: match &self {

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::Json;
 use serde::de::DeserializeOwned;
 
@@ -26,7 +27,13 @@ where
         Json::<T>::from_request(request, state)
             .await
             .map(|Json(value)| Body(value))
-            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+            .map_err(|rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+                // A body that stopped arriving: the request timeout (or the client) ended it.
+                StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout,
+                _ => ApiError::BadRequest(rejection.body_text()),
+            })
     }
 }
 
@@ -61,6 +68,19 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
+/// What the limits per address count by: an IPv4 address as it is, an IPv6 address by its
+/// /64. One subscriber usually gets a whole /64 and picks addresses in it freely, so counting
+/// each /128 would give one client 2^64 fresh allowances.
+pub fn limit_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & (u128::MAX << 64);
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
+        }
+    }
+}
+
 /// The last entry of a comma-separated address list such as `X-Forwarded-For`, with or
 /// without a port (`192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`, `[2001:db8::1]:4711`).
 pub fn rightmost_address(list: &str) -> Option<IpAddr> {
@@ -74,6 +94,20 @@ pub fn rightmost_address(list: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_addresses_count_per_64_and_ipv4_per_address() {
+        let key = |text: &str| limit_key(text.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(
+            key("::ffff:192.0.2.7"),
+            "192.0.2.7",
+            "IPv4-mapped counts as IPv4"
+        );
+    }
 
     #[test]
     fn rightmost_forwarded_address_wins_with_or_without_port() {

@@ -12,10 +12,12 @@ pub mod demo;
 mod devices;
 pub mod error;
 mod extract;
+mod http_limits;
 mod language;
 mod login;
 mod messages;
 pub mod otp;
+mod password_reset;
 pub mod passwords;
 mod phone_change;
 pub mod ratelimit;
@@ -23,6 +25,7 @@ mod registration;
 mod routes;
 mod sessions;
 pub mod siths;
+mod sms_quota;
 pub mod store;
 mod test_logins;
 
@@ -52,7 +55,7 @@ use legitimera_bankid::{ClientConfig, RpClient, RpIdentity, ServerCa};
 
 use crate::bankid::BankId;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{BankIdSetup, Config, Delivery, RpIdentityFiles, Timeouts};
+use crate::config::{BankIdSetup, Config, Delivery, HttpLimits, RpIdentityFiles, Timeouts};
 use crate::delivery::{DemoOutbox, HttpSmsGateway, Mailer, SmsSender, SmtpMailer};
 use crate::passwords::Hasher;
 use crate::ratelimit::Limiter;
@@ -75,7 +78,12 @@ struct Inner {
     sms: Arc<dyn SmsSender>,
     outbox: Option<Arc<DemoOutbox>>,
     timeouts: Timeouts,
+    http: HttpLimits,
     limits: Limits,
+    /// Country calling codes SMS may go to; empty: every country.
+    sms_allowed_countries: Vec<String>,
+    /// What the BankID app shows at login.
+    bankid_user_visible_data: legitimera_bankid::UserVisibleData,
     trusted_proxy_header: Option<HeaderName>,
     bankid: Option<Arc<BankId>>,
     /// Demo mode: the BankID simulator the orders go to, with its test app.
@@ -134,16 +142,27 @@ fn crl_refresher(crls: Arc<CrlCache>, clock: Arc<dyn Clock>) -> AbortOnDrop {
 /// The guessing limits. Failures count, successes don't; every window empties by itself.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Wrong passwords and SMS codes per account (unknown addresses count the same way).
+    /// Wrong passwords per account (unknown addresses count the same way).
     pub login_account: Limiter,
+    /// Wrong login SMS codes per account: its own count, so wrong passwords do not block the
+    /// owner's right code.
+    pub login_sms_account: Limiter,
     /// Wrong passwords and SMS codes per client address.
     pub login_ip: Limiter,
     /// Registrations started per client address (each sends an e-mail).
     pub registration_ip: Limiter,
+    /// Password resets started per client address (each sends an e-mail).
+    pub password_reset_ip: Limiter,
     /// BankID orders started per client address (each is a BankID order and a poller).
     pub bankid_ip: Limiter,
     /// SITHS challenges per client address (each is a database row for 2 minutes).
     pub siths_ip: Limiter,
+    /// SMS codes per account (or registering address) a day.
+    pub sms_account: Limiter,
+    /// SMS codes per destination number a day.
+    pub sms_number: Limiter,
+    /// SMS codes per client address a day (`sms_per_address_per_day`).
+    pub sms_ip: Limiter,
     /// "Forget this device" requests per client address (each is a database write, and the
     /// only device call without a session).
     pub device_forget_ip: Limiter,
@@ -153,12 +172,39 @@ pub struct Limits {
 /// reach the server through one address.
 pub const SITHS_CHALLENGES_PER_IP: i64 = 300;
 
+impl Limits {
+    /// The limits with what the configuration sets (the SMS quota per address).
+    pub fn configured(sms: &config::SmsPolicy) -> Self {
+        Limits {
+            sms_ip: Limiter::new("sms_ip", sms.per_address_per_day, sms_quota::DAY_SECONDS),
+            ..Limits::default()
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
+            sms_account: Limiter::new(
+                "sms_account",
+                sms_quota::PER_ACCOUNT_PER_DAY,
+                sms_quota::DAY_SECONDS,
+            ),
+            sms_number: Limiter::new(
+                "sms_number",
+                sms_quota::PER_NUMBER_PER_DAY,
+                sms_quota::DAY_SECONDS,
+            ),
+            sms_ip: Limiter::new(
+                "sms_ip",
+                sms_quota::PER_ADDRESS_PER_DAY,
+                sms_quota::DAY_SECONDS,
+            ),
             login_account: Limiter::new("login_account", 5, 15 * 60),
+            login_sms_account: Limiter::new("login_sms_account", 5, 15 * 60),
             login_ip: Limiter::new("login_ip", 30, 15 * 60),
             registration_ip: Limiter::new("registration_ip", 20, 60 * 60),
+            password_reset_ip: Limiter::new("password_reset_ip", 20, 60 * 60),
             bankid_ip: Limiter::new("bankid_ip", 60, 15 * 60),
             siths_ip: Limiter::new("siths_ip", SITHS_CHALLENGES_PER_IP, 15 * 60),
             device_forget_ip: Limiter::new("device_forget_ip", 60, 15 * 60),
@@ -207,8 +253,22 @@ impl AppState {
         self.inner.timeouts
     }
 
+    pub fn http_limits(&self) -> HttpLimits {
+        self.inner.http
+    }
+
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// What the BankID app shows the user at login (`userVisibleData`).
+    pub fn bankid_user_visible_data(&self) -> &legitimera_bankid::UserVisibleData {
+        &self.inner.bankid_user_visible_data
+    }
+
+    /// Country calling codes SMS may go to (digits, no `+`); empty: every country.
+    pub fn sms_allowed_countries(&self) -> &[String] {
+        &self.inner.sms_allowed_countries
     }
 
     /// The header a trusted reverse proxy puts the client's address in, if configured.
@@ -365,7 +425,13 @@ async fn build_app(
             sms,
             outbox,
             timeouts: config.timeouts,
-            limits: Limits::default(),
+            http: config.http,
+            limits: Limits::configured(&config.sms_policy),
+            sms_allowed_countries: config.sms_policy.allowed_countries.clone(),
+            bankid_user_visible_data: legitimera_bankid::UserVisibleData::new(
+                &config.bankid_user_visible_data,
+            )
+            .map_err(|e| anyhow::anyhow!("bankid_user_visible_data: {e}"))?,
             trusted_proxy_header,
             bankid: bankid.map(|client| Arc::new(BankId::new(client))),
             #[cfg(feature = "demo")]
@@ -442,7 +508,8 @@ fn rp_client(rp: &config::BankIdRp) -> anyhow::Result<RpClient> {
 }
 
 /// Binds, announces the address on stdout (`listening on http://ADDR`, so scripts and tests can
-/// use port 0), and serves until `shutdown` resolves; then drains open requests.
+/// use port 0), and serves until `shutdown` resolves; then lets open requests finish, for at
+/// most [`config::SHUTDOWN_DEADLINE`], on HTTP as on HTTPS.
 pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -452,37 +519,60 @@ pub async fn serve(
     listener.set_nonblocking(true)?;
     let listening = listener.local_addr()?;
     let (app, state) = build_app(&config, listening, Arc::new(SystemClock)).await?;
+    let handle = axum_server::Handle::new();
+    stop_on(&handle, shutdown);
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
     match &config.tls {
         None => {
-            let listener = TcpListener::from_std(listener)?;
             announce("http", listening);
-            serve_plain(listener, app, shutdown).await?;
+            let mut server = axum_server::from_tcp(listener)?.handle(handle);
+            limit_connections(server.http_builder(), &config.http);
+            server.serve(service).await?;
         }
         Some(tls) => {
             let _ = rustls_ring_provider();
             let rustls_config =
                 axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key).await?;
-            let handle = axum_server::Handle::new();
             let waiter = handle.clone();
             tokio::spawn(async move {
                 if let Some(addr) = waiter.listening().await {
                     announce("https", addr);
                 }
             });
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                shutdown.await;
-                stopper.graceful_shutdown(Some(Duration::from_secs(10)));
-            });
-            axum_server::from_tcp_rustls(listener, rustls_config)?
-                .handle(handle)
-                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-                .await?;
+            let mut server = axum_server::from_tcp_rustls(listener, rustls_config)?.handle(handle);
+            limit_connections(server.http_builder(), &config.http);
+            server.serve(service).await?;
         }
     }
     state.stop().await;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// When `shutdown` resolves: stop accepting, give open requests the deadline, then close.
+fn stop_on(
+    handle: &axum_server::Handle<SocketAddr>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(config::SHUTDOWN_DEADLINE));
+    });
+}
+
+/// hyper's connection limits: a request header must arrive within `header_read_timeout`
+/// (hyper's timer installed, else the timeout is silently off), and a connection that sends
+/// half a header is closed then.
+fn limit_connections(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    http: &HttpLimits,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(http.header_read_timeout);
+    builder.http2().timer(hyper_util::rt::TokioTimer::new());
 }
 
 /// A server running in this process over plain HTTP (for tests and benches).
@@ -506,35 +596,27 @@ impl Running {
 }
 
 /// Builds the server with `clock`, binds `config.listen` (port 0 picks one) and serves in the
-/// background until [`Running::stop`].
+/// background until [`Running::stop`], with the same connection limits as [`serve`].
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (app, state) = build_app(&config, addr, clock).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = axum_server::Handle::new();
+    stop_on(&handle, async {
+        let _ = stopped.await;
+    });
+    let mut server = axum_server::from_tcp(listener.into_std()?)?.handle(handle);
+    limit_connections(server.http_builder(), &config.http);
     let task = tokio::spawn(async move {
-        let served = serve_plain(listener, app, async {
-            let _ = stopped.await;
-        })
-        .await;
+        let served = server
+            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .map_err(anyhow::Error::from);
         state.stop().await;
         served
     });
     Ok(Running { addr, stop, task })
-}
-
-async fn serve_plain(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
-    Ok(())
 }
 
 fn announce(scheme: &str, addr: SocketAddr) {

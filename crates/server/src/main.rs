@@ -138,6 +138,32 @@ struct Cli {
     /// fresh answer refuses the login), prefer (logs and lets in) or off.
     #[arg(long, env = "LEGITIMERA_SITHS_REVOCATION", value_enum)]
     siths_revocation: Option<RevocationMode>,
+    /// Country calling codes SMS may be sent to, comma-separated (e.g. 46,47,358); none: every
+    /// country.
+    #[arg(
+        long = "sms-allowed-countries",
+        env = "LEGITIMERA_SMS_ALLOWED_COUNTRIES",
+        value_delimiter = ','
+    )]
+    sms_allowed_countries: Vec<String>,
+    /// SMS codes per client address a day (default 10).
+    #[arg(long, env = "LEGITIMERA_SMS_PER_ADDRESS_PER_DAY")]
+    sms_per_address_per_day: Option<u32>,
+    /// Seconds a client may take to send a request header (default 10, at most 30).
+    #[arg(long, env = "LEGITIMERA_HEADER_READ_TIMEOUT")]
+    header_read_timeout: Option<u64>,
+    /// Seconds a request may take (default 30, at most 300; BankID's long poll waits on top).
+    #[arg(long, env = "LEGITIMERA_REQUEST_TIMEOUT")]
+    request_timeout: Option<u64>,
+    /// Requests handled at once (default 512); more are answered 503 overloaded.
+    #[arg(long, env = "LEGITIMERA_MAX_CONCURRENT_REQUESTS")]
+    max_concurrent_requests: Option<usize>,
+    /// The largest request body in bytes (default 65536).
+    #[arg(long, env = "LEGITIMERA_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// What the BankID app shows at login, e.g. "Inloggning till Myndighetens e-tjänster".
+    #[arg(long, env = "LEGITIMERA_BANKID_USER_VISIBLE_DATA")]
+    bankid_user_visible_data: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +284,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             siths_issuing_cas: (!cli.siths_issuing_cas.is_empty()).then_some(cli.siths_issuing_cas),
             siths_policy_oids: (!cli.siths_policy_oids.is_empty()).then_some(cli.siths_policy_oids),
             siths_revocation: cli.siths_revocation,
+            sms_allowed_countries: (!cli.sms_allowed_countries.is_empty())
+                .then_some(cli.sms_allowed_countries),
+            sms_per_address_per_day: cli.sms_per_address_per_day,
+            header_read_timeout: cli.header_read_timeout,
+            request_timeout: cli.request_timeout,
+            max_concurrent_requests: cli.max_concurrent_requests,
+            max_body_bytes: cli.max_body_bytes,
+            bankid_user_visible_data: cli.bankid_user_visible_data,
             demo: cli.demo,
         },
     )?;

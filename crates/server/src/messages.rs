@@ -36,6 +36,82 @@ pub fn already_registered() -> Mail {
     }
 }
 
+/// The code a right password needs after many wrong ones.
+pub fn login_code(code: &OneTimeCode) -> Mail {
+    Mail {
+        subject: "Din inloggningskod / Your login code",
+        body: format!(
+            "Många felaktiga lösenord har prövats för ditt konto, så inloggningen behöver också \
+             den här koden: {code}. Den gäller i 10 minuter.\n\
+             Försöker du inte logga in? Då vet någon annan kanske ditt lösenord: byt det.\n\n\
+             Many wrong passwords were tried for your account, so logging in also needs this \
+             code: {code}. It is valid for 10 minutes.\n\
+             Not logging in? Someone else may know your password: change it.\n",
+            code = code.expose()
+        ),
+    }
+}
+
+/// To the owner (at most once a day) when wrong passwords pile up.
+pub fn many_failed_logins() -> Mail {
+    Mail {
+        subject: "Många felaktiga lösenord / Many wrong passwords",
+        body: "Någon har prövat många felaktiga lösenord för ditt konto. Kontot är inte spärrat, \
+               men nästa inloggning behöver också en kod som vi skickar till den här adressen. \
+               Var det inte du är ditt lösenord ändå säkert så länge ingen annan läser din \
+               e-post; byt det gärna till ett längre.\n\n\
+               Someone has tried many wrong passwords for your account. The account is not \
+               locked, but the next login also needs a code we send to this address. If it was \
+               not you, your password stays safe as long as nobody else reads your e-mail; \
+               consider changing it to a longer one.\n"
+            .to_owned(),
+    }
+}
+
+pub fn password_reset_code(code: &OneTimeCode) -> Mail {
+    Mail {
+        subject: "Nytt lösenord / New password",
+        body: format!(
+            "Din kod för att välja ett nytt lösenord är {code}. Den gäller i 10 minuter.\n\
+             Har du inte bett om ett nytt lösenord kan du strunta i det här meddelandet: \
+             ditt lösenord är oförändrat.\n\n\
+             Your code to choose a new password is {code}. It is valid for 10 minutes.\n\
+             If you did not ask for a new password, you can ignore this message: your \
+             password is unchanged.\n",
+            code = code.expose()
+        ),
+    }
+}
+
+/// Sent instead of a code when someone asks to reset the password of an address without an
+/// account, so the answer can be the same either way.
+pub fn no_account_to_reset() -> Mail {
+    Mail {
+        subject: "Nytt lösenord / New password",
+        body: "Någon bad om ett nytt lösenord för den här e-postadressen, men det finns inget \
+               konto med den. Var det du kan du skapa ett konto. Annars kan du strunta i det \
+               här meddelandet.\n\n\
+               Someone asked for a new password for this e-mail address, but there is no \
+               account with it. If it was you, you can create an account. Otherwise you can \
+               ignore this message.\n"
+            .to_owned(),
+    }
+}
+
+/// After a password reset or change: the owner hears of it whoever did it.
+pub fn password_changed() -> Mail {
+    Mail {
+        subject: "Ditt lösenord är bytt / Your password was changed",
+        body: "Lösenordet till ditt konto har just bytts, och alla andra inloggningar har \
+               avslutats. Var det inte du? Välj \"Glömt lösenordet?\" i Legitimera för att \
+               välja ett nytt, och kontakta oss.\n\n\
+               The password of your account was just changed, and every other login was \
+               ended. Not you? Choose \"Forgot your password?\" in Legitimera to choose a new \
+               one, and contact us.\n"
+            .to_owned(),
+    }
+}
+
 pub fn phone_change_code(code: &OneTimeCode) -> Mail {
     Mail {
         subject: "Byta telefonnummer / Change phone number",

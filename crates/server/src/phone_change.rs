@@ -15,7 +15,7 @@ use crate::extract::{Body, ClientIp};
 use crate::login::{self, Guard};
 use crate::registration::waiting;
 use crate::sessions::{self, MaybeAuthenticated};
-use crate::{accounts, devices, messages, AppState};
+use crate::{accounts, devices, messages, sms_quota, AppState};
 
 pub async fn start(
     State(state): State<AppState>,
@@ -24,6 +24,8 @@ pub async fn start(
     Body(request): Body<PhoneChangeRequest>,
 ) -> Result<(StatusCode, Json<Challenge>)> {
     let phone = PhoneNumber::parse(&request.phone)?;
+    sms_quota::check_country(&state, &phone)?;
+    let session_hash = session.as_ref().map(|s| s.token_hash.clone());
     let (account, step, email) = match session {
         Some(session) => {
             // A BankID session has no account, so no phone to change.
@@ -59,24 +61,26 @@ pub async fn start(
             phone: Some(&phone),
             password_hash: None,
             decoy: false,
+            session_hash: session_hash.as_deref(),
         },
     )
     .await?;
-    let sent = challenges::send_code(&state, &row).await?;
+    let sent = challenges::send_code(&state, &row, ip).await?;
     Ok((StatusCode::CREATED, Json(waiting(&row.id, step, sent))))
 }
 
 pub async fn email_code(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     Body(request): Body<CodeRequest>,
 ) -> Result<Json<Challenge>> {
     let code = OneTimeCode::parse(request.code.expose())?;
-    let row = challenges::load(&state, &id, Purpose::PhoneChange).await?;
+    let row = load(&state, &id).await?;
     challenges::check_code(&state, &row, Step::EmailCode, &code).await?;
     challenges::advance(&state, &row, Step::SmsCode).await?;
-    let row = challenges::load(&state, &id, Purpose::PhoneChange).await?;
-    let sent = challenges::send_code(&state, &row).await?;
+    let row = load(&state, &id).await?;
+    let sent = challenges::send_code(&state, &row, ip).await?;
     Ok(Json(waiting(&id, Step::SmsCode, sent)))
 }
 
@@ -86,7 +90,7 @@ pub async fn sms_code(
     Body(request): Body<CodeRequest>,
 ) -> Result<Json<Challenge>> {
     let code = OneTimeCode::parse(request.code.expose())?;
-    let row = challenges::load(&state, &id, Purpose::PhoneChange).await?;
+    let row = load(&state, &id).await?;
     challenges::check_code(&state, &row, Step::SmsCode, &code).await?;
     let account = login::account_of(&state, row.account_id).await?;
     let new_phone = row.phone().ok_or(ApiError::UnknownChallenge)?;
@@ -97,6 +101,9 @@ pub async fn sms_code(
         // device before (perhaps with the lost phone) must log in again, with the new number.
         sessions::end_all(&state, account.id).await?;
         devices::revoke_all(&state, account.id).await?;
+    } else if let Some(session_hash) = &row.session_hash {
+        // Changed in a session: every other session must log in again, with the new number.
+        sessions::end_all_but_hash(&state, account.id, session_hash).await?;
     }
     if let Some(old_phone) = account.phone() {
         if let Err(error) = state
@@ -117,11 +124,24 @@ pub async fn sms_code(
     }))
 }
 
+/// A live phone change; one started in a session only while that session lives (after its
+/// logout or expiry the change is `unknown_challenge`).
+async fn load(state: &AppState, id: &str) -> Result<challenges::Row> {
+    let row = challenges::load(state, id, Purpose::PhoneChange).await?;
+    if let Some(session_hash) = &row.session_hash {
+        if !sessions::is_live(state, session_hash).await? {
+            return Err(ApiError::UnknownChallenge);
+        }
+    }
+    Ok(row)
+}
+
 pub async fn resend(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
 ) -> Result<Json<Challenge>> {
-    let row = challenges::load(&state, &id, Purpose::PhoneChange).await?;
-    let sent = challenges::resend(&state, &row).await?;
+    let row = load(&state, &id).await?;
+    let sent = challenges::resend(&state, &row, ip).await?;
     Ok(Json(waiting(&id, row.step(), sent)))
 }

@@ -6,13 +6,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use legitimera_protocol::{
-    Challenge, CodeRequest, Email, OneTimeCode, Password, PhoneNumber, RegistrationRequest, Step,
+    Challenge, CodeRequest, Email, OneTimeCode, PhoneNumber, RegistrationRequest, Step,
 };
 
 use crate::challenges::{self, CodeSent, NewChallenge, Purpose, Row};
 use crate::error::{ApiError, Result};
-use crate::extract::{Body, ClientIp};
-use crate::{accounts, passwords, store, AppState};
+use crate::extract::{limit_key, Body, ClientIp};
+use crate::{accounts, passwords, sms_quota, store, AppState};
 
 pub async fn start(
     State(state): State<AppState>,
@@ -20,7 +20,7 @@ pub async fn start(
     Body(request): Body<RegistrationRequest>,
 ) -> Result<(StatusCode, Json<Challenge>)> {
     let email = Email::parse(&request.email)?;
-    let password = Password::parse(&request.password)?;
+    let password = passwords::normalize(&request.password)?;
     if passwords::is_common(&password) {
         return Err(ApiError::CommonPassword);
     }
@@ -28,10 +28,13 @@ pub async fn start(
         None | Some("") => None,
         Some(text) => Some(PhoneNumber::parse(text)?),
     };
+    if let Some(phone) = &phone {
+        sms_quota::check_country(&state, phone)?;
+    }
     state
         .limits()
         .registration_ip
-        .reserve(&state, &ip.to_string())
+        .reserve(&state, &limit_key(ip))
         .await?;
 
     // Hash whether or not the address is taken, so both answers take the same time.
@@ -47,10 +50,11 @@ pub async fn start(
             phone: phone.as_ref().filter(|_| !taken),
             password_hash: (!taken).then_some(password_hash.as_str()),
             decoy: taken,
+            session_hash: None,
         },
     )
     .await?;
-    let sent = challenges::send_code(&state, &row).await?;
+    let sent = challenges::send_code(&state, &row, ip).await?;
     Ok((
         StatusCode::CREATED,
         Json(waiting(&row.id, Step::EmailCode, sent)),
@@ -59,6 +63,7 @@ pub async fn start(
 
 pub async fn email_code(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     Body(request): Body<CodeRequest>,
 ) -> Result<Json<Challenge>> {
@@ -68,7 +73,7 @@ pub async fn email_code(
     if row.phone().is_some() {
         challenges::advance(&state, &row, Step::SmsCode).await?;
         let row = challenges::load(&state, &id, Purpose::Registration).await?;
-        let sent = challenges::send_code(&state, &row).await?;
+        let sent = challenges::send_code(&state, &row, ip).await?;
         return Ok(Json(waiting(&id, Step::SmsCode, sent)));
     }
     finish(&state, &row).await
@@ -87,10 +92,11 @@ pub async fn sms_code(
 
 pub async fn resend(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
 ) -> Result<Json<Challenge>> {
     let row = challenges::load(&state, &id, Purpose::Registration).await?;
-    let sent = challenges::resend(&state, &row).await?;
+    let sent = challenges::resend(&state, &row, ip).await?;
     Ok(Json(waiting(&id, row.step(), sent)))
 }
 

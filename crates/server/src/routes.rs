@@ -4,17 +4,17 @@
 
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Path, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, State};
 use axum::http::Request;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use legitimera_protocol::{Health, OutboxMessage};
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, Result};
 use crate::{
-    bankid, cases, devices, login, phone_change, registration, sessions, siths, test_logins,
-    AppState,
+    bankid, cases, devices, http_limits, login, password_reset, phone_change, registration,
+    sessions, siths, test_logins, AppState,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/registrations/{id}/resend", post(registration::resend))
         .route("/login/password", post(login::password))
         .route("/login/sms", post(login::sms))
+        .route("/login/email-code", post(login::email_code))
         .route("/login/resend", post(login::resend))
         .route("/phone-changes", post(phone_change::start))
         .route(
@@ -40,6 +41,21 @@ pub fn router(state: AppState) -> Router {
         .route("/phone-changes/{id}/resend", post(phone_change::resend))
         .route("/session", get(sessions::status).delete(sessions::logout))
         .route("/session/activity", post(sessions::activity))
+        .route("/session/password", post(password_reset::change))
+        .route("/password-resets", post(password_reset::start))
+        .route(
+            "/password-resets/{id}/email-code",
+            post(password_reset::email_code),
+        )
+        .route(
+            "/password-resets/{id}/sms-code",
+            post(password_reset::sms_code),
+        )
+        .route(
+            "/password-resets/{id}/password",
+            post(password_reset::password),
+        )
+        .route("/password-resets/{id}/resend", post(password_reset::resend))
         .route("/cases", get(cases::list))
         .route("/devices", get(devices::list))
         .route("/devices/forget", post(devices::forget))
@@ -53,7 +69,8 @@ pub fn router(state: AppState) -> Router {
         .route("/siths/sessions", post(siths::log_in))
         .route("/siths/check", post(siths::check))
         .route("/siths/landing", get(siths::landing))
-        .route("/siths/test-logins", post(test_logins::test_login));
+        .route("/siths/test-logins", post(test_logins::test_login))
+        .method_not_allowed_fallback(method_not_allowed);
     let mut router = Router::new().nest(legitimera_protocol::API_PREFIX, api);
     if state.outbox().is_some() {
         router = router.route("/demo/outbox", get(outbox));
@@ -69,8 +86,15 @@ pub fn router(state: AppState) -> Router {
         // The simulator's test BankID app: POST /demo/bankid/sign and /demo/bankid/cancel.
         router = router.nest_service("/demo/bankid", app.router());
     }
+    let http = state.http_limits();
     router
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            http_limits::Gate::new(&http),
+            http_limits::limit,
+        ))
+        .layer(DefaultBodyLimit::max(http.max_body_bytes))
+        .layer(middleware::from_fn(http_limits::json_errors))
         .layer(
             // Only the method and the route pattern: a path or query may carry personal data.
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -162,4 +186,8 @@ async fn demo_crl(
 
 async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

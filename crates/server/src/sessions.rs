@@ -94,10 +94,41 @@ async fn open(
     })
 }
 
-/// Ends every session of an account (after its phone was replaced without a session).
+/// Ends every session of an account (after its phone was replaced without a session, or its
+/// password reset).
 pub async fn end_all(state: &AppState, account_id: i64) -> Result<()> {
     store::sessions::delete_for_account(state.pool(), account_id).await?;
     Ok(())
+}
+
+/// Ends every session of an account but `keep` (a password changed, or a phone replaced, in
+/// that session).
+pub async fn end_all_but(state: &AppState, account_id: i64, keep: &LiveSession) -> Result<()> {
+    end_all_but_hash(state, account_id, &keep.token_hash).await
+}
+
+pub(crate) async fn end_all_but_hash(
+    state: &AppState,
+    account_id: i64,
+    keep_hash: &[u8],
+) -> Result<()> {
+    store::sessions::delete_for_account_except(state.pool(), account_id, keep_hash).await?;
+    Ok(())
+}
+
+/// Whether the session with this token hash is still live (not logged out, not expired): a
+/// phone change started in a session ends with it.
+pub(crate) async fn is_live(state: &AppState, token_hash: &[u8]) -> Result<bool> {
+    let Some(row) = store::sessions::find(state.pool(), token_hash).await? else {
+        return Ok(false);
+    };
+    let (idle, absolute) = time_left(
+        state.now(),
+        row.created_at,
+        row.last_activity_at,
+        state.timeouts(),
+    );
+    Ok(idle > 0 && absolute > 0)
 }
 
 pub(crate) fn token_hash(token: &str) -> Vec<u8> {
@@ -194,6 +225,8 @@ async fn lookup(state: &AppState, token: &SecretString) -> Result<LiveSession> {
 /// A live applicant's session (a person's, not staff): a staff token is `401 unauthorized`.
 #[derive(Debug)]
 pub struct Authenticated {
+    /// The session's token hash (what a phone change started in it is bound to).
+    pub token_hash: Vec<u8>,
     pub person_id: i64,
     /// `None` for a BankID session.
     pub account_id: Option<i64>,
@@ -209,6 +242,7 @@ impl TryFrom<LiveSession> for Authenticated {
                 person_id,
                 account_id,
             } => Ok(Authenticated {
+                token_hash: session.token_hash,
                 person_id,
                 account_id,
                 assurance: session.assurance,

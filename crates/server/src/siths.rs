@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use crate::config::RevocationMode;
 use crate::error::{ApiError, Result};
-use crate::extract::{Body, ClientIp};
+use crate::extract::{limit_key, Body, ClientIp};
 use crate::sessions::{LiveSession, Principal};
 use crate::{language, sessions, store, AppState};
 
@@ -57,7 +57,7 @@ pub async fn create_challenge(
     state
         .limits()
         .siths_ip
-        .reserve(&state, &ip.to_string())
+        .reserve(&state, &limit_key(ip))
         .await?;
     store::siths::sweep_challenges(state.pool(), now).await?;
     let mut id = [0u8; 16];

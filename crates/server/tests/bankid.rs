@@ -741,3 +741,21 @@ fn uuids_in(text: &str) -> Vec<String> {
     }
     found
 }
+
+#[tokio::test]
+async fn a_completed_order_nobody_collects_is_ended_after_60_seconds() {
+    let t = start().await;
+    let order = t.started("this_device").await;
+    let id = id_of(&order);
+    t.sim
+        .app()
+        .sign(&autostart(&order), &TestPerson::demo())
+        .unwrap();
+    // The server collects (every 2 s) and records the completion; nobody asks for it.
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    t.advance(Duration::from_secs(61));
+    let late = t.get(&id).await.body;
+    assert_eq!(late["status"], "failed", "{late:?}");
+    assert_eq!(late["message"], "RFA5");
+    assert!(late.get("token").is_none_or(Value::is_null), "{late:?}");
+}

@@ -50,6 +50,7 @@ async fn no_personal_data_or_secret_of_a_bankid_login_reaches_the_logs() {
     let qr = order["qr"].as_str().unwrap().to_owned();
     let signed = server.post("/demo/bankid/sign", json!({"qr": qr})).await;
     assert_eq!(signed.status, 200, "{:?}", signed.body);
+    let order_ref = signed.body["order_ref"].as_str().unwrap().to_owned();
     let done = wait_for_end(&server, &id).await;
     let token = done["token"].as_str().unwrap().to_owned();
     server.get_auth("session", &token).await;
@@ -95,6 +96,12 @@ async fn no_personal_data_or_secret_of_a_bankid_login_reaches_the_logs() {
             "the capture must hold the server's and the simulator's logs: {expected}"
         );
     }
+    // The orderRef is BankID's handle of the login: only the simulator (BankID's side) logs it.
+    let with_order_ref: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(order_ref.as_str()) && !l.contains("simulator:"))
+        .collect();
+    assert!(with_order_ref.is_empty(), "{with_order_ref:#?}");
     for secret in &forbidden {
         assert!(
             !logs.contains(secret.as_str()),

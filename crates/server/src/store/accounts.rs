@@ -9,6 +9,8 @@ pub struct Row {
     pub email: String,
     pub password_hash: String,
     pub phone: Option<String>,
+    /// Wrong passwords since the last login that got through.
+    pub failed_logins: i64,
 }
 
 impl std::fmt::Debug for Row {
@@ -20,17 +22,21 @@ impl std::fmt::Debug for Row {
 }
 
 pub async fn find_by_email(pool: &AnyPool, email: &str) -> sqlx::Result<Option<Row>> {
-    sqlx::query_as("SELECT id, email, password_hash, phone FROM accounts WHERE email = $1")
-        .bind(email)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(
+        "SELECT id, email, password_hash, phone, failed_logins FROM accounts WHERE email = $1",
+    )
+    .bind(email)
+    .fetch_optional(pool)
+    .await
 }
 
 pub async fn find_by_id(pool: &AnyPool, id: i64) -> sqlx::Result<Option<Row>> {
-    sqlx::query_as("SELECT id, email, password_hash, phone FROM accounts WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(
+        "SELECT id, email, password_hash, phone, failed_logins FROM accounts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 pub async fn person_of(pool: &AnyPool, account_id: i64) -> sqlx::Result<Option<i64>> {
@@ -92,6 +98,60 @@ pub async fn create(
 pub async fn set_phone(pool: &AnyPool, account_id: i64, phone: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE accounts SET phone = $1 WHERE id = $2")
         .bind(phone)
+        .bind(account_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Counts one more wrong password; the count since the last login that got through.
+pub async fn record_failed_login(pool: &AnyPool, account_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "UPDATE accounts SET failed_logins = failed_logins + 1 WHERE id = $1
+         RETURNING failed_logins",
+    )
+    .bind(account_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// The owner got in (or reset the password): the wrong passwords before no longer count.
+pub async fn clear_failed_logins(pool: &AnyPool, account_id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET failed_logins = 0 WHERE id = $1 AND failed_logins != 0")
+        .bind(account_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Marks the owner as warned now unless they were within `every` seconds; `true` for the one
+/// caller that should send the warning (parallel failures and instances agree on one).
+pub async fn claim_failure_warning(
+    pool: &AnyPool,
+    account_id: i64,
+    now: i64,
+    every: i64,
+) -> sqlx::Result<bool> {
+    let claimed = sqlx::query(
+        "UPDATE accounts SET failure_warned_at = $2
+         WHERE id = $1 AND (failure_warned_at IS NULL OR failure_warned_at <= $3)",
+    )
+    .bind(account_id)
+    .bind(now)
+    .bind(now - every)
+    .execute(pool)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// A new password hash (password reset, password change, a rehash with today's parameters).
+pub async fn set_password_hash(
+    pool: &AnyPool,
+    account_id: i64,
+    password_hash: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+        .bind(password_hash)
         .bind(account_id)
         .execute(pool)
         .await?;

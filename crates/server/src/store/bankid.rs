@@ -228,13 +228,28 @@ pub async fn update(
 
 /// Marks a complete order's session as handed out; the person to make it for, for the one
 /// request that did.
-pub async fn hand_out(pool: &AnyPool, id: &str) -> sqlx::Result<Option<i64>> {
+pub async fn hand_out(pool: &AnyPool, id: &str, ended_after_ms: i64) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
         "UPDATE bankid_orders SET token_handed_out = 1
-         WHERE id = $1 AND status = 'complete' AND token_handed_out = 0
+         WHERE id = $1 AND status = 'complete' AND token_handed_out = 0 AND ended_at_ms > $2
          RETURNING person_id",
     )
     .bind(id)
+    .bind(ended_after_ms)
     .fetch_optional(pool)
     .await
+}
+
+/// Ends a completed order nobody collected, completed at or before `ended_by_ms`: it fails
+/// (RFA5, try again) and its session is never made. `true` when this call ended it.
+pub async fn end_uncollected(pool: &AnyPool, id: &str, ended_by_ms: i64) -> sqlx::Result<bool> {
+    let ended = sqlx::query(
+        "UPDATE bankid_orders SET status = 'failed', message = 'RFA5', version = version + 1
+         WHERE id = $1 AND status = 'complete' AND token_handed_out = 0 AND ended_at_ms <= $2",
+    )
+    .bind(id)
+    .bind(ended_by_ms)
+    .execute(pool)
+    .await?;
+    Ok(ended.rows_affected() == 1)
 }

@@ -24,6 +24,8 @@ pub struct Row {
     pub code_sent_at: Option<i64>,
     pub sends: i64,
     pub failures: i64,
+    /// The session a phone change belongs to (its token's SHA-256), if started in one.
+    pub session_hash: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for Row {
@@ -46,6 +48,7 @@ pub struct NewRow<'a> {
     pub phone: Option<&'a str>,
     pub password_hash: Option<&'a str>,
     pub decoy: bool,
+    pub session_hash: Option<&'a [u8]>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -61,8 +64,8 @@ pub async fn sweep(pool: &AnyPool, now: i64) -> sqlx::Result<()> {
 pub async fn insert(pool: &AnyPool, new: &NewRow<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO challenges (id, purpose, step, account_id, email, phone, password_hash,
-                                 decoy, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                 decoy, created_at, expires_at, session_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(new.id)
     .bind(new.purpose)
@@ -74,6 +77,7 @@ pub async fn insert(pool: &AnyPool, new: &NewRow<'_>) -> sqlx::Result<()> {
     .bind(i64::from(new.decoy))
     .bind(new.created_at)
     .bind(new.expires_at)
+    .bind(new.session_hash)
     .execute(pool)
     .await?;
     Ok(())
@@ -88,7 +92,7 @@ pub async fn find_live(
 ) -> sqlx::Result<Option<Row>> {
     sqlx::query_as(
         "SELECT id, purpose, step, account_id, email, phone, password_hash, decoy, code_salt,
-                code_hash, code_expires_at, code_sent_at, sends, failures
+                code_hash, code_expires_at, code_sent_at, sends, failures, session_hash
          FROM challenges WHERE id = $1 AND purpose = $2 AND expires_at > $3 AND step != 'done'",
     )
     .bind(id)
@@ -131,12 +135,56 @@ pub async fn set_code(
     Ok(())
 }
 
-pub async fn record_send(pool: &AnyPool, id: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE challenges SET code_sent_at = $1, sends = sends + 1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(pool)
-        .await?;
+/// Takes the next send of the challenge's current `step` for `now`, if one is due: fewer than
+/// `max_sends` so far and none since `cooldown` seconds. One statement, so of parallel resends
+/// (on any instance) exactly one gets it. Answers the send time it replaced (to give the
+/// send back with [`unclaim_send`]), or `None` when no send is due.
+pub async fn claim_send(
+    pool: &AnyPool,
+    id: &str,
+    step: &str,
+    now: i64,
+    cooldown: i64,
+    max_sends: i64,
+) -> sqlx::Result<Option<Option<i64>>> {
+    let before: Option<i64> =
+        sqlx::query_scalar("SELECT code_sent_at FROM challenges WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .flatten();
+    let claimed = sqlx::query(
+        "UPDATE challenges SET code_sent_at = $1, sends = sends + 1
+         WHERE id = $2 AND step = $3 AND sends < $4
+           AND (code_sent_at IS NULL OR code_sent_at <= $5)",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(step)
+    .bind(max_sends)
+    .bind(now - cooldown)
+    .execute(pool)
+    .await?;
+    Ok((claimed.rows_affected() == 1).then_some(before))
+}
+
+/// Gives back a send [`claim_send`] took at `claimed_at` when nothing was delivered: the
+/// cooldown counts from the last delivery that worked.
+pub async fn unclaim_send(
+    pool: &AnyPool,
+    id: &str,
+    claimed_at: i64,
+    before: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE challenges SET code_sent_at = $1, sends = sends - 1
+         WHERE id = $2 AND code_sent_at = $3 AND sends > 0",
+    )
+    .bind(before)
+    .bind(id)
+    .bind(claimed_at)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -125,6 +125,19 @@ pub async fn delete(pool: &AnyPool, token_hash: &[u8]) -> sqlx::Result<()> {
     Ok(())
 }
 
+pub async fn delete_for_account_except(
+    pool: &AnyPool,
+    account_id: i64,
+    keep_hash: &[u8],
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND token_hash != $2")
+        .bind(account_id)
+        .bind(keep_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 pub async fn delete_for_account(pool: &AnyPool, account_id: i64) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM sessions WHERE account_id = $1")
         .bind(account_id)

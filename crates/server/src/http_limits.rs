@@ -1,0 +1,111 @@
+//! What one client, or many, can make the server hold: how long a request header may take
+//! (hyper's timer, set where connections are served in `lib.rs`), how long a request may take,
+//! how many run at once (the rest are shed with `503 overloaded` at once, not queued without
+//! end), and how large a body may be. Also the last word on errors: whatever answers an error
+//! without JSON (axum's 405, a rejected query, a layer) is given the API's `{code, message}`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
+
+use crate::config::HttpLimits;
+use crate::error::ApiError;
+
+/// The BankID long poll: it answers within its own bound (`bankid::MAX_WAIT_SECONDS`), so the
+/// request timeout does not cut it short.
+const LONG_POLL_ROUTE: &str = "/api/v1/bankid/orders/{id}";
+
+/// What a shed request is told to wait before trying again, in seconds.
+const OVERLOADED_RETRY_AFTER: u64 = 1;
+
+/// The shared state of the request limits.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    permits: Arc<Semaphore>,
+    request_timeout: Duration,
+    long_poll_timeout: Duration,
+}
+
+impl Gate {
+    pub fn new(limits: &HttpLimits) -> Self {
+        Gate {
+            permits: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
+            request_timeout: limits.request_timeout,
+            long_poll_timeout: Duration::from_secs(crate::bankid::MAX_WAIT_SECONDS)
+                + limits.request_timeout,
+        }
+    }
+}
+
+/// At most `max_concurrent_requests` requests in the handlers at once, each for at most
+/// `request_timeout`; a request over the limit is `503 overloaded` with `Retry-After`.
+pub async fn limit(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = gate.permits.clone().try_acquire_owned() else {
+        tracing::warn!("overloaded: request shed");
+        return ApiError::Overloaded {
+            retry_after: OVERLOADED_RETRY_AFTER,
+        }
+        .into_response();
+    };
+    let long_poll = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|path| path.as_str() == LONG_POLL_ROUTE);
+    let timeout = if long_poll {
+        gate.long_poll_timeout
+    } else {
+        gate.request_timeout
+    };
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!("request timed out");
+            ApiError::RequestTimeout.into_response()
+        }
+    }
+}
+
+/// Gives every error answer without a JSON body the API's `{code, message}`.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+        return response;
+    }
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+        StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout,
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => ApiError::Overloaded {
+            retry_after: OVERLOADED_RETRY_AFTER,
+        },
+        // The text may quote what the client sent (a query string): not repeated.
+        s if s.is_client_error() => ApiError::BadRequest(format!("the request was refused ({s})")),
+        _ => ApiError::Internal(anyhow::anyhow!("an error answer without a body ({status})")),
+    };
+    let mut answer = error.into_response();
+    // Keep what the original said about the method or the wait (Allow, Retry-After).
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = response.headers().get(&name) {
+            answer.headers_mut().insert(name, value.clone());
+        }
+    }
+    *answer.status_mut() = status;
+    answer
+}
+
+fn is_json(response: &Response<Body>) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}

@@ -1,0 +1,235 @@
+//! What a connection and a request may hold, over real TCP against the real server: a
+//! half-sent header is closed at the header-read timeout, idle connections do not starve the
+//! rest, requests over the concurrency limit are shed with `503 overloaded`, a body that stops
+//! arriving ends at the request timeout (the BankID long poll keeps its own bound), oversized
+//! bodies are `413`, every error is JSON, and a stopping server keeps its shutdown deadline.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use legitimera_protocol::ErrorCode;
+use legitimera_server::config::Overrides;
+use serde_json::json;
+use support::{demo_overrides, TestServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn with(over: Overrides) -> TestServer {
+    TestServer::with(over).await
+}
+
+/// Reads until the server closes the connection (or `limit` passes); the bytes read.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut bytes))
+        .await
+        .ok()
+        .map(|_| bytes)
+}
+
+#[tokio::test]
+async fn a_half_sent_header_is_closed_within_the_timeout() {
+    let server = with(Overrides {
+        header_read_timeout: Some(2),
+        ..demo_overrides()
+    })
+    .await;
+    let mut stream = TcpStream::connect(server.running.addr).await.unwrap();
+    stream
+        .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let closed = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    let elapsed = started.elapsed();
+    assert!(closed.is_some(), "still open after 10 s");
+    assert!(
+        elapsed >= Duration::from_millis(1500) && elapsed < Duration::from_secs(4),
+        "closed after {elapsed:?}"
+    );
+}
+
+/// Lets this process hold more connections than a default soft limit of 1024 allows (both
+/// ends of each connection are in this process).
+fn raise_open_file_limit(to: u64) {
+    let pid = std::process::id().to_string();
+    let _ = std::process::Command::new("prlimit")
+        .args(["--pid", &pid, &format!("--nofile={to}:")])
+        .status();
+}
+
+#[tokio::test]
+async fn two_thousand_idle_connections_do_not_stop_health_from_answering() {
+    raise_open_file_limit(16384);
+    let server = TestServer::demo().await;
+    let mut idle = Vec::new();
+    for _ in 0..2000 {
+        idle.push(TcpStream::connect(server.running.addr).await.unwrap());
+    }
+    let started = Instant::now();
+    let health = tokio::time::timeout(Duration::from_secs(5), server.get("health"))
+        .await
+        .expect("health answered within 5 s");
+    assert_eq!(health.status, StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(idle.len(), 2000);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413_json() {
+    let server = TestServer::demo().await;
+    let answer = server
+        .post(
+            "login/password",
+            json!({"email": "erik@example.se", "password": "x".repeat(70 * 1024)}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(answer.code(), ErrorCode::PayloadTooLarge.as_str());
+    assert!(answer.body["message"].is_string());
+}
+
+#[tokio::test]
+async fn every_error_is_json_405_415_404_and_a_bad_query() {
+    let server = TestServer::demo().await;
+    let url = |path: &str| format!("{}/api/v1/{path}", server.running.url());
+    let put = server.send(server.client.put(url("health"))).await;
+    assert_eq!(put.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(put.code(), ErrorCode::MethodNotAllowed.as_str());
+    assert!(put.headers.contains_key("allow"), "{:?}", put.headers);
+    let text = server
+        .send(
+            server
+                .client
+                .post(url("login/password"))
+                .header("content-type", "text/plain")
+                .body("{}"),
+        )
+        .await;
+    assert_eq!(text.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(text.code(), ErrorCode::UnsupportedMediaType.as_str());
+    let missing = server.send(server.client.get(url("no/such/thing"))).await;
+    assert_eq!(missing.code(), ErrorCode::NotFound.as_str());
+    let order = server
+        .post("bankid/orders", json!({"mode": "this_device"}))
+        .await;
+    let id = order.body["id"].as_str().unwrap();
+    let bad_query = server
+        .send(
+            server
+                .client
+                .get(url(&format!("bankid/orders/{id}?wait=soon&since=x"))),
+        )
+        .await;
+    assert_eq!(bad_query.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_query.code(), ErrorCode::BadRequest.as_str());
+    assert!(!bad_query.body["message"].as_str().unwrap().contains("soon"));
+}
+
+#[tokio::test]
+async fn requests_over_the_concurrency_limit_are_shed_with_503_overloaded() {
+    let server = with(Overrides {
+        max_concurrent_requests: Some(2),
+        ..demo_overrides()
+    })
+    .await;
+    let mut polls = Vec::new();
+    for _ in 0..2 {
+        let order = server
+            .post("bankid/orders", json!({"mode": "this_device"}))
+            .await;
+        assert_eq!(order.status, StatusCode::CREATED, "{:?}", order.body);
+        let url = format!(
+            "{}/api/v1/bankid/orders/{}?wait=3&since={}",
+            server.running.url(),
+            order.body["id"].as_str().unwrap(),
+            order.body["version"]
+        );
+        let client = server.client.clone();
+        polls.push(tokio::spawn(async move {
+            client.get(url).send().await.unwrap().status()
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let shed = server.get("health").await;
+    assert_eq!(shed.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.code(), ErrorCode::Overloaded.as_str());
+    assert_eq!(shed.headers["retry-after"], "1");
+    for poll in polls {
+        assert_eq!(poll.await.unwrap(), 200);
+    }
+    assert_eq!(server.get("health").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_ends_at_the_request_timeout_but_a_long_poll_does_not() {
+    let server = with(Overrides {
+        request_timeout: Some(1),
+        ..demo_overrides()
+    })
+    .await;
+    let mut stream = TcpStream::connect(server.running.addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /api/v1/login/password HTTP/1.1\r\nHost: localhost\r\n\
+              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered within 5 s")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+
+    let order = server
+        .post("bankid/orders", json!({"mode": "this_device"}))
+        .await;
+    let started = Instant::now();
+    let poll = server
+        .get(&format!(
+            "bankid/orders/{}?wait=3&since={}",
+            order.body["id"].as_str().unwrap(),
+            order.body["version"]
+        ))
+        .await;
+    assert_eq!(poll.status, StatusCode::OK, "{:?}", poll.body);
+    assert!(started.elapsed() >= Duration::from_millis(2900));
+}
+
+#[tokio::test]
+async fn a_stopping_plain_http_server_keeps_its_shutdown_deadline() {
+    let server = TestServer::demo().await;
+    let order = server
+        .post("bankid/orders", json!({"mode": "this_device"}))
+        .await;
+    let url = format!(
+        "{}/api/v1/bankid/orders/{}?wait=25&since={}",
+        server.running.url(),
+        order.body["id"].as_str().unwrap(),
+        order.body["version"]
+    );
+    let client = server.client.clone();
+    let poll = tokio::spawn(async move { client.get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    server.running.stop().await.unwrap();
+    let stopped_after = started.elapsed();
+    assert!(
+        stopped_after < Duration::from_secs(14),
+        "stop took {stopped_after:?}"
+    );
+    let _ = poll.await;
+}
