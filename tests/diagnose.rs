@@ -284,8 +284,15 @@ fn server_trusting(
     );
     let ca = dir.join("siths-ca.pem");
     std::fs::write(&ca, identity.ca.pem()).unwrap();
+    // The card's certificate names no CRL distribution point: this test is about the test
+    // login, not revocation (tests/e2e/diagnostics.rs has a card whose CA publishes its CRL).
     DemoServer::new(bin)
-        .args(["--siths-trust-anchors", &ca.display().to_string()])
+        .args([
+            "--siths-trust-anchors",
+            &ca.display().to_string(),
+            "--siths-revocation",
+            "off",
+        ])
         .env("TMPDIR", dir)
         .log_dir(dir)
         .start("127.0.0.1:0")

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{anyhow, ensure, Context, Result};
 use legitimera_testkit::catalog::catalog;
 use legitimera_testkit::e2e::{remember, App, Harness};
-use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
+use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, TestCa, VirtualCard};
 
 use crate::TestFn;
 
@@ -129,13 +129,24 @@ async fn diagnostics_from_the_siths_view(h: &Harness) -> Result<()> {
         remember(value);
     }
     legitimera_testkit::pcscd::check()?;
-    let identity = Arc::new(Identity::generate(
+    // A card whose CA publishes its CRL on the demo server, as the SITHS tests' (the server
+    // checks revocation: no CRL, no login).
+    let ca = TestCa::generate()?;
+    let ca_file = h.artifact("diagnostics-siths-ca.pem");
+    std::fs::write(&ca_file, ca.pem())?;
+    let ca_file = ca_file.display().to_string();
+    let server = h.server_with(&[
+        "--siths-trust-anchors",
+        &ca_file,
+        "--siths-issuing-cas",
+        &ca_file,
+    ])?;
+    let identity = Arc::new(Identity::on_demo_server(
+        &server.url(),
+        ca,
         CardKeys::generate_p256(),
         CertificateTimes::Valid,
     )?);
-    let ca = h.artifact("diagnostics-siths-ca.pem");
-    std::fs::write(&ca, identity.ca.pem())?;
-    let server = h.server_with(&["--siths-trust-anchors", &ca.display().to_string()])?;
     let mut card = VirtualCard::start(Config::default(), identity)?;
     let app = h.launch(&server.url()).await?;
     app.click("#method-siths").await?;

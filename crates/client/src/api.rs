@@ -350,12 +350,13 @@ pub fn decode_body<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Res
     }
     match serde_json::from_slice::<ErrorBody>(bytes) {
         // A 503 of ours that is about the service itself (not a kept registration whose code
-        // could not be sent, nor SITHS login being switched off) is shown as the service being
-        // unavailable.
+        // could not be sent, nor SITHS login switched off or its revocation check out of reach)
+        // is shown as the service being unavailable.
         Ok(body)
             if status != StatusCode::SERVICE_UNAVAILABLE
                 || body.id.is_some()
-                || body.code == ErrorCode::SithsUnavailable =>
+                || body.code == ErrorCode::SithsUnavailable
+                || body.code == ErrorCode::SithsRevocationUnavailable =>
         {
             Err(AppError::Backend {
                 code: body.code,
@@ -414,6 +415,12 @@ mod tests {
         let error =
             decode_body::<serde_json::Value>(StatusCode::SERVICE_UNAVAILABLE, ours).unwrap_err();
         assert_eq!(error.code(), ErrorCode::BackendUnavailable);
+        // The revocation check being out of reach is about the card's login, not the service:
+        // the app says so ("Spärrkontrollen kunde inte göras").
+        let revocation = br#"{"code":"siths_revocation_unavailable","message":"crl"}"#;
+        let error = decode_body::<serde_json::Value>(StatusCode::SERVICE_UNAVAILABLE, revocation)
+            .unwrap_err();
+        assert_eq!(error.code(), ErrorCode::SithsRevocationUnavailable);
         // A success that is not the expected shape is not ours either.
         let error = decode_body::<Health>(StatusCode::OK, b"{}").unwrap_err();
         assert_eq!(error.code(), ErrorCode::BackendUnavailable);
