@@ -14,6 +14,10 @@ use legitimera_client::locale::Language;
 use legitimera_testkit::pcscd;
 use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, VirtualCard};
 
+/// vpcd has one first reader and pcscd is one for the whole machine: the tests here take
+/// turns (libtest runs a binary's tests in parallel), or one test's card is pulled by the next.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const CARD_CHECKS: [CheckId; 4] = [
     CheckId::PcscService,
     CheckId::Readers,
@@ -71,6 +75,7 @@ fn no_identity_in_texts(report: &Report) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs pcscd"]
 async fn a_reader_without_a_card_is_listed_and_the_card_check_says_insert_it() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     pcscd::require();
     wait_for_card(false);
     let report = run(&CARD_CHECKS).await;
@@ -94,6 +99,7 @@ async fn a_reader_without_a_card_is_listed_and_the_card_check_says_insert_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs pcscd"]
 async fn a_card_with_an_expired_certificate_fails_the_certificate_check() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     pcscd::require();
     let _card = card(CertificateTimes::Expired);
     let report = run(&CARD_CHECKS).await;
@@ -129,6 +135,7 @@ async fn a_card_with_an_expired_certificate_fails_the_certificate_check() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs pcscd"]
 async fn a_blocked_pin_fails_the_card_check_and_points_to_the_puk() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     pcscd::require();
     let card = card(CertificateTimes::Valid);
     card.block_pin();
@@ -184,6 +191,7 @@ fn start_pcscd(args: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs pcscd, and stops and restarts it"]
 async fn pcscd_stopped_and_pcscd_without_readers_are_told_with_what_to_do() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     pcscd::require_restartable();
     stop_pcscd();
     let report = run(&CARD_CHECKS).await;
