@@ -54,7 +54,7 @@ pub async fn find_by_email(state: &AppState, email: &Email) -> Result<Option<Acc
 }
 
 pub async fn find_by_id(state: &AppState, id: i64) -> Result<Option<Account>> {
-    Ok(store::accounts::find_by_id(state.pool(), id)
+    Ok(store::accounts::find_by_id_in(state.store(), id)
         .await?
         .map(Account::from))
 }

@@ -232,7 +232,7 @@ impl Order {
     }
 
     async fn load(state: &AppState, id: &str) -> Result<Self> {
-        let row = store::bankid::find(state.pool(), id)
+        let row = store::bankid::find_in(state.store(), id)
             .await?
             .ok_or(ApiError::NotFound)?;
         Order::from_row(row)
@@ -437,12 +437,14 @@ pub async fn status(
                 .min(tokio::time::Instant::now() + order.until_next_qr(state.clock().now()));
         }
         let mut changes = bankid.changes.subscribe();
+        let mut waited = false;
         loop {
             changes.borrow_and_update();
             let version = u64::try_from(order.row.version).unwrap_or(0);
             if version != since || order.status != BankIdStatus::Pending {
                 break;
             }
+            waited = true;
             let recheck_at = tokio::time::Instant::now() + LONG_POLL_RECHECK;
             if answer_at <= tokio::time::Instant::now() {
                 break;
@@ -458,7 +460,10 @@ pub async fn status(
             // Answering a removed (cancelled) order would hand out nothing useful: it is gone.
             order = Order::load(&state, &id).await?;
         }
-        order = Order::load(&state, &id).await?;
+        // After a wait, the order as it is now (an answer without a wait has just read it).
+        if waited {
+            order = Order::load(&state, &id).await?;
+        }
     }
     Ok(Json(order.answer(&state, state.clock().now()).await?))
 }

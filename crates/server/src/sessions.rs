@@ -119,7 +119,7 @@ pub(crate) async fn end_all_but_hash(
 /// Whether the session with this token hash is still live (not logged out, not expired): a
 /// phone change started in a session ends with it.
 pub(crate) async fn is_live(state: &AppState, token_hash: &[u8]) -> Result<bool> {
-    let Some(row) = store::sessions::find(state.pool(), token_hash).await? else {
+    let Some(row) = store::sessions::find_in(state.store(), token_hash).await? else {
         return Ok(false);
     };
     let (idle, absolute) = time_left(
@@ -171,6 +171,8 @@ pub struct LiveSession {
     pub device_id: Option<String>,
     created_at: i64,
     last_activity_at: i64,
+    /// The account's e-mail and phone, read with the session (an account's session).
+    account: Option<store::sessions::AccountContact>,
 }
 
 impl FromRequestParts<AppState> for LiveSession {
@@ -204,7 +206,7 @@ impl LiveSession {
 
 async fn lookup(state: &AppState, token: &SecretString) -> Result<LiveSession> {
     let token_hash = token_hash(token.expose());
-    let row = store::sessions::find(state.pool(), &token_hash)
+    let row = store::sessions::find_in(state.store(), &token_hash)
         .await?
         .ok_or(ApiError::Unauthorized)?;
     let session = LiveSession {
@@ -214,6 +216,7 @@ async fn lookup(state: &AppState, token: &SecretString) -> Result<LiveSession> {
         device_id: row.device_id,
         created_at: row.created_at,
         last_activity_at: row.last_activity_at,
+        account: row.account,
     };
     let (idle_left, absolute_left) = session.remaining(state);
     if idle_left == 0 || absolute_left == 0 {
@@ -335,11 +338,20 @@ async fn describe(state: &AppState, session: &LiveSession) -> Result<SessionStat
             account_id: Some(account_id),
             ..
         } => {
-            let account = accounts::find_by_id(state, account_id)
-                .await?
-                .ok_or(ApiError::Unauthorized)?;
-            let phone = account.phone();
-            status.email = Some(account.email.clone());
+            // Read with the session; a session whose account is gone is nobody's.
+            let (email, phone) = match &session.account {
+                Some(contact) => (contact.email.clone(), contact.phone.clone()),
+                None => {
+                    let account = accounts::find_by_id(state, account_id)
+                        .await?
+                        .ok_or(ApiError::Unauthorized)?;
+                    (account.email, account.phone)
+                }
+            };
+            let phone = phone
+                .as_deref()
+                .and_then(|p| legitimera_protocol::PhoneNumber::parse(p).ok());
+            status.email = Some(email);
             status.two_step = phone.is_some();
             status.phone = phone.map(|p| p.masked());
         }

@@ -112,10 +112,16 @@ async fn both_instances_are_ready_and_a_session_made_on_one_ends_on_both() {
     let (status, body) = send(http.get(b.api("session")).bearer_auth(&token)).await;
     assert_eq!(status, 200, "made on A, seen on B: {body:?}");
     assert_eq!(body["email"], "erik@example.se");
+    // A has read it too (on SQLite in its request thread, store/inline.rs): nothing of that
+    // read may outlive a logout on B.
+    let (status, body) = send(http.get(a.api("session")).bearer_auth(&token)).await;
+    assert_eq!(status, 200, "{body:?}");
     let (status, _) = send(http.delete(b.api("session")).bearer_auth(&token)).await;
     assert_eq!(status, 204);
     let (status, body) = send(http.get(a.api("session")).bearer_auth(&token)).await;
     assert_eq!(status, 401, "logged out on B, ended on A: {body:?}");
+    let (status, body) = send(http.get(a.api("cases")).bearer_auth(&token)).await;
+    assert_eq!(status, 401, "logged out on B, no Min sida on A: {body:?}");
 
     // The demo outbox is shared too: a code e-mailed by A shows on B.
     let (status, body) = send(

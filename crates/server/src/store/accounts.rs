@@ -30,13 +30,37 @@ pub async fn find_by_email(pool: &AnyPool, email: &str) -> sqlx::Result<Option<R
     .await
 }
 
+const FIND_BY_ID: &str =
+    "SELECT id, email, password_hash, phone, failed_logins FROM accounts WHERE id = $1";
+
 pub async fn find_by_id(pool: &AnyPool, id: i64) -> sqlx::Result<Option<Row>> {
-    sqlx::query_as(
-        "SELECT id, email, password_hash, phone, failed_logins FROM accounts WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(FIND_BY_ID)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// [`find_by_id`], on SQLite read in this thread (see `store::inline`) when it can be.
+pub async fn find_by_id_in(store: &super::Store, id: i64) -> sqlx::Result<Option<Row>> {
+    let inline = store.read_inline(|connection| {
+        use rusqlite::OptionalExtension as _;
+        connection
+            .prepare_cached(FIND_BY_ID)?
+            .query_row([id], |row| {
+                Ok(Row {
+                    id: row.get(0)?,
+                    email: row.get(1)?,
+                    password_hash: row.get(2)?,
+                    phone: row.get(3)?,
+                    failed_logins: row.get(4)?,
+                })
+            })
+            .optional()
+    });
+    match inline {
+        Some(row) => Ok(row),
+        None => find_by_id(store.pool(), id).await,
+    }
 }
 
 pub async fn person_of(pool: &AnyPool, account_id: i64) -> sqlx::Result<Option<i64>> {

@@ -77,6 +77,43 @@ pub async fn insert(pool: &AnyPool, new: &NewOrder<'_>) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// [`find`], on SQLite read in this thread (see `store::inline`) when it can be: the app's
+/// long polls read the order at every answer.
+pub async fn find_in(store: &super::Store, id: &str) -> sqlx::Result<Option<Row>> {
+    let inline = store.read_inline(|connection| {
+        use rusqlite::OptionalExtension as _;
+        connection
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM bankid_orders WHERE id = $1"
+            ))?
+            .query_row([id], |row| {
+                Ok(Row {
+                    id: row.get(0)?,
+                    mode: row.get(1)?,
+                    order_ref: row.get(2)?,
+                    auto_start_token: row.get(3)?,
+                    qr_start_token: row.get(4)?,
+                    qr_start_secret: row.get(5)?,
+                    answered_at_ms: row.get(6)?,
+                    status: row.get(7)?,
+                    version: row.get(8)?,
+                    hint: row.get(9)?,
+                    message: row.get(10)?,
+                    person_id: row.get(11)?,
+                    user_name: row.get(12)?,
+                    user_personal_number: row.get(13)?,
+                    token_handed_out: row.get(14)?,
+                    cancel_requested: row.get(15)?,
+                })
+            })
+            .optional()
+    });
+    match inline {
+        Some(row) => Ok(row),
+        None => find(store.pool(), id).await,
+    }
+}
+
 pub async fn find(pool: &AnyPool, id: &str) -> sqlx::Result<Option<Row>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM bankid_orders WHERE id = $1"

@@ -16,6 +16,7 @@ pub mod bankid;
 pub mod cases;
 pub mod challenges;
 pub mod devices;
+pub mod inline;
 pub mod limits;
 pub mod outbox;
 pub mod people;
@@ -56,12 +57,17 @@ impl Backend {
 pub const POSTGRES_POOL_SIZE: u32 = 16;
 /// SQLite writes one at a time anyway; a few readers beside the writer are enough.
 const SQLITE_POOL_SIZE: u32 = 8;
+/// Connections for SQLite's inline reads: one per runtime thread is what can be in use at
+/// once; a few more so a thread never waits for another's.
+const INLINE_READERS: usize = 8;
 
 /// The open database, and for a temporary one the directory that holds it (removed on drop).
 #[derive(Debug)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite's hottest reads in the calling thread (inline.rs); `None` on PostgreSQL.
+    inline: Option<inline::InlineReader>,
     _temporary_dir: Option<tempfile::TempDir>,
 }
 
@@ -81,11 +87,16 @@ impl Store {
             }
         };
         let backend = Backend::of_url(&url)?;
+        let mut sqlite_file = None;
         let pool = match backend {
             Backend::Sqlite => {
                 // Parsed as SQLite options first, so a plain `sqlite://file.db` is created
                 // when missing, as it always was.
                 let sqlite = SqliteConnectOptions::from_str(&url)?.create_if_missing(true);
+                let file = sqlite.get_filename();
+                if !file.as_os_str().is_empty() && !url.contains(":memory:") {
+                    sqlite_file = Some(file.to_path_buf());
+                }
                 let options = AnyConnectOptions::from_str(sqlite.to_url_lossy().as_ref())?;
                 switch_to_wal(&options)
                     .await
@@ -126,9 +137,18 @@ impl Store {
             Backend::Sqlite => migrate_sqlite(&pool).await.context("migrating")?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
+        // After the migrations: the tables the inline reads prepare against exist.
+        let inline = match &sqlite_file {
+            Some(file) => Some(
+                inline::InlineReader::open(file, INLINE_READERS)
+                    .context("opening SQLite's inline readers")?,
+            ),
+            None => None,
+        };
         Ok(Store {
             pool,
             backend,
+            inline,
             _temporary_dir: temporary_dir,
         })
     }
@@ -139,6 +159,15 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Runs `read` in this thread on SQLite (inline.rs); `None` on PostgreSQL, or when it could
+    /// not run at once: then read through [`Store::pool`].
+    pub fn read_inline<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        self.inline.as_ref()?.read(read)
     }
 
     /// The database answers a query (readiness).

@@ -23,6 +23,21 @@ pub struct Row {
     pub device_id: Option<String>,
     pub created_at: i64,
     pub last_activity_at: i64,
+    /// For an account's session: the account's e-mail and two-step phone, read in the same
+    /// statement (what `GET /session` shows), so a check is one read, not two.
+    pub account: Option<AccountContact>,
+}
+
+/// An account's e-mail and phone as stored. Personal data: `Debug` shows nothing of it.
+pub struct AccountContact {
+    pub email: String,
+    pub phone: Option<String>,
+}
+
+impl std::fmt::Debug for AccountContact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountContact").finish_non_exhaustive()
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -35,6 +50,8 @@ struct Columns {
     device_id: Option<String>,
     created_at: i64,
     last_activity_at: i64,
+    email: Option<String>,
+    phone: Option<String>,
 }
 
 pub async fn insert(
@@ -79,16 +96,51 @@ pub async fn sweep(pool: &AnyPool, created_before: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+const FIND: &str = "SELECT s.principal, s.person_id, s.account_id, s.staff_id, s.assurance,
+                            s.device_id, s.created_at, s.last_activity_at, a.email, a.phone
+                     FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id
+                     WHERE s.token_hash = $1";
+
+/// The session with this token hash, as stored now: on SQLite read in this thread (see
+/// `store::inline`), else (or when that cannot run at once) through the pool.
+pub async fn find_in(store: &super::Store, token_hash: &[u8]) -> sqlx::Result<Option<Row>> {
+    let inline = store.read_inline(|connection| {
+        use rusqlite::OptionalExtension as _;
+        connection
+            .prepare_cached(FIND)?
+            .query_row([token_hash], |row| {
+                Ok(Columns {
+                    principal: row.get(0)?,
+                    person_id: row.get(1)?,
+                    account_id: row.get(2)?,
+                    staff_id: row.get(3)?,
+                    assurance: row.get(4)?,
+                    device_id: row.get(5)?,
+                    created_at: row.get(6)?,
+                    last_activity_at: row.get(7)?,
+                    email: row.get(8)?,
+                    phone: row.get(9)?,
+                })
+            })
+            .optional()
+    });
+    match inline {
+        Some(columns) => Ok(columns.and_then(Columns::into_row)),
+        None => find(store.pool(), token_hash).await,
+    }
+}
+
 pub async fn find(pool: &AnyPool, token_hash: &[u8]) -> sqlx::Result<Option<Row>> {
-    let columns: Option<Columns> = sqlx::query_as(
-        "SELECT principal, person_id, account_id, staff_id, assurance, device_id, created_at,
-                last_activity_at
-         FROM sessions WHERE token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(pool)
-    .await?;
-    Ok(columns.and_then(|c| {
+    let columns: Option<Columns> = sqlx::query_as(FIND)
+        .bind(token_hash)
+        .fetch_optional(pool)
+        .await?;
+    Ok(columns.and_then(Columns::into_row))
+}
+
+impl Columns {
+    fn into_row(self) -> Option<Row> {
+        let c = self;
         let principal = match (c.principal.as_str(), c.person_id, c.staff_id) {
             ("person", Some(person_id), None) => Principal::Person {
                 person_id,
@@ -104,8 +156,15 @@ pub async fn find(pool: &AnyPool, token_hash: &[u8]) -> sqlx::Result<Option<Row>
             device_id: c.device_id,
             created_at: c.created_at,
             last_activity_at: c.last_activity_at,
+            account: match (c.account_id, c.email) {
+                (Some(_), Some(email)) => Some(AccountContact {
+                    email,
+                    phone: c.phone,
+                }),
+                _ => None,
+            },
         })
-    }))
+    }
 }
 
 pub async fn touch(pool: &AnyPool, token_hash: &[u8], now: i64) -> sqlx::Result<()> {
