@@ -2,6 +2,8 @@
 //! `cargo xtask test` runs everything CI runs. Both install missing system packages first
 //! on Debian/Ubuntu, and say exactly what to install elsewhere.
 
+mod bench_load;
+mod bench_soak;
 mod bundle;
 mod demo_card;
 mod e2e_env;
@@ -33,6 +35,12 @@ commands:
   fuzz [TARGET] [--minutes N]  run the fuzz targets (or one) N minutes each (default 10),
          merging new coverage into fuzz/corpus/ (fuzz/README.md)
   fuzz --bounded  only the bounded fuzz step of `test`, with its time
+  bench load    the release server under load (wrk, 100 connections, 20 s): session checks
+         and BankID order status as ratios of an axum hello-world, p50/p99, errors;
+         xtask/src/bench_load.rs (LEGITIMERA_BENCH_PASSWORD_LOGIN=0 skips the password bench)
+  bench soak [--minutes N] [--sessions N] [--sqlite-only]  1,000 sessions at human pace for
+         5 minutes on SQLite and PostgreSQL: errors, lost sessions, RSS, p99 per minute;
+         writes bench/results/<date>-<host>-soak.md (xtask/src/bench_soak.rs)
   bench server  logins/s and session checks/s, PostgreSQL / SQLite, bench/server_storage.rs
   bundle [--repo DIR] [--test]  the release app as .deb and .rpm (target/release/bundle/);
          --repo DIR also makes a signed apt repository there; --test (as root, on Debian) also
@@ -67,6 +75,12 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz_command(&args[1..]),
         Some("bench") if args.get(1).map(String::as_str) == Some("server") => {
             postgres::bench(cargo(), install)
+        }
+        Some("bench") if args.get(1).map(String::as_str) == Some("load") => {
+            bench_load::command(install)
+        }
+        Some("bench") if args.get(1).map(String::as_str) == Some("soak") => {
+            bench_soak::command(&args[2..], install)
         }
         Some("bundle") => bundle::command(&args[1..], install),
         Some("deps") => packages::ensure(&packages::all(), install),

@@ -60,6 +60,9 @@ pub const BUNDLE: &[&str] = &[
     "dbus-x11",
 ];
 
+/// `cargo xtask bench load`: the load generator.
+pub const LOAD: &[&str] = &["wrk"];
+
 /// Everything: building and testing.
 pub fn all() -> Vec<&'static str> {
     BUILD.iter().chain(TEST).copied().collect()

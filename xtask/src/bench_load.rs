@@ -1,0 +1,641 @@
+//! `cargo xtask bench load`: the release server under load, as a ratio of an axum hello-world
+//! (bench/hello_axum.rs) built in the same run with the same profile and served the same way.
+//! `wrk` (Debian's package) holds 100 connections for 20 s against
+//!
+//! - the hello-world (`GET /`), before and after the server's runs (their mean is the
+//!   baseline, so load on the shared machine that comes and goes lands on both sides),
+//! - the session check, `GET /api/v1/session` with a session logged in through the real API
+//!   (`POST /api/v1/login/password`, a demo account),
+//! - the BankID order status as the app polls it, `GET /api/v1/bankid/orders/{id}?wait=25&
+//!   since=…`, on a pending order of the demo server's BankID simulator; `since` names a
+//!   version the order has moved past, so every poll is answered at once and what is measured
+//!   is the server's cost of an answer, not the long poll's wait.
+//!
+//! Each reports requests/s, p50 and p99 latency and errors (wrk's socket errors — connect,
+//! read, write, timeout — and answers with status ≥ 400; the routes answer no 3xx). wrk's own
+//! summary comes back as one JSON line from a Lua `done` hook ([`WRK_SCRIPT`]).
+//! Goals: requests/s ≥ 0.5× the hello-world's, p99 ≤ 2× the hello-world's, zero errors.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+/// Connections wrk holds open.
+pub const CONNECTIONS: u32 = 100;
+/// How long each wrk run lasts.
+pub const SECONDS: u32 = 20;
+/// Goal: requests/s at least this share of the hello-world's.
+pub const RATIO_GOAL: f64 = 0.5;
+/// Goal: p99 at most this many times the hello-world's.
+pub const P99_GOAL: f64 = 2.0;
+/// The demo account the session check logs in with (password only: `low` at once).
+const DEMO_EMAIL: &str = "erik@example.se";
+const DEMO_PASSWORD: &str = "demo-lösenord-2026";
+
+/// Prints wrk's summary as one line: `wrk-json {…}` (latencies in microseconds).
+pub const WRK_SCRIPT: &str = r#"-- cargo xtask bench load: wrk's summary as one JSON line
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'wrk-json {"requests":%.0f,"duration_us":%.0f,"connect":%.0f,"read":%.0f,"write":%.0f,' ..
+    '"status":%.0f,"timeout":%.0f,"p50_us":%.0f,"p99_us":%.0f,"max_us":%.0f}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"#;
+
+/// One wrk run's figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadRun {
+    pub requests: u64,
+    pub seconds: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Socket errors (connect, read, write, timeout) and answers with status ≥ 400.
+    pub errors: u64,
+}
+
+impl LoadRun {
+    pub fn per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.requests as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The `wrk-json` line of wrk's output (what [`WRK_SCRIPT`] prints).
+pub fn parse_wrk(output: &str) -> Result<LoadRun> {
+    let line = output
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("wrk-json "))
+        .context("wrk printed no wrk-json line (was the script given?)")?;
+    let json: Value = serde_json::from_str(line).with_context(|| format!("wrk said {line}"))?;
+    let number = |key: &str| {
+        json.get(key)
+            .and_then(Value::as_f64)
+            .filter(|n| n.is_finite() && *n >= 0.0)
+            .with_context(|| format!("wrk-json without a number {key}: {line}"))
+    };
+    let errors = ["connect", "read", "write", "status", "timeout"]
+        .iter()
+        .map(|key| number(key))
+        .sum::<Result<f64>>()?;
+    Ok(LoadRun {
+        requests: number("requests")? as u64,
+        seconds: number("duration_us")? / 1e6,
+        p50_ms: number("p50_us")? / 1000.0,
+        p99_ms: number("p99_us")? / 1000.0,
+        errors: errors as u64,
+    })
+}
+
+/// What the lead's `bench app` table and `bench/results/latest.json` take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerFigures {
+    pub hello: LoadRun,
+    pub session_check: LoadRun,
+    pub bankid_status: LoadRun,
+    pub hello_rps: f64,
+    pub hello_p50_ms: f64,
+    pub hello_p99_ms: f64,
+    pub session_check_rps: f64,
+    pub session_check_ratio: f64,
+    pub session_check_p50_ms: f64,
+    pub session_check_p99_ms: f64,
+    pub bankid_status_rps: f64,
+    pub bankid_status_ratio: f64,
+    pub bankid_status_p50_ms: f64,
+    pub bankid_status_p99_ms: f64,
+    /// Over every run, the hello-world's included.
+    pub errors: u64,
+    /// bench/password_login.rs: password logins/s against raw argon2id hashes/s (goal ≥ 0.9);
+    /// `None` when not gathered (LEGITIMERA_BENCH_PASSWORD_LOGIN=0).
+    pub password_login_ratio: Option<f64>,
+    /// How long the release builds of the server and the hello-world took in this run.
+    pub build_seconds: f64,
+    /// /proc/loadavg before and after the runs (the machine is shared).
+    pub load_before: String,
+    pub load_after: String,
+}
+
+impl ServerFigures {
+    /// From the runs: hello-world before and after (their mean is the baseline).
+    pub fn from_runs(
+        hello_before: LoadRun,
+        session_check: LoadRun,
+        bankid_status: LoadRun,
+        hello_after: LoadRun,
+    ) -> Self {
+        let hello = LoadRun {
+            requests: hello_before.requests + hello_after.requests,
+            seconds: hello_before.seconds + hello_after.seconds,
+            p50_ms: (hello_before.p50_ms + hello_after.p50_ms) / 2.0,
+            p99_ms: (hello_before.p99_ms + hello_after.p99_ms) / 2.0,
+            errors: hello_before.errors + hello_after.errors,
+        };
+        let ratio = |run: &LoadRun| {
+            if hello.per_second() > 0.0 {
+                run.per_second() / hello.per_second()
+            } else {
+                0.0
+            }
+        };
+        ServerFigures {
+            hello,
+            session_check,
+            bankid_status,
+            hello_rps: hello.per_second(),
+            hello_p50_ms: hello.p50_ms,
+            hello_p99_ms: hello.p99_ms,
+            session_check_rps: session_check.per_second(),
+            session_check_ratio: ratio(&session_check),
+            session_check_p50_ms: session_check.p50_ms,
+            session_check_p99_ms: session_check.p99_ms,
+            bankid_status_rps: bankid_status.per_second(),
+            bankid_status_ratio: ratio(&bankid_status),
+            bankid_status_p50_ms: bankid_status.p50_ms,
+            bankid_status_p99_ms: bankid_status.p99_ms,
+            errors: hello.errors + session_check.errors + bankid_status.errors,
+            password_login_ratio: None,
+            build_seconds: 0.0,
+            load_before: String::new(),
+            load_after: String::new(),
+        }
+    }
+
+    /// Whether every goal holds.
+    pub fn goals_met(&self) -> bool {
+        table_rows(self).iter().all(|(_, _, _, met)| *met)
+    }
+
+    /// The keys for bench/results/latest.json.
+    pub fn latest_json(&self) -> Value {
+        serde_json::json!({
+            "session_check_ratio": round(self.session_check_ratio, 3),
+            "session_check_p50_ms": round(self.session_check_p50_ms, 2),
+            "session_check_p99_ms": round(self.session_check_p99_ms, 2),
+            "bankid_status_ratio": round(self.bankid_status_ratio, 3),
+            "bankid_status_p99_ms": round(self.bankid_status_p99_ms, 2),
+            "hello_p99_ms": round(self.hello_p99_ms, 2),
+            "errors": self.errors,
+            "password_login_ratio": self.password_login_ratio.map(|r| round(r, 3)),
+        })
+    }
+}
+
+fn round(value: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (value * scale).round() / scale
+}
+
+/// The rows for a markdown table: measure, figure, goal, met.
+pub fn table_rows(figures: &ServerFigures) -> Vec<(String, String, String, bool)> {
+    let f = figures;
+    let p99_goal = P99_GOAL * f.hello_p99_ms;
+    let mut rows = vec![
+        (
+            format!("server: session check (GET /api/v1/session), {CONNECTIONS} connections, {SECONDS} s"),
+            format!(
+                "{:.0} req/s vs hello-world {:.0} = {:.2}×",
+                f.session_check_rps, f.hello_rps, f.session_check_ratio
+            ),
+            format!("≥ {RATIO_GOAL}×"),
+            f.session_check_ratio >= RATIO_GOAL,
+        ),
+        (
+            "server: session check latency p50 / p99".to_owned(),
+            format!(
+                "{:.2} / {:.2} ms (hello-world {:.2} / {:.2} ms)",
+                f.session_check_p50_ms, f.session_check_p99_ms, f.hello_p50_ms, f.hello_p99_ms
+            ),
+            format!("p99 ≤ {P99_GOAL}× hello-world's ({p99_goal:.2} ms)"),
+            f.session_check_p99_ms <= p99_goal,
+        ),
+        (
+            format!("server: BankID order status (GET /api/v1/bankid/orders/{{id}}), {CONNECTIONS} connections, {SECONDS} s"),
+            format!(
+                "{:.0} req/s vs hello-world {:.0} = {:.2}×",
+                f.bankid_status_rps, f.hello_rps, f.bankid_status_ratio
+            ),
+            format!("≥ {RATIO_GOAL}×"),
+            f.bankid_status_ratio >= RATIO_GOAL,
+        ),
+        (
+            "server: BankID order status latency p50 / p99".to_owned(),
+            format!(
+                "{:.2} / {:.2} ms",
+                f.bankid_status_p50_ms, f.bankid_status_p99_ms
+            ),
+            format!("p99 ≤ {P99_GOAL}× hello-world's ({p99_goal:.2} ms)"),
+            f.bankid_status_p99_ms <= p99_goal,
+        ),
+        (
+            "server: errors under load (status ≥ 400, socket errors)".to_owned(),
+            f.errors.to_string(),
+            "0".to_owned(),
+            f.errors == 0,
+        ),
+    ];
+    if let Some(ratio) = f.password_login_ratio {
+        rows.push((
+            "server: password logins/s vs raw argon2id hashes/s".to_owned(),
+            format!("{ratio:.2}"),
+            "≥ 0.9".to_owned(),
+            ratio >= 0.9,
+        ));
+    }
+    rows.push((
+        "server: release builds (server + hello-world)".to_owned(),
+        format!("{:.0} s", f.build_seconds),
+        "—".to_owned(),
+        true,
+    ));
+    rows
+}
+
+/// A markdown table of [`table_rows`].
+pub fn markdown(figures: &ServerFigures) -> String {
+    let mut out = String::from("| Measure | Figure | Goal | Met |\n| --- | --- | --- | --- |\n");
+    for (measure, figure, goal, met) in table_rows(figures) {
+        out.push_str(&format!(
+            "| {measure} | {figure} | {goal} | {} |\n",
+            if met { "yes" } else { "**no**" }
+        ));
+    }
+    out
+}
+
+/// A program that announces `listening on URL` as its first line on stdout; killed on drop.
+#[derive(Debug)]
+pub struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Served {
+    /// Starts `command` (stdout piped; stderr to `log` when given) and waits for its URL.
+    pub fn start(mut command: Command, log: Option<&Path>) -> Result<Self> {
+        command.stdout(Stdio::piped());
+        if let Some(log) = log {
+            let file = std::fs::File::create(log)
+                .with_context(|| format!("could not create {}", log.display()))?;
+            command.stderr(Stdio::from(file));
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("could not start {command:?}"))?;
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            let _ = BufReader::new(stdout).read_line(&mut line);
+        }
+        match line.trim().strip_prefix("listening on ") {
+            Some(url) => Ok(Served {
+                url: url.to_owned(),
+                child,
+            }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("{command:?} did not start (said {line:?})")
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The release builds of the server and the hello-world, in one cargo run so their shared
+/// dependencies (tokio, hyper, axum) are built once with the same features; how long it took.
+pub fn build_release() -> Result<(PathBuf, Duration)> {
+    let started = Instant::now();
+    crate::run(
+        "release build of the server and the axum hello-world",
+        crate::cargo()
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "legitimera-server",
+                "--bin",
+                "legitimera-server",
+                "-p",
+                "legitimera-bench",
+                "--bin",
+                "hello-axum",
+            ])
+            .env("CARGO_INCREMENTAL", "0"),
+    )?;
+    Ok((crate::target_dir().join("release"), started.elapsed()))
+}
+
+/// Where the benches keep their scripts and logs.
+pub fn work_dir() -> Result<PathBuf> {
+    let dir = crate::target_dir().join("bench-load");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The demo server (release, temporary SQLite database unless `database_url`), its log in the
+/// bench directory.
+pub fn start_server(release: &Path, database_url: Option<&str>, log: &Path) -> Result<Served> {
+    let mut command = Command::new(release.join("legitimera-server"));
+    command.args(["--demo", "--listen", "127.0.0.1:0"]);
+    if let Some(url) = database_url {
+        command.args(["--database-url", url]);
+    }
+    Served::start(command, Some(log))
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// One wrk run against `url` with extra headers.
+fn wrk(script: &Path, url: &str, headers: &[String], seconds: u32) -> Result<LoadRun> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut command = Command::new("wrk");
+    command
+        .arg(format!("-t{threads}"))
+        .arg(format!("-c{CONNECTIONS}"))
+        .arg(format!("-d{seconds}s"))
+        .arg("-s")
+        .arg(script);
+    for header in headers {
+        command.arg("-H").arg(header);
+    }
+    let output = command
+        .arg(url)
+        .output()
+        .context("could not run wrk (apt-get install wrk)")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "wrk failed ({}): {stdout}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    parse_wrk(&stdout)
+}
+
+async fn log_in(client: &reqwest::Client, base: &str) -> Result<String> {
+    let answer: Value = client
+        .post(format!("{base}/api/v1/login/password"))
+        .json(&serde_json::json!({"email": DEMO_EMAIL, "password": DEMO_PASSWORD}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    answer["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the login's answer has no token")
+}
+
+async fn new_bankid_order(client: &reqwest::Client, base: &str) -> Result<(String, u64)> {
+    let answer: Value = client
+        .post(format!("{base}/api/v1/bankid/orders"))
+        .json(&serde_json::json!({"mode": "other_device"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let id = answer["id"].as_str().context("an order without id")?;
+    let version = answer["version"]
+        .as_u64()
+        .context("an order without version")?;
+    Ok((id.to_owned(), version))
+}
+
+/// The whole measurement: builds, starts the hello-world and the server, runs wrk.
+pub fn server_figures(install: bool) -> Result<ServerFigures> {
+    crate::packages::ensure(crate::packages::LOAD, install)?;
+    let (release, build_time) = build_release()?;
+    let dir = work_dir()?;
+    let script = dir.join("wrk-json.lua");
+    std::fs::write(&script, WRK_SCRIPT)?;
+    let hello = Served::start(Command::new(release.join("hello-axum")), None)?;
+    let mut server = start_server(&release, None, &dir.join("server-load.log"))?;
+    let base = server.url().to_owned();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let client = reqwest::Client::new();
+    let token = runtime.block_on(log_in(&client, &base))?;
+    let bearer = format!("Authorization: Bearer {token}");
+    let session_url = format!("{base}/api/v1/session");
+    let hello_url = format!("{}/", hello.url());
+
+    // Warm-up: connections, the first database pages, the allocator's arenas.
+    wrk(&script, &hello_url, &[], 2)?;
+    wrk(&script, &session_url, std::slice::from_ref(&bearer), 2)?;
+
+    let load_before = loadavg();
+    println!("\n==> wrk: {CONNECTIONS} connections, {SECONDS} s each (load {load_before})");
+    let hello_before = wrk(&script, &hello_url, &[], SECONDS)?;
+    println!("  hello-world before: {hello_before:?}");
+    let session_check = wrk(
+        &script,
+        &session_url,
+        std::slice::from_ref(&bearer),
+        SECONDS,
+    )?;
+    println!("  session check:      {session_check:?}");
+    // A fresh order, pending for the whole run (the simulator fails it after 30 s unopened).
+    let (order, version) = runtime.block_on(new_bankid_order(&client, &base))?;
+    let status_url = format!(
+        "{base}/api/v1/bankid/orders/{order}?wait=25&since={}",
+        version.saturating_sub(1)
+    );
+    let bankid_status = wrk(&script, &status_url, &[], SECONDS)?;
+    println!("  BankID status:      {bankid_status:?}");
+    let still: Value = runtime.block_on(async {
+        client
+            .get(format!("{base}/api/v1/bankid/orders/{order}"))
+            .send()
+            .await?
+            .json::<Value>()
+            .await
+    })?;
+    println!(
+        "  (the order was {} at the end)",
+        still["status"].as_str().unwrap_or("?")
+    );
+    let hello_after = wrk(&script, &hello_url, &[], SECONDS)?;
+    println!("  hello-world after:  {hello_after:?}");
+    let load_after = loadavg();
+    // The session still answers: the runs changed nothing.
+    let check = runtime.block_on(async {
+        client
+            .get(&session_url)
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+            .await
+    })?;
+    if !check.status().is_success() || !server.alive() {
+        bail!(
+            "the session or the server did not survive the load ({})",
+            check.status()
+        );
+    }
+    drop(server);
+    drop(hello);
+
+    let mut figures =
+        ServerFigures::from_runs(hello_before, session_check, bankid_status, hello_after);
+    figures.build_seconds = build_time.as_secs_f64();
+    figures.load_before = load_before;
+    figures.load_after = load_after;
+    if std::env::var("LEGITIMERA_BENCH_PASSWORD_LOGIN").as_deref() != Ok("0") {
+        figures.password_login_ratio = Some(password_login_ratio()?);
+    }
+    Ok(figures)
+}
+
+/// bench/password_login.rs's ratio (its last line: `ratio: 0.93 (goal ≥ 0.9) ok`).
+fn password_login_ratio() -> Result<f64> {
+    println!("\n==> password login bench (bench/password_login.rs)");
+    let output = crate::cargo()
+        .args([
+            "bench",
+            "-p",
+            "legitimera-bench",
+            "--bench",
+            "password_login",
+        ])
+        .env("CARGO_INCREMENTAL", "0")
+        .stderr(Stdio::inherit())
+        .output()
+        .context("could not run cargo bench")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    if !output.status.success() {
+        bail!("the password login bench failed ({})", output.status);
+    }
+    parse_ratio_line(&stdout).context("the password login bench printed no `ratio:` line")
+}
+
+/// The figure of a bench's `ratio: X …` line.
+pub fn parse_ratio_line(output: &str) -> Option<f64> {
+    output
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("ratio:"))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .next_back()
+}
+
+/// `cargo xtask bench load`.
+pub fn command(install: bool) -> Result<()> {
+    let figures = server_figures(install)?;
+    println!(
+        "\n==> server under load (release builds took {:.0} s; load average {} before, {} after)\n",
+        figures.build_seconds, figures.load_before, figures.load_after
+    );
+    print!("{}", markdown(&figures));
+    println!("\n{}", figures.latest_json());
+    if !figures.goals_met() {
+        bail!("a goal of the server under load is not met");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const WRK_OUTPUT: &str = "Running 20s test @ http://127.0.0.1:4000/\n  2 threads and 100 connections\n\
+        Requests/sec:  30000.00\n\
+        wrk-json {\"requests\":600000,\"duration_us\":20000000,\"connect\":0,\"read\":1,\"write\":0,\"status\":2,\"timeout\":3,\"p50_us\":1500,\"p99_us\":6700,\"max_us\":20000}\n";
+
+    #[test]
+    fn wrk_json_is_read_with_every_kind_of_error() {
+        let run = parse_wrk(WRK_OUTPUT).unwrap();
+        assert_eq!(run.requests, 600_000);
+        assert!((run.per_second() - 30_000.0).abs() < 1e-6);
+        assert!((run.p50_ms - 1.5).abs() < 1e-9);
+        assert!((run.p99_ms - 6.7).abs() < 1e-9);
+        assert_eq!(run.errors, 6);
+    }
+
+    #[test]
+    fn wrk_output_without_the_line_or_with_a_missing_field_is_an_error() {
+        assert!(parse_wrk("Requests/sec: 30000\n").is_err());
+        assert!(parse_wrk("wrk-json {\"requests\":1}\n").is_err());
+        assert!(parse_wrk("wrk-json not json\n").is_err());
+    }
+
+    fn run(rps: f64, p99_ms: f64, errors: u64) -> LoadRun {
+        LoadRun {
+            requests: (rps * 20.0) as u64,
+            seconds: 20.0,
+            p50_ms: p99_ms / 4.0,
+            p99_ms,
+            errors,
+        }
+    }
+
+    #[test]
+    fn ratios_are_against_the_mean_of_the_hello_world_runs_and_goals_are_judged() {
+        let figures = ServerFigures::from_runs(
+            run(30_000.0, 6.0, 0),
+            run(15_000.0, 12.0, 0),
+            run(12_000.0, 13.0, 0),
+            run(20_000.0, 8.0, 0),
+        );
+        assert!((figures.hello_rps - 25_000.0).abs() < 1e-6);
+        assert!((figures.session_check_ratio - 0.6).abs() < 1e-9);
+        assert!((figures.hello_p99_ms - 7.0).abs() < 1e-9);
+        let rows = table_rows(&figures);
+        let met: Vec<bool> = rows.iter().map(|row| row.3).collect();
+        // Session ratio 0.6 ok, p99 12 ≤ 14 ok; BankID 0.48 not, 13 ≤ 14 ok; errors 0 ok.
+        assert_eq!(&met[..5], &[true, true, false, true, true]);
+        assert!(!figures.goals_met());
+        assert_eq!(figures.latest_json()["session_check_ratio"], 0.6);
+        assert_eq!(figures.latest_json()["errors"], 0);
+
+        let with_errors = ServerFigures::from_runs(
+            run(30_000.0, 6.0, 1),
+            run(20_000.0, 6.0, 0),
+            run(20_000.0, 6.0, 2),
+            run(30_000.0, 6.0, 0),
+        );
+        assert_eq!(with_errors.errors, 3);
+        assert!(!with_errors.goals_met());
+        assert!(markdown(&with_errors).contains("| **no** |"));
+    }
+
+    #[test]
+    fn the_password_bench_ratio_line_is_read() {
+        let output = "raw hashes per second: 40.1\nratio: 0.93 (goal ≥ 0.9) ok\n";
+        assert_eq!(parse_ratio_line(output), Some(0.93));
+        assert_eq!(parse_ratio_line("no ratio here\n"), None);
+    }
+}
