@@ -56,6 +56,7 @@ pub fn run() {
             commands::submit_code,
             commands::resend_code,
             commands::login_password,
+            commands::login_email_code,
             commands::login_sms,
             commands::login_resend,
             commands::start_phone_change,

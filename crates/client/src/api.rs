@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use legitimera_protocol::{
-    CasesAnswer, Challenge, CodeRequest, DevicesAnswer, ErrorBody, ErrorCode, ForgetDeviceRequest,
-    Health, LoginAnswer, LoginChallenge, LoginRequest, LoginResendRequest, NewPasswordRequest,
-    OutboxMessage, PasswordChangeRequest, PasswordResetRequest, PhoneChangeRequest,
-    RegistrationRequest, SecretString, Session, SessionStatus, SithsChallenge, SithsCheck,
-    SithsCheckRequest, SithsLoginRequest, SmsLoginRequest, StaffLanding,
+    CasesAnswer, Challenge, CodeRequest, DevicesAnswer, EmailLoginRequest, ErrorBody, ErrorCode,
+    ForgetDeviceRequest, Health, LoginAnswer, LoginChallenge, LoginRequest, LoginResendRequest,
+    NewPasswordRequest, OutboxMessage, PasswordChangeRequest, PasswordResetRequest,
+    PhoneChangeRequest, RegistrationRequest, SecretString, Session, SessionStatus, SithsChallenge,
+    SithsCheck, SithsCheckRequest, SithsLoginRequest, SmsLoginRequest, StaffLanding,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -118,6 +118,11 @@ impl ApiClient {
 
     pub async fn login_password(&self, request: &LoginRequest) -> Result<LoginAnswer> {
         self.call(Method::POST, "api/v1/login/password", None, Some(request))
+            .await
+    }
+
+    pub async fn login_email_code(&self, request: &EmailLoginRequest) -> Result<LoginAnswer> {
+        self.call(Method::POST, "api/v1/login/email-code", None, Some(request))
             .await
     }
 
