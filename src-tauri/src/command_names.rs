@@ -9,6 +9,7 @@ pub const COMMANDS: &[&str] = &[
     "submit_code",
     "resend_code",
     "login_password",
+    "login_email_code",
     "login_sms",
     "login_resend",
     "start_phone_change",

@@ -82,6 +82,15 @@ pub async fn login_password(
 }
 
 #[tauri::command(rename_all = "snake_case")]
+pub async fn login_email_code(
+    client: App<'_>,
+    challenge_id: String,
+    code: SecretString,
+) -> Result<LoginOutcome> {
+    client.login_email_code(&challenge_id, &code).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
 pub async fn login_sms(
     client: App<'_>,
     challenge_id: String,

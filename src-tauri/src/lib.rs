@@ -56,6 +56,7 @@ pub fn run() {
             commands::submit_code,
             commands::resend_code,
             commands::login_password,
+            commands::login_email_code,
             commands::login_sms,
             commands::login_resend,
             commands::start_phone_change,
@@ -110,11 +111,12 @@ fn setup(app: &mut tauri::App, start: Start) -> Result<(), Box<dyn std::error::E
         api,
         policy,
         startup,
+        updater,
     } = start;
     for error in &startup.policy_errors {
         tracing::warn!(key = error.key, message = error.message, "machine policy");
     }
-    let update_plan = update::plan(app.handle(), &policy);
+    let update_plan = update::plan(app.handle(), &policy, &updater);
     let places = lifecycle::places(app.handle())?;
     let store = {
         use tauri_plugin_store::StoreExt;
@@ -129,7 +131,7 @@ fn setup(app: &mut tauri::App, start: Start) -> Result<(), Box<dyn std::error::E
         "starting"
     );
     let host = Arc::new(Host(app.handle().clone()));
-    let updates = update::updates(app.handle(), update_plan, host.clone());
+    let updates = update::updates(app.handle(), update_plan, updater.pubkey, host.clone());
     let client = Client::new(Parts {
         api,
         clock: Arc::new(SystemClock),

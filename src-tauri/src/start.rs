@@ -16,6 +16,35 @@ pub struct Start {
     pub api: ApiClient,
     pub policy: Policy,
     pub startup: Startup,
+    pub updater: UpdaterOverride,
+}
+
+/// Debug builds only: the update address and public key from the command line
+/// (`--update-endpoint URL`, `--updater-pubkey KEY`, KEY as `plugins.updater.pubkey` holds it),
+/// so a test points the real updater at a local server with a key it made. Machine policy
+/// still decides whether updates are on. A release build takes both from its config only.
+#[derive(Debug, Default, Clone)]
+pub struct UpdaterOverride {
+    pub endpoint: Option<String>,
+    pub pubkey: Option<String>,
+}
+
+impl UpdaterOverride {
+    fn from_args(args: &[String]) -> Self {
+        if !cfg!(debug_assertions) {
+            return UpdaterOverride::default();
+        }
+        let value = |flag: &str| {
+            args.iter()
+                .position(|arg| arg == flag)
+                .and_then(|at| args.get(at + 1))
+                .cloned()
+        };
+        UpdaterOverride {
+            endpoint: value("--update-endpoint"),
+            pubkey: value("--updater-pubkey"),
+        }
+    }
 }
 
 /// Reads the policy and chooses the backend. A bad address ends the process with the reason;
@@ -49,6 +78,7 @@ pub fn configure(args: &[String]) -> Start {
             backend_source,
             backend_error,
         },
+        updater: UpdaterOverride::from_args(args),
     }
 }
 

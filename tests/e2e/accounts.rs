@@ -3,9 +3,11 @@
 //! their details, log out; and what a password-only login does not show, and how a wrong code
 //! and a wrong password are told.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{anyhow, ensure, Result};
+use anyhow::{anyhow, ensure, Context, Result};
 use legitimera_testkit::e2e::{keys, remember, App, Harness};
 use serde_json::json;
 
@@ -36,6 +38,10 @@ pub fn tests() -> Vec<(&'static str, TestFn)> {
         ("password_changed_on_min_sida_refuses_the_old_one", |h| {
             Box::pin(password_changed_on_min_sida_refuses_the_old_one(h))
         }),
+        (
+            "many_wrong_passwords_then_the_right_one_asks_for_the_email_code",
+            |h| Box::pin(many_wrong_passwords_then_the_right_one_asks_for_the_email_code(h)),
+        ),
     ]
 }
 
@@ -478,5 +484,123 @@ async fn password_changed_on_min_sida_refuses_the_old_one(harness: &Harness) -> 
     app.type_into("#login-password", NEW_PASSWORD).await?;
     app.click("#login-submit").await?;
     app.wait_for_view("min-sida").await?;
+    Ok(())
+}
+
+/// A demo server whose database is a file this test can reach, and the file: in the run's own
+/// home (the demo data is personal), not the temporary directory the app shares.
+fn server_with_database_file(
+    harness: &Harness,
+) -> Result<(
+    legitimera_testkit::e2e::ServerProcess,
+    tempfile::TempDir,
+    PathBuf,
+)> {
+    let parent = match std::env::var_os("LEGITIMERA_E2E_HOME") {
+        Some(home) => PathBuf::from(home).join("server-tmp"),
+        None => std::env::temp_dir(),
+    };
+    std::fs::create_dir_all(&parent)?;
+    let dir = tempfile::tempdir_in(&parent)?;
+    let file = dir.path().join("demo.sqlite");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let server = harness.server_with(&["--database-url", &url])?;
+    Ok((server, dir, file))
+}
+
+/// Runs one SQL statement on the server's SQLite file with the sqlite3 tool, as an operator
+/// would: the state a long run of wrong passwords leaves, without its hours of rate limits.
+fn sql(file: &Path, statement: &str) -> Result<()> {
+    let output = Command::new("sqlite3")
+        .arg("-cmd")
+        .arg(".timeout 5000")
+        .arg(file)
+        .arg(statement)
+        .output()
+        .context("running sqlite3 (the sqlite3 package)")?;
+    ensure!(
+        output.status.success(),
+        "sqlite3 failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+/// After 100 wrong passwords in a row a right one needs a code from the account's e-mail: the
+/// app asks for it (saying why, once, to screen readers), then for the SMS code of two-step
+/// verification, then logs in; the next login needs no e-mail code. The server's tests count
+/// the 100 (rate limits spread them over hours); here the account has 99 behind it and the
+/// 100th is typed in the app.
+async fn many_wrong_passwords_then_the_right_one_asks_for_the_email_code(
+    harness: &Harness,
+) -> Result<()> {
+    remember_test_data();
+    let (server, _dir, file) = server_with_database_file(harness)?;
+    sql(
+        &file,
+        "UPDATE accounts SET failed_logins = 99 WHERE email = 'amira@example.se'",
+    )?;
+    let app = harness.launch(&server.url()).await?;
+    app.click("#method-password").await?;
+    log_in(&app, "amira@example.se", "not the password at all").await?;
+    app.wait_for_text(
+        "#login-error",
+        "E-postadressen eller lösenordet stämmer inte",
+    )
+    .await?;
+    // The 100th: the owner is told once.
+    app.wait_for_text("#outbox-list", "Många felaktiga lösenord")
+        .await?;
+
+    let before = outbox_count(&app).await?;
+    app.type_into("#login-password", DEMO_PASSWORD).await?;
+    app.click("#login-submit").await?;
+    app.wait_for_view("code").await?;
+    app.wait_for_text("#code-title", "Skriv in koden från e-posten")
+        .await?;
+    app.wait_for_text("#code-intro", "Många felaktiga lösenord")
+        .await?;
+    // The live region is visually hidden: WebDriver's text of it is empty, so read its content.
+    let announced = app
+        .exec(
+            "return document.getElementById('announcer').textContent",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        announced == json!("En kod har skickats till e-postadressen på ditt konto."),
+        "the e-mail step was announced as {announced:?}"
+    );
+    ensure!(
+        !app.is_visible("#code-trust-field").await?,
+        "\"trust this computer\" is offered for the e-mail code"
+    );
+    let code = new_code(&app, before, "email").await?;
+    app.audit("code: e-mail code after many wrong passwords")
+        .await?;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    enter_code(&app, wrong).await?;
+    app.wait_for_text("#code-error", "Du kan försöka 4 gånger till")
+        .await?;
+
+    let before = outbox_count(&app).await?;
+    enter_code(&app, &code).await?;
+    app.wait_for_text("#code-title", "Skriv in koden från sms:et")
+        .await?;
+    let sms = new_code(&app, before, "sms").await?;
+    enter_code(&app, &sms).await?;
+    app.wait_for_view("min-sida").await?;
+    app.wait_for_text("#case-list", "2026-104512").await?;
+    app.click("#logout-button").await?;
+    app.wait_for_view("chooser").await?;
+
+    // The e-mail was proven: the count starts over, the next login is password + SMS.
+    app.click("#method-password").await?;
+    let before = outbox_count(&app).await?;
+    log_in(&app, "amira@example.se", DEMO_PASSWORD).await?;
+    app.wait_for_view("code").await?;
+    app.wait_for_text("#code-title", "Skriv in koden från sms:et")
+        .await?;
+    new_code(&app, before, "sms").await?;
     Ok(())
 }

@@ -14,6 +14,7 @@ mod policy;
 mod shared_computer;
 mod siths;
 mod timeouts;
+mod updates;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,6 +45,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     all.extend(siths::tests());
     all.extend(policy::tests());
     all.extend(diagnostics::tests());
+    all.extend(updates::tests());
     all
 }
 

@@ -26,6 +26,9 @@ function input(id) {
 // ---- the code view ------------------------------------------------------------------------
 
 function codeTexts() {
+  if (flow.kind === 'login' && flow.step === 'email') {
+    return { title: 'code.login_email.title', intro: 'code.login_email.intro', values: {} };
+  }
   if (flow.kind === 'login') return { title: 'code.login.title', intro: 'code.login.intro', values: {} };
   if (flow.step === 'email') return { title: 'code.email.title', intro: 'code.email.intro', values: { email: flow.email || '' } };
   return { title: 'code.sms.title', intro: 'code.sms.intro', values: { phone: flow.phone || '' } };
@@ -70,7 +73,7 @@ function askForCode(next, { error, replace = false } = {}) {
   show($('code-intro'), texts.intro, texts.values);
   $('code-input').value = '';
   // "Trust this device" is offered for a login's SMS code on a personal computer only.
-  const trust = next.kind === 'login' && settings.isPersonal();
+  const trust = next.kind === 'login' && next.step === 'sms' && settings.isPersonal();
   $('code-trust-field').hidden = !trust;
   $('code-trust').checked = false;
   clearError($('code-error'), $('code-form'));
@@ -150,7 +153,10 @@ async function submitCode(event) {
   await busy($('code-submit'), async () => {
     const code = input('code-input');
     try {
-      if (flow.kind === 'login') {
+      if (flow.kind === 'login' && flow.step === 'email') {
+        const outcome = await invoke('login_email_code', { challenge_id: flow.id, code });
+        loginAnswered(outcome, { replace: true });
+      } else if (flow.kind === 'login') {
         const trust_device = !$('code-trust-field').hidden && $('code-trust').checked;
         const session = await invoke('login_sms', { challenge_id: flow.id, code, trust_device });
         $('code-trust').checked = false;
@@ -197,6 +203,25 @@ async function resendCode() {
 
 // ---- the forms that start a flow -----------------------------------------------------------
 
+/**
+ * A right password (or e-mail code) answered: logged in, or the next code to ask for. The
+ * e-mail step comes only after many wrong passwords, so it says once why it is there.
+ */
+function loginAnswered(outcome, { replace = false } = {}) {
+  if (outcome.next === 'session') {
+    settings.refresh();
+    flow = null;
+    clearInterval(resendTimer);
+    clearSecrets();
+    handlers.loggedIn(outcome.session);
+  } else if (outcome.next === 'email_code') {
+    askForCode({ kind: 'login', id: outcome.id, step: 'email' }, { replace });
+    announce('code.login_email.sent');
+  } else {
+    askForCode({ kind: 'login', id: outcome.id, step: 'sms', resend_after: outcome.resend_after }, { replace });
+  }
+}
+
 async function login(event) {
   event.preventDefault();
   const form = $('login-form');
@@ -207,18 +232,14 @@ async function login(event) {
     try {
       const outcome = await invoke('login_password', { email, password: input('login-password') });
       clearSecrets(form);
-      if (outcome.next === 'session') {
-        settings.refresh();
-        handlers.loggedIn(outcome.session);
-      } else {
-        askForCode({ kind: 'login', id: outcome.id, step: 'sms', resend_after: outcome.resend_after });
-      }
+      loginAnswered(outcome);
     } catch (error) {
       showError(region, error, form);
-      // The login was kept though its SMS could not be sent: ask for it again from the code view.
-      if (error && error.code === 'sms_unavailable' && error.id) {
+      // The login was kept though its code could not be sent: ask for it again from the code view.
+      if (error && ['sms_unavailable', 'email_unavailable'].includes(error.code) && error.id) {
         clearSecrets(form);
-        askForCode({ kind: 'login', id: error.id, step: 'sms' }, { error });
+        const step = error.code === 'email_unavailable' ? 'email' : 'sms';
+        askForCode({ kind: 'login', id: error.id, step }, { error });
       }
     }
   });

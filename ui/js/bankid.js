@@ -60,7 +60,9 @@ function render(view) {
     return;
   }
   if (view.status === 'failed') ended = true;
-  show(line, `rfa.${view.message || (view.status === 'failed' ? 'RFA22' : 'RFA21')}`);
+  // A failure of the service's own (a relayed login) has its own sentence; else BankID's.
+  if (view.status === 'failed' && view.code) show(line, errorKey({ code: view.code }));
+  else show(line, `rfa.${view.message || (view.status === 'failed' ? 'RFA22' : 'RFA21')}`);
   showQr(mode, view.status === 'pending' ? view.qr_svg : null);
   settle(mode, view.status);
   // No BankID app on this computer: Mobilt BankID is the way on.

@@ -45,6 +45,8 @@ pub const TEST: &[&str] = &[
     "openssl",
     // The server suite runs on a throwaway PostgreSQL cluster too (postgres.rs).
     "postgresql",
+    // An E2E test sets the demo database's failed-login count (tests/e2e/accounts.rs).
+    "sqlite3",
 ];
 
 /// `cargo xtask bundle`: the apt repository (reprepro, GnuPG), checking the .rpm's signature

@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use legitimera_protocol::{
-    CasesAnswer, Challenge, DevicesAnswer, Email, ErrorCode, LoginAnswer, LoginRequest,
-    NewPasswordRequest, OneTimeCode, Password, PasswordChangeRequest, PasswordResetRequest,
-    PhoneChangeRequest, PhoneNumber, RegistrationRequest, SecretString, SessionStatus,
-    SmsLoginRequest, StaffLanding,
+    CasesAnswer, Challenge, DevicesAnswer, Email, EmailLoginRequest, ErrorCode, LoginAnswer,
+    LoginRequest, NewPasswordRequest, OneTimeCode, Password, PasswordChangeRequest,
+    PasswordResetRequest, PhoneChangeRequest, PhoneNumber, RegistrationRequest, SecretString,
+    SessionStatus, SmsLoginRequest, StaffLanding,
 };
 use serde::Serialize;
 
@@ -31,6 +31,9 @@ pub const ACTIVITY_INTERVAL: Duration = Duration::from_secs(60);
 pub enum LoginOutcome {
     /// Logged in (no two-step verification, or a trusted device stood in for it).
     Session { session: SessionStatus },
+    /// The password was right, but many wrong ones came before it: a code went to the
+    /// account's e-mail. Answer it with `login_email_code`; a new one with `login_resend`.
+    EmailCode { id: String },
     /// An SMS code went to the account's phone: answer it with `login_sms`.
     SmsCode {
         id: String,
@@ -116,7 +119,8 @@ struct PendingSms {
 #[derive(Debug)]
 enum Session {
     LoggedOut,
-    /// A password was right and an SMS code is awaited (`pending`), or a token from a login is
+    /// A password was right and a code (by e-mail after many wrong passwords, or by SMS) is
+    /// awaited (`pending`), or a token from a login is
     /// being checked with the server (`checking`, that login's generation).
     LoggingIn {
         pending: Option<PendingSms>,
@@ -256,7 +260,53 @@ impl Account {
             password,
             device_token,
         };
-        match self.api.login_password(&request).await? {
+        match self.api.login_password(&request).await {
+            Ok(answer) => self.login_answered(email, answer).await,
+            Err(AppError::Backend {
+                code: ErrorCode::EmailCodeRequired,
+                id: Some(id),
+                ..
+            }) => {
+                *self.state() = Session::LoggingIn {
+                    pending: Some(PendingSms {
+                        challenge_id: id.clone(),
+                        email: email.clone(),
+                    }),
+                    checking: None,
+                };
+                Ok(LoginOutcome::EmailCode { id })
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// After `email_code_required`: the code from the e-mail. The login then goes on as after
+    /// a right password: a session, or an SMS code with two-step verification.
+    pub async fn login_email_code(
+        &self,
+        challenge_id: &str,
+        code: &SecretString,
+    ) -> Result<LoginOutcome> {
+        let code = SecretString::new(OneTimeCode::parse(code.expose())?.expose());
+        let email = match &*self.state() {
+            Session::LoggingIn {
+                pending: Some(pending),
+                ..
+            } if pending.challenge_id == challenge_id => Some(pending.email.clone()),
+            _ => None,
+        }
+        .ok_or_else(|| AppError::backend(ErrorCode::UnknownChallenge, 404))?;
+        let request = EmailLoginRequest {
+            challenge_id: challenge_id.to_owned(),
+            code,
+        };
+        let answer = self.api.login_email_code(&request).await?;
+        self.login_answered(&email, answer).await
+    }
+
+    /// A right password (or e-mail code) answered: the session, or an SMS code awaited.
+    async fn login_answered(&self, email: &Email, answer: LoginAnswer) -> Result<LoginOutcome> {
+        match answer {
             LoginAnswer::Session(session) => Ok(LoginOutcome::Session {
                 session: self.begin(session.token).await?,
             }),

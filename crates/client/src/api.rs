@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use legitimera_protocol::{
-    CasesAnswer, Challenge, CodeRequest, DevicesAnswer, ErrorBody, ErrorCode, ForgetDeviceRequest,
-    Health, LoginAnswer, LoginChallenge, LoginRequest, LoginResendRequest, NewPasswordRequest,
-    OutboxMessage, PasswordChangeRequest, PasswordResetRequest, PhoneChangeRequest,
-    RegistrationRequest, SecretString, Session, SessionStatus, SithsChallenge, SithsCheck,
-    SithsCheckRequest, SithsLoginRequest, SmsLoginRequest, StaffLanding,
+    CasesAnswer, Challenge, CodeRequest, DevicesAnswer, EmailLoginRequest, ErrorBody, ErrorCode,
+    ForgetDeviceRequest, Health, LoginAnswer, LoginChallenge, LoginRequest, LoginResendRequest,
+    NewPasswordRequest, OutboxMessage, PasswordChangeRequest, PasswordResetRequest,
+    PhoneChangeRequest, RegistrationRequest, SecretString, Session, SessionStatus, SithsChallenge,
+    SithsCheck, SithsCheckRequest, SithsLoginRequest, SmsLoginRequest, StaffLanding,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -118,6 +118,11 @@ impl ApiClient {
 
     pub async fn login_password(&self, request: &LoginRequest) -> Result<LoginAnswer> {
         self.call(Method::POST, "api/v1/login/password", None, Some(request))
+            .await
+    }
+
+    pub async fn login_email_code(&self, request: &EmailLoginRequest) -> Result<LoginAnswer> {
+        self.call(Method::POST, "api/v1/login/email-code", None, Some(request))
             .await
     }
 
@@ -340,8 +345,8 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
 }
 
 /// Turns an answer's status and body into `T`, or into the backend's `{code, message}` error,
-/// or — for anything that is not ours (a proxy's HTML page, a 502) — into
-/// `backend_unavailable`. Pure: the fuzz target feeds it any bytes.
+/// or — for anything that is not ours (a proxy's HTML page, a 502) and for a 503 that says the
+/// service itself is down — into `backend_unavailable`. Pure: the fuzz target feeds it any bytes.
 pub fn decode_body<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T> {
     if status.is_success() {
         return serde_json::from_slice(bytes).map_err(|_| AppError::BackendUnavailable {
@@ -349,15 +354,9 @@ pub fn decode_body<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Res
         });
     }
     match serde_json::from_slice::<ErrorBody>(bytes) {
-        // A 503 of ours that is about the service itself (not a kept registration whose code
-        // could not be sent, nor SITHS login switched off or its revocation check out of reach)
-        // is shown as the service being unavailable.
-        Ok(body)
-            if status != StatusCode::SERVICE_UNAVAILABLE
-                || body.id.is_some()
-                || body.code == ErrorCode::SithsUnavailable
-                || body.code == ErrorCode::SithsRevocationUnavailable =>
-        {
+        // Only a 503 about the service itself reads as the service being down; any other code
+        // of ours under 503 (an e-mail not sent, BankID or a CRL out of reach) says more.
+        Ok(body) if status != StatusCode::SERVICE_UNAVAILABLE || !service_down(body.code) => {
             Err(AppError::Backend {
                 code: body.code,
                 status: status.as_u16(),
@@ -372,9 +371,56 @@ pub fn decode_body<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Res
     }
 }
 
+/// The codes a 503 carries when the service as a whole cannot answer now: at its limit, or its
+/// database gone.
+fn service_down(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::Overloaded | ErrorCode::DatabaseUnavailable | ErrorCode::Internal
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A SITHS login whose CRL was out of reach said "the service is down" (a 503 read as the
+    /// whole backend): only the service-level codes mean that.
+    #[test]
+    fn only_a_service_level_503_reads_as_the_service_being_down() {
+        let down = |body: &[u8]| {
+            decode_body::<serde_json::Value>(StatusCode::SERVICE_UNAVAILABLE, body)
+                .unwrap_err()
+                .code()
+        };
+        for code in ["overloaded", "database_unavailable", "internal"] {
+            let body = format!(r#"{{"code":"{code}","message":"m","retry_after":3}}"#);
+            assert_eq!(
+                down(body.as_bytes()),
+                ErrorCode::BackendUnavailable,
+                "{code}"
+            );
+        }
+        assert_eq!(
+            down(b"<html><body>503 Service Unavailable</body></html>"),
+            ErrorCode::BackendUnavailable
+        );
+        assert_eq!(down(b""), ErrorCode::BackendUnavailable);
+        for (code, expected) in [
+            (
+                "siths_revocation_unavailable",
+                ErrorCode::SithsRevocationUnavailable,
+            ),
+            ("siths_unavailable", ErrorCode::SithsUnavailable),
+            ("bankid_unavailable", ErrorCode::BankidUnavailable),
+            ("email_unavailable", ErrorCode::EmailUnavailable),
+            ("sms_unavailable", ErrorCode::SmsUnavailable),
+            ("a_code_from_a_newer_server", ErrorCode::Unknown),
+        ] {
+            let body = format!(r#"{{"code":"{code}","message":"m"}}"#);
+            assert_eq!(down(body.as_bytes()), expected, "{code}");
+        }
+    }
 
     #[test]
     fn ids_that_could_leave_their_route_are_refused() {

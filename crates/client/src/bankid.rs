@@ -32,6 +32,9 @@ pub struct BankIdView {
     pub status: BankIdStatus,
     /// The recommended user message (`RFA1`, `RFA13`…), absent once complete.
     pub message: Option<String>,
+    /// Failed for a reason of the service's (`bankid_ip_mismatch`): the UI shows this code's
+    /// message (`error.<code>`) instead of `message`.
+    pub code: Option<ErrorCode>,
     /// BankID's hint code, for diagnostics and tests; the UI shows `message`.
     pub hint: Option<String>,
     /// The QR code to show now, as an SVG document (other device, while pending).
@@ -48,6 +51,7 @@ impl BankIdView {
             mode: order.mode,
             status: order.status,
             message: order.message.clone(),
+            code: order.code,
             hint: order.hint.clone(),
             qr_svg: order.qr.as_deref().and_then(qr_svg),
             session: None,
@@ -61,6 +65,7 @@ impl BankIdView {
             mode,
             status: BankIdStatus::Failed,
             message: Some(message.to_owned()),
+            code: None,
             hint: None,
             qr_svg: None,
             session: None,
@@ -73,6 +78,7 @@ impl BankIdView {
             mode,
             status: BankIdStatus::Complete,
             message: None,
+            code: None,
             hint: None,
             qr_svg: None,
             session: Some(session),
@@ -423,6 +429,7 @@ mod tests {
             version: 3,
             hint: Some("outstandingTransaction".into()),
             message: Some("RFA1".into()),
+            code: None,
             autostarttoken: None,
             qr: Some(QR.into()),
             token: Some("session-token".into()),
@@ -463,6 +470,27 @@ mod tests {
         let failed = BankIdView::failed(2, BankIdMode::ThisDevice, "RFA17A");
         assert_eq!(failed.status, BankIdStatus::Failed);
         assert_eq!(failed.message.as_deref(), Some("RFA17A"));
+    }
+
+    /// The server's refusal of a relayed "this computer" login reaches the UI as its code, so
+    /// the view says what happened rather than BankID's generic RFA22.
+    #[test]
+    fn a_relayed_login_refused_by_the_server_reaches_the_ui_as_its_code() {
+        let wire = r#"{"id": "abc", "mode": "this_device", "status": "failed", "version": 3,
+                       "message": "RFA22", "code": "bankid_ip_mismatch"}"#;
+        let refused: BankIdOrder = serde_json::from_str(wire).expect("parses");
+        let view = BankIdView::of(4, &refused);
+        assert_eq!(view.status, BankIdStatus::Failed);
+        assert_eq!(view.code, Some(ErrorCode::BankidIpMismatch));
+        let json = serde_json::to_value(&view).expect("serializes");
+        assert_eq!(json["code"], "bankid_ip_mismatch");
+        assert_eq!(json["message"], "RFA22");
+        // An order failed by BankID itself carries no code of ours.
+        let plain = BankIdView::of(5, &order(BankIdMode::ThisDevice, BankIdStatus::Failed));
+        assert_eq!(
+            serde_json::to_value(&plain).expect("serializes")["code"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]

@@ -414,7 +414,23 @@ impl Client {
                 tracing::info!("the server no longer trusts this device");
                 self.device.untrust(&email)?;
             }
-            LoginOutcome::SmsCode { .. } => {}
+            LoginOutcome::SmsCode { .. } | LoginOutcome::EmailCode { .. } => {}
+        }
+        Ok(outcome)
+    }
+
+    /// After many wrong passwords: the code from the account's e-mail. Then a session, or the
+    /// SMS code with two-step verification (no trusted device stands in for it here).
+    pub async fn login_email_code(
+        &self,
+        challenge_id: &str,
+        code: &SecretString,
+    ) -> Result<LoginOutcome> {
+        let outcome = self.account.login_email_code(challenge_id, code).await?;
+        if let LoginOutcome::Session { session } = &outcome {
+            if let Some(email) = session.email.as_deref().and_then(|e| Email::parse(e).ok()) {
+                self.device.logged_in(&email)?;
+            }
         }
         Ok(outcome)
     }

@@ -90,8 +90,11 @@ pub enum UpdateView {
 pub trait UpdateSource: Send + Sync {
     /// Asks the endpoint whether a newer version exists; remembers it for `install`.
     async fn check(&self) -> Result<Option<Available>>;
-    /// Downloads what `check` found, verifies its signature against the build's key, and
-    /// installs it; nothing is installed if the signature does not verify.
+    /// Downloads what `check` found and verifies its signature against the build's key,
+    /// keeping the bytes for `install`: only a version that verifies is offered.
+    async fn fetch(&self) -> Result<()>;
+    /// Installs what `check` found (downloading and verifying it again if `fetch` kept
+    /// nothing); nothing is installed if the signature does not verify.
     async fn install(&self) -> Result<()>;
 }
 
@@ -146,8 +149,10 @@ impl Updates {
         self.events.update_status(&view);
     }
 
-    /// One look at the endpoint. A failure (offline, endpoint down) is logged and tried again
-    /// at the next look; it is nothing the user must act on.
+    /// One look at the endpoint; a new version is offered once it is downloaded and its
+    /// signature verified, so "En ny version finns" never shows for one that would be refused.
+    /// A failure (offline, endpoint down, a bad signature) is logged and tried again at the
+    /// next look; it is nothing the user must act on.
     pub async fn check(&self) {
         let Some(source) = self.source.as_ref().filter(|_| self.is_on()) else {
             return;
@@ -159,12 +164,17 @@ impl Updates {
             return;
         }
         match source.check().await {
-            Ok(Some(available)) => {
-                tracing::info!(version = %available.version, "a new version is available");
-                self.set_view(UpdateView::Available {
-                    version: available.version,
-                });
-            }
+            Ok(Some(available)) => match source.fetch().await {
+                Ok(()) => {
+                    tracing::info!(version = %available.version, "a new version is available");
+                    self.set_view(UpdateView::Available {
+                        version: available.version,
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(%error, version = %available.version, "a new version is not offered")
+                }
+            },
             Ok(None) => tracing::debug!("no new version"),
             Err(error) => tracing::warn!(%error, "could not look for updates"),
         }
@@ -316,6 +326,8 @@ mod tests {
     struct Source {
         installs: AtomicUsize,
         refuse: bool,
+        /// The download does not verify (another key signed it).
+        untrusted: bool,
     }
 
     #[async_trait]
@@ -325,6 +337,12 @@ mod tests {
                 version: "2.0.0".into(),
                 notes: None,
             }))
+        }
+        async fn fetch(&self) -> Result<()> {
+            if self.untrusted {
+                return Err(AppError::UpdateNotTrusted("signature".into()));
+            }
+            Ok(())
         }
         async fn install(&self) -> Result<()> {
             if self.refuse {
@@ -408,6 +426,24 @@ mod tests {
             legitimera_protocol::ErrorCode::UpdateNotTrusted
         );
         assert!(matches!(updates.view(), UpdateView::Available { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_version_whose_download_does_not_verify_is_never_offered() {
+        let source = Arc::new(Source {
+            untrusted: true,
+            ..Source::default()
+        });
+        let told = Arc::new(Told::default());
+        let updates = updates(source.clone(), told.clone());
+        updates.check().await;
+        assert_eq!(updates.view(), UpdateView::None);
+        assert!(told.0.lock().unwrap().is_empty(), "the UI was told of it");
+        assert_eq!(
+            updates.install(Phase::LoggedOut).await.unwrap_err().code(),
+            legitimera_protocol::ErrorCode::NoUpdate
+        );
+        assert_eq!(source.installs.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fields::SecretString;
+use crate::ErrorCode;
 
 /// How the user reaches their BankID app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -50,6 +51,11 @@ pub struct BankIdOrder {
     /// absent once complete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Failed for a reason of the service's rather than BankID's: show this code's message
+    /// instead of `message` (e.g. `bankid_ip_mismatch`: another device completed a "this
+    /// computer" login). `message` stays as a fallback for clients that do not know the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<ErrorCode>,
     /// `this_device` only: the token for `bankid:///?autostarttoken=…&redirect=null`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autostarttoken: Option<String>,
@@ -88,6 +94,7 @@ mod tests {
             version: 1,
             hint: Some("outstandingTransaction".into()),
             message: Some("RFA13".into()),
+            code: None,
             autostarttoken: Some("t".into()),
             qr: None,
             token: None,

@@ -123,6 +123,9 @@ error_codes! {
         BankidAlreadyInProgress = "bankid_already_in_progress",
         /// BankID cannot be reached or refused, or is not set up on this server (RFA5).
         BankidUnavailable = "bankid_unavailable",
+        /// "BankID on this computer" was completed by a BankID app at another address than the
+        /// computer that started it (a relayed login): refused; start again on this computer.
+        BankidIpMismatch = "bankid_ip_mismatch",
         /// The SITHS challenge is unknown, already used or older than 2 minutes.
         SithsUnknownChallenge = "siths_unknown_challenge",
         /// The card's certificate is not from a trusted SITHS issuer (or names no HSA-id).

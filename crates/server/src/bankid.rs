@@ -23,6 +23,7 @@ use legitimera_bankid::{
 };
 use legitimera_protocol::{
     Assurance, BankIdMode, BankIdOrder, BankIdOrderRequest, BankIdStatus, BankIdUser,
+    ErrorCode as ApiCode,
 };
 use rand::rngs::OsRng;
 use rand::RngCore as _;
@@ -303,6 +304,7 @@ impl Order {
             version: u64::try_from(self.row.version).unwrap_or(0),
             hint: self.row.hint.clone(),
             message: self.row.message.clone(),
+            code: self.row.error_code.as_deref().map(ApiCode::parse),
             autostarttoken: (self.mode == BankIdMode::ThisDevice)
                 .then(|| self.row.auto_start_token.clone()),
             qr,
@@ -367,6 +369,7 @@ pub async fn create(
             qr_start_token: &answer.qr_start_token.to_string(),
             qr_start_secret: answer.qr_start_secret.expose(),
             answered_at_ms: clock_ms(answered_at),
+            end_user_ip: &ip.to_string(),
             hint: hint.as_str(),
             message: message.as_str(),
             owner: &bankid.owner,
@@ -539,6 +542,7 @@ async fn collect_until_ended(
     };
     let flow = order.flow();
     let order_ref = order.order_ref()?;
+    let end_user_ip = order.row.end_user_ip.clone();
     let mut failures = 0;
     let mut wait = first_wait;
     loop {
@@ -575,7 +579,7 @@ async fn collect_until_ended(
         match answer {
             Ok(Ok(answer)) => {
                 failures = 0;
-                if settle(state, bankid, id, answer, flow).await? {
+                if settle(state, bankid, id, answer, flow, &end_user_ip).await? {
                     return Ok(());
                 }
             }
@@ -634,6 +638,7 @@ async fn record(
             status: status_str(status),
             hint: hint.as_ref().map(HintCode::as_str),
             message: message.map(RfaCode::as_str),
+            error_code: None,
             ended_at_ms: ended.then(|| clock_ms(state.clock().now())),
             user: user.map(|(person_id, user)| {
                 (person_id, user.name.as_str(), user.personal_number.as_str())
@@ -658,16 +663,64 @@ async fn end(
     record(state, bankid, id, status, hint, message, None).await
 }
 
-/// Applies one collect answer; `true` when the order has ended.
+/// Ends an order BankID completed for another device than the one that started it: failed,
+/// with our own code (the RFA22 fallback for clients that do not know it), and no session.
+async fn refuse_relayed(state: &AppState, bankid: &BankId, id: &str) -> Result<()> {
+    let changed = store::bankid::update(
+        state.pool(),
+        id,
+        Some(&bankid.owner),
+        &Update {
+            status: status_str(BankIdStatus::Failed),
+            hint: None,
+            message: Some(RfaCode::Rfa22.as_str()),
+            error_code: Some(ApiCode::BankidIpMismatch.as_str()),
+            ended_at_ms: Some(clock_ms(state.clock().now())),
+            user: None,
+        },
+    )
+    .await?;
+    if changed {
+        bankid.changed();
+    }
+    Ok(())
+}
+
+/// Whether BankID's `device.ipAddress` is the address the order was started from. Compared as
+/// addresses (an IPv4-mapped IPv6 address is its IPv4 one); anything unreadable differs.
+fn same_device(end_user_ip: &str, device_ip: &str) -> bool {
+    match (
+        end_user_ip.parse::<std::net::IpAddr>(),
+        device_ip.parse::<std::net::IpAddr>(),
+    ) {
+        (Ok(sent), Ok(device)) => sent.to_canonical() == device.to_canonical(),
+        _ => false,
+    }
+}
+
+/// Applies one collect answer; `true` when the order has ended. A "this computer" order
+/// completed by a BankID app elsewhere (`device.ipAddress` is not the `endUserIp` sent) is
+/// refused: the autostart link reached someone else's BankID (a relayed login). For
+/// "another device" a differing address is the point, so it is not compared.
 async fn settle(
     state: &AppState,
     bankid: &BankId,
     id: &str,
     answer: CollectResponse,
     flow: UserDevice,
+    end_user_ip: &str,
 ) -> Result<bool> {
     let message = answer.rfa(flow);
     match (answer.status, answer.completion_data) {
+        (Status::Complete, Some(data))
+            if flow == UserDevice::ThisDevice
+                && !same_device(end_user_ip, &data.device.ip_address) =>
+        {
+            // Neither address is logged: both are personal data.
+            tracing::warn!("BankID on this computer completed from another address: refused");
+            refuse_relayed(state, bankid, id).await?;
+            Ok(true)
+        }
         (Status::Pending, _) => {
             record(
                 state,
@@ -804,5 +857,17 @@ mod tests {
                 .as_deref(),
             Some("Inloggning till Myndighetens e-tjänster")
         );
+    }
+
+    #[test]
+    fn the_same_device_is_the_same_address_however_it_is_written() {
+        assert!(same_device("192.0.2.7", "192.0.2.7"));
+        assert!(same_device("192.0.2.7", "::ffff:192.0.2.7"));
+        assert!(same_device("2001:db8::1", "2001:db8:0:0::1"));
+        assert!(!same_device("192.0.2.7", "192.0.2.8"));
+        assert!(!same_device("2001:db8::1", "2001:db8::2"));
+        // An order older than the column, or an address BankID wrote oddly, counts as another.
+        assert!(!same_device("", "192.0.2.7"));
+        assert!(!same_device("192.0.2.7", "not an address"));
     }
 }

@@ -759,3 +759,95 @@ async fn a_completed_order_nobody_collects_is_ended_after_60_seconds() {
     assert_eq!(late["message"], "RFA5");
     assert!(late.get("token").is_none_or(Value::is_null), "{late:?}");
 }
+
+/// A relayed login: the autostart link of "BankID on this computer" taken to someone else's
+/// BankID app, which BankID then reports at another address than the `endUserIp` sent.
+#[tokio::test]
+async fn this_device_completed_from_another_address_is_refused_with_its_own_code() {
+    let t = start().await;
+    let order = t.started("this_device").await;
+    let id = id_of(&order);
+    t.sim
+        .app()
+        .sign_from(
+            &autostart(&order),
+            &TestPerson::demo(),
+            "203.0.113.44".parse().unwrap(),
+        )
+        .unwrap();
+    let done = t.wait_until(&id, |body| body["status"] != "pending").await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["code"], "bankid_ip_mismatch");
+    assert_eq!(done["message"], "RFA22");
+    assert!(done.get("token").is_none(), "{done}");
+    assert!(done.get("user").is_none(), "{done}");
+    let again = t.get(&id).await.body;
+    assert_eq!(again["code"], "bankid_ip_mismatch");
+    assert!(again.get("token").is_none());
+
+    // The same person from this computer logs in: only the address made the difference.
+    let order = t.started("this_device").await;
+    t.sim
+        .app()
+        .sign(&autostart(&order), &TestPerson::demo())
+        .unwrap();
+    let done = t.wait_for_status(&id_of(&order), "complete").await;
+    assert!(done.get("code").is_none(), "{done}");
+    assert!(done["token"].is_string());
+}
+
+/// Mobilt BankID is a phone elsewhere by design: its address is not compared.
+#[tokio::test]
+async fn other_device_completed_from_another_address_logs_in() {
+    let t = start().await;
+    let order = t.started("other_device").await;
+    t.sim
+        .app()
+        .sign_from(
+            &Scan::Qr(qr_of(&order)),
+            &TestPerson::demo(),
+            "203.0.113.44".parse().unwrap(),
+        )
+        .unwrap();
+    let done = t.wait_for_status(&id_of(&order), "complete").await;
+    assert!(done.get("code").is_none(), "{done}");
+    assert_high_assurance_with_case_details(&t.server, done["token"].as_str().unwrap()).await;
+}
+
+/// The demo's HTTP test app takes the BankID app's address too, for the app's E2E tests.
+#[tokio::test]
+async fn the_demo_test_app_signs_from_another_address_over_http() {
+    let server = TestServer::demo().await;
+    let order = server
+        .post("bankid/orders", json!({"mode": "this_device"}))
+        .await
+        .body;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let bad = server
+        .post(
+            "/demo/bankid/sign",
+            json!({"autostarttoken": order["autostarttoken"], "device_ip": "nowhere"}),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{:?}", bad.body);
+    let signed = server
+        .post(
+            "/demo/bankid/sign",
+            json!({"autostarttoken": order["autostarttoken"], "device_ip": "198.51.100.23"}),
+        )
+        .await;
+    assert_eq!(signed.status, 200, "{:?}", signed.body);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut body = server.get(&format!("bankid/orders/{id}")).await.body;
+    while body["status"] == "pending" {
+        assert!(Instant::now() < deadline, "{body:?}");
+        body = server
+            .get(&format!(
+                "bankid/orders/{id}?wait=5&since={}",
+                body["version"]
+            ))
+            .await
+            .body;
+    }
+    assert_eq!(body["code"], "bankid_ip_mismatch", "{body}");
+}

@@ -247,6 +247,11 @@ impl Harness {
     /// Starts the app against `backend_url`, as freshly installed (no settings from an
     /// earlier test: language, mode), and waits until its UI is ready.
     pub async fn launch(&self, backend_url: &str) -> Result<App> {
+        self.launch_with(backend_url, &[]).await
+    }
+
+    /// [`Harness::launch`] with more command-line `args` (a debug build's test switches).
+    pub async fn launch_with(&self, backend_url: &str, args: &[&str]) -> Result<App> {
         self.wait_for_app_exit().await?;
         if let Some(home) = std::env::var_os("LEGITIMERA_E2E_HOME") {
             let settings = PathBuf::from(home).join("config/se.legitimera.desktop/settings.json");
@@ -257,19 +262,25 @@ impl Harness {
                 _ => {}
             }
         }
-        self.launch_again(backend_url).await
+        self.start_app(backend_url, args).await
     }
 
     /// Starts the app again with what the last run left (settings and all).
     pub async fn launch_again(&self, backend_url: &str) -> Result<App> {
+        self.start_app(backend_url, &[]).await
+    }
+
+    async fn start_app(&self, backend_url: &str, args: &[&str]) -> Result<App> {
         self.wait_for_app_exit().await?;
+        let mut app_args = vec!["--backend-url", backend_url];
+        app_args.extend_from_slice(args);
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
         capabilities.insert(
             "tauri:options".into(),
             json!({
                 "application": self.app_bin,
-                "args": ["--backend-url", backend_url],
+                "args": app_args,
             }),
         );
         // Plain HTTP: the driver is on loopback, so no TLS stack is needed here.

@@ -4,6 +4,7 @@
 //! server's demo mode, and the same as HTTP endpoints ([`TestApp::router`]).
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
@@ -125,10 +126,33 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Opens the order (`started`). Use the returned handle to move it on step by step.
+    /// Opens the order (`started`) in a BankID app on the computer the RP saw: its
+    /// `completionData.device.ipAddress` will be the `endUserIp` the RP sent. Use the returned
+    /// handle to move it on step by step.
     pub fn open(&self, scan: &Scan, person: &TestPerson) -> Result<OpenedOrder, AppError> {
+        self.open_at(scan, person, None)
+    }
+
+    /// Opens the order in a BankID app that reaches BankID from `device_ip`: another phone or
+    /// computer, e.g. someone an autostart link was relayed to. BankID reports `device_ip` as
+    /// `completionData.device.ipAddress`.
+    pub fn open_from(
+        &self,
+        scan: &Scan,
+        person: &TestPerson,
+        device_ip: IpAddr,
+    ) -> Result<OpenedOrder, AppError> {
+        self.open_at(scan, person, Some(device_ip))
+    }
+
+    fn open_at(
+        &self,
+        scan: &Scan,
+        person: &TestPerson,
+        device_ip: Option<IpAddr>,
+    ) -> Result<OpenedOrder, AppError> {
         let now = self.shared.clock.now();
-        let order_ref = self.shared.orders().open(scan, person, now)?;
+        let order_ref = self.shared.orders().open(scan, person, device_ip, now)?;
         Ok(OpenedOrder {
             app: self.clone(),
             order_ref,
@@ -138,7 +162,26 @@ impl TestApp {
     /// Opens the order, asks for the security code (`userSign`) and identifies as `person`:
     /// the order is `complete` at once.
     pub fn sign(&self, scan: &Scan, person: &TestPerson) -> Result<OrderRef, AppError> {
-        let opened = self.open(scan, person)?;
+        self.sign_at(scan, person, None)
+    }
+
+    /// [`TestApp::sign`] in a BankID app that reaches BankID from `device_ip`.
+    pub fn sign_from(
+        &self,
+        scan: &Scan,
+        person: &TestPerson,
+        device_ip: IpAddr,
+    ) -> Result<OrderRef, AppError> {
+        self.sign_at(scan, person, Some(device_ip))
+    }
+
+    fn sign_at(
+        &self,
+        scan: &Scan,
+        person: &TestPerson,
+        device_ip: Option<IpAddr>,
+    ) -> Result<OrderRef, AppError> {
+        let opened = self.open_at(scan, person, device_ip)?;
         opened.ask_user()?;
         opened.complete()
     }
@@ -148,8 +191,10 @@ impl TestApp {
         self.open(scan, person)?.cancel()
     }
 
-    /// `POST /sign` and `POST /cancel` with `{"qr": "…"}` or `{"autostarttoken": "…"}` and an
-    /// optional `"personal_number"` (the demo person by default). Answers
+    /// `POST /sign` and `POST /cancel` with `{"qr": "…"}` or `{"autostarttoken": "…"}`, an
+    /// optional `"personal_number"` (the demo person by default) and an optional
+    /// `"device_ip"` (where the BankID app reaches BankID from; by default the `endUserIp` the
+    /// RP sent). Answers
     /// `{"order_ref": "…"}`, or `{"code", "message"}` with 400/403/404/409.
     pub fn router(&self) -> Router {
         Router::new()
@@ -203,6 +248,8 @@ struct ControlRequest {
     autostarttoken: Option<String>,
     #[serde(default)]
     personal_number: Option<String>,
+    #[serde(default)]
+    device_ip: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -226,9 +273,16 @@ struct BadControl {
     message: String,
 }
 
+/// What a control request asks of the test app.
+struct Control {
+    scan: Scan,
+    person: TestPerson,
+    device_ip: Option<IpAddr>,
+}
+
 fn parse_control(
     request: Result<Json<ControlRequest>, JsonRejection>,
-) -> Result<(Scan, TestPerson), BadControl> {
+) -> Result<Control, BadControl> {
     let Json(request) = request.map_err(|rejection| BadControl {
         code: "invalid_request",
         message: rejection.body_text(),
@@ -255,7 +309,20 @@ fn parse_control(
             })?)
         }
     };
-    Ok((scan, person))
+    let device_ip = request
+        .device_ip
+        .map(|ip| {
+            ip.parse().map_err(|_| BadControl {
+                code: "invalid_request",
+                message: "device_ip is not an IP address".into(),
+            })
+        })
+        .transpose()?;
+    Ok(Control {
+        scan,
+        person,
+        device_ip,
+    })
 }
 
 fn answer(result: Result<OrderRef, AppError>) -> Response {
@@ -270,7 +337,7 @@ async fn sign_handler(
     request: Result<Json<ControlRequest>, JsonRejection>,
 ) -> Response {
     match parse_control(request) {
-        Ok((scan, person)) => answer(app.sign(&scan, &person)),
+        Ok(control) => answer(app.sign_at(&control.scan, &control.person, control.device_ip)),
         Err(bad) => refuse(StatusCode::BAD_REQUEST, bad.code, bad.message),
     }
 }
@@ -280,7 +347,10 @@ async fn cancel_handler(
     request: Result<Json<ControlRequest>, JsonRejection>,
 ) -> Response {
     match parse_control(request) {
-        Ok((scan, person)) => answer(app.cancel(&scan, &person)),
+        Ok(control) => answer(
+            app.open_at(&control.scan, &control.person, control.device_ip)
+                .and_then(OpenedOrder::cancel),
+        ),
         Err(bad) => refuse(StatusCode::BAD_REQUEST, bad.code, bad.message),
     }
 }

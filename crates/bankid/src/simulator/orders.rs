@@ -70,6 +70,8 @@ enum State {
     Opened {
         at: OffsetDateTime,
         person: TestPerson,
+        /// Where the BankID app reached BankID from: `completionData.device.ipAddress`.
+        device_ip: IpAddr,
         hint: HintCode,
     },
     Complete {
@@ -208,11 +210,14 @@ impl Orders {
             .ok_or_else(Refusal::no_such_order)
     }
 
-    /// The test app opens the order `scan` points to, as `person`: `started`.
+    /// The test app opens the order `scan` points to, as `person`: `started`. `device_ip` is
+    /// the address the app reaches BankID from; `None` is the address the RP sent as
+    /// `endUserIp` (the app on the computer the user started from).
     pub fn open(
         &mut self,
         scan: &Scan,
         person: &TestPerson,
+        device_ip: Option<IpAddr>,
         now: OffsetDateTime,
     ) -> Result<OrderRef, AppError> {
         self.settle(now);
@@ -241,6 +246,7 @@ impl Orders {
         order.state = State::Opened {
             at: now,
             person: person.clone(),
+            device_ip: device_ip.unwrap_or(order.request.end_user_ip),
             hint: HintCode::Started,
         };
         tracing::debug!(%order_ref, "simulator: order opened by the test app");
@@ -265,10 +271,13 @@ impl Orders {
     /// The user identifies in the app: `complete`.
     pub fn complete(&mut self, order_ref: &OrderRef, now: OffsetDateTime) -> Result<(), AppError> {
         let order = self.opened(order_ref, now)?;
-        let State::Opened { person, .. } = &order.state else {
+        let State::Opened {
+            person, device_ip, ..
+        } = &order.state
+        else {
             return Err(AppError::NotPending);
         };
-        let data = completion_data(order, person, now);
+        let data = completion_data(order, person, *device_ip, now);
         order.state = State::Complete {
             at: now,
             data: Box::new(data),
@@ -336,7 +345,12 @@ impl Orders {
     }
 }
 
-fn completion_data(order: &Order, person: &TestPerson, now: OffsetDateTime) -> CompletionData {
+fn completion_data(
+    order: &Order,
+    person: &TestPerson,
+    device_ip: IpAddr,
+    now: OffsetDateTime,
+) -> CompletionData {
     let engine = base64::engine::general_purpose::STANDARD;
     let visible = order
         .request
@@ -356,7 +370,7 @@ fn completion_data(order: &Order, person: &TestPerson, now: OffsetDateTime) -> C
             &person.surname,
         ),
         Device::new(
-            order.request.end_user_ip.to_string(),
+            device_ip.to_string(),
             Some(engine.encode(uuid::Uuid::new_v4().as_bytes())),
         ),
         format!(
@@ -453,7 +467,7 @@ mod tests {
                 &order.qr_start_secret,
                 claimed,
             ));
-            let result = orders.open(&scan, &person, t0 + Duration::seconds(scanned_at));
+            let result = orders.open(&scan, &person, None, t0 + Duration::seconds(scanned_at));
             assert_eq!(
                 result.is_ok(),
                 accepted,
@@ -473,10 +487,10 @@ mod tests {
         let first = orders.create(new_order(None), t0).expect("created");
         let second = orders.create(new_order(None), t0).expect("created");
         orders
-            .open(&Scan::AutoStart(first.auto_start_token), &person, t0)
+            .open(&Scan::AutoStart(first.auto_start_token), &person, None, t0)
             .expect("opens");
         orders
-            .open(&Scan::AutoStart(second.auto_start_token), &person, t0)
+            .open(&Scan::AutoStart(second.auto_start_token), &person, None, t0)
             .expect("opens");
         assert_eq!(
             status(&mut orders, &first.order_ref, t0),
@@ -498,6 +512,7 @@ mod tests {
         let result = orders.open(
             &Scan::AutoStart(order.auto_start_token),
             &TestPerson::demo(),
+            None,
             t0,
         );
         assert_eq!(result, Err(AppError::WrongPerson));
@@ -515,6 +530,7 @@ mod tests {
             .open(
                 &Scan::AutoStart(order.auto_start_token),
                 &TestPerson::demo(),
+                None,
                 t0,
             )
             .expect("opens");
@@ -536,5 +552,36 @@ mod tests {
             .expect("data");
         assert_eq!(data.step_up, Some(StepUp::new(true)));
         assert_eq!(data.risk, Some(Risk::Low));
+    }
+
+    #[test]
+    fn the_device_ip_is_where_the_app_reached_bankid_from() {
+        let t0 = OffsetDateTime::now_utc();
+        let device_ip = |opened_from: Option<IpAddr>| {
+            let mut orders = Orders::default();
+            let order = orders.create(new_order(None), t0).expect("created");
+            let order_ref = orders
+                .open(
+                    &Scan::AutoStart(order.auto_start_token),
+                    &TestPerson::demo(),
+                    opened_from,
+                    t0,
+                )
+                .expect("opens");
+            orders.complete(&order_ref, t0).expect("completes");
+            orders
+                .collect(&order_ref, t0)
+                .expect("collectable")
+                .completion_data
+                .expect("data")
+                .device
+                .ip_address
+        };
+        // The app on the computer the RP saw, unless the test says it is elsewhere.
+        assert_eq!(device_ip(None), "192.0.2.10");
+        assert_eq!(
+            device_ip(Some("203.0.113.44".parse().expect("ip"))),
+            "203.0.113.44"
+        );
     }
 }

@@ -23,6 +23,10 @@ pub struct Row {
     pub user_personal_number: Option<String>,
     pub token_handed_out: i64,
     pub cancel_requested: i64,
+    /// The `endUserIp` sent to BankID (empty for orders older than the column).
+    pub end_user_ip: String,
+    /// A failure of ours rather than BankID's (`bankid_ip_mismatch`).
+    pub error_code: Option<String>,
 }
 
 impl std::fmt::Debug for Row {
@@ -36,7 +40,7 @@ impl std::fmt::Debug for Row {
 
 const COLUMNS: &str = "id, mode, order_ref, auto_start_token, qr_start_token, qr_start_secret,
     answered_at_ms, status, version, hint, message, person_id, user_name, user_personal_number,
-    token_handed_out, cancel_requested";
+    token_handed_out, cancel_requested, end_user_ip, error_code";
 
 /// A new pending order, leased to `owner` until `lease_until_ms`.
 #[derive(Debug)]
@@ -48,6 +52,7 @@ pub struct NewOrder<'a> {
     pub qr_start_token: &'a str,
     pub qr_start_secret: &'a str,
     pub answered_at_ms: i64,
+    pub end_user_ip: &'a str,
     pub hint: &'a str,
     pub message: &'a str,
     pub owner: &'a str,
@@ -58,8 +63,8 @@ pub async fn insert(pool: &AnyPool, new: &NewOrder<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO bankid_orders (id, mode, order_ref, auto_start_token, qr_start_token,
                                     qr_start_secret, answered_at_ms, status, version, hint,
-                                    message, lease_owner, lease_until_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 1, $8, $9, $10, $11)",
+                                    message, lease_owner, lease_until_ms, end_user_ip)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 1, $8, $9, $10, $11, $12)",
     )
     .bind(new.id)
     .bind(new.mode)
@@ -72,6 +77,7 @@ pub async fn insert(pool: &AnyPool, new: &NewOrder<'_>) -> sqlx::Result<()> {
     .bind(new.message)
     .bind(new.owner)
     .bind(new.lease_until_ms)
+    .bind(new.end_user_ip)
     .execute(pool)
     .await?;
     Ok(())
@@ -220,6 +226,8 @@ pub struct Update<'a> {
     pub status: &'a str,
     pub hint: Option<&'a str>,
     pub message: Option<&'a str>,
+    /// A failure of ours (`bankid_ip_mismatch`): the app shows it instead of `message`.
+    pub error_code: Option<&'a str>,
     /// Set when the order ends (complete or failed).
     pub ended_at_ms: Option<i64>,
     /// Complete: `(person_id, name, masked personnummer)`.
@@ -244,7 +252,7 @@ pub async fn update(
     let changed = sqlx::query(
         "UPDATE bankid_orders SET status = $1, hint = $2, message = $3, ended_at_ms = $4,
                 person_id = $5, user_name = $6, user_personal_number = $7,
-                version = version + 1
+                error_code = $10, version = version + 1
          WHERE id = $8 AND status = 'pending' AND ($9 IS NULL OR lease_owner = $9)
            AND NOT (status = $1 AND hint IS NOT DISTINCT FROM $2
                     AND message IS NOT DISTINCT FROM $3)",
@@ -258,6 +266,7 @@ pub async fn update(
     .bind(personal_number)
     .bind(id)
     .bind(owner)
+    .bind(update.error_code)
     .execute(pool)
     .await?;
     Ok(changed.rows_affected() == 1)
