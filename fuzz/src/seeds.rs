@@ -20,7 +20,7 @@ use serde_json::json;
 use legitimera_card::apdu::{Command, Response};
 use legitimera_card::{piv, pkcs15, CardKind, CardSession, KeyRole, Pin, Transport};
 use legitimera_fuzz::{record, BANKID_STATUSES};
-use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, Loopback};
+use legitimera_vcard::{CardKeys, CertificateTimes, Config, Identity, Loopback, TestCa};
 
 /// Passes commands to the virtual card and keeps the raw answers.
 struct Recorder {
@@ -37,7 +37,17 @@ impl Transport for Recorder {
     }
 }
 
+/// The targets named on the command line (`seeds siths_crl …`), or every target when none is:
+/// the others' corpora are left as they are.
+fn wanted(target: &str) -> bool {
+    let named: Vec<String> = std::env::args().skip(1).collect();
+    named.is_empty() || named.iter().any(|name| name == target)
+}
+
 fn write(target: &str, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    if !wanted(target) {
+        return Ok(());
+    }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("corpus")
         .join(target);
@@ -148,6 +158,8 @@ fn main() -> Result<()> {
             client_answer_seeds().await
         })?;
     client_files_seeds()?;
+    crl_seeds()?;
+    diagnostics_seeds(&identities)?;
     println!("seed corpora written under fuzz/corpus/");
     Ok(())
 }
@@ -579,6 +591,102 @@ fn client_files_seeds() -> Result<()> {
             "client_files",
             &format!("policy_{name}"),
             &[&[1u8][..], &std::fs::read(&path)?].concat(),
+        )?;
+    }
+    Ok(())
+}
+
+/// The test CA's CRLs for a card it issued, as the server would fetch them: the `siths_crl`
+/// records (head: chain length − 1 and the time, the CA, the card's authentication certificate,
+/// then the CRL bodies in the order the distribution points answer). Empty, listing the card,
+/// listing others, a stale list before a fresh one, and a list from another CA with the same
+/// name (another key) before the real one.
+fn crl_seeds() -> Result<()> {
+    let identity = Identity::generate(CardKeys::generate_p256(), CertificateTimes::Valid)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let today = time::OffsetDateTime::now_utc();
+    let ca = &identity.ca;
+    let serial = identity.certificates.authentication_serial.as_slice();
+    let impostor = TestCa::generate()?;
+    let day = time::Duration::days(1);
+    for (name, bodies) in [
+        ("empty", vec![ca.crl_for_days(&[], 7)?]),
+        (
+            "revoked",
+            vec![ca.crl_for_days(&[serial, &[0x01, 0x02]], 7)?],
+        ),
+        (
+            "others_revoked",
+            vec![ca.crl_for_days(&[&[0x42; 16], &[0x07]], 7)?],
+        ),
+        (
+            "stale_then_fresh",
+            vec![
+                ca.crl(&[serial], today - 2 * day, today - day)?,
+                ca.crl_for_days(&[], 7)?,
+            ],
+        ),
+        (
+            "forged_then_genuine",
+            vec![
+                impostor.crl_for_days(&[], 7)?,
+                ca.crl_for_days(&[serial], 7)?,
+            ],
+        ),
+    ] {
+        let mut script = Vec::new();
+        record(&mut script, &[&[0u8][..], &now.to_be_bytes()].concat());
+        record(&mut script, ca.der());
+        record(&mut script, &identity.certificates.authentication);
+        for body in &bodies {
+            record(&mut script, body);
+        }
+        write("siths_crl", name, &script)?;
+    }
+    Ok(())
+}
+
+/// The virtual card's certificates as the diagnostics read them: the `diagnostics_certificate`
+/// head (language and "now" selector, the time), then the DER — authentication and signing
+/// certificates (P-256 and RSA), expired and not yet valid ones, and the `certificate_info`
+/// corpus.
+fn diagnostics_seeds(identities: &[(&str, Arc<Identity>)]) -> Result<()> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let head = |selector: u8| [&[selector][..], &now.to_be_bytes()].concat();
+    for (key, identity) in identities {
+        write(
+            "diagnostics_certificate",
+            &format!("auth_{key}"),
+            &[head(0), identity.certificates.authentication.clone()].concat(),
+        )?;
+        write(
+            "diagnostics_certificate",
+            &format!("sign_{key}"),
+            &[head(1), identity.certificates.signing.clone()].concat(),
+        )?;
+    }
+    for (times, name, selector) in [
+        (CertificateTimes::Expired, "expired", 6u8),
+        (CertificateTimes::NotYetValid, "not_yet_valid", 3u8),
+    ] {
+        let identity = Identity::generate(CardKeys::generate_p256(), times)?;
+        write(
+            "diagnostics_certificate",
+            name,
+            &[head(selector), identity.certificates.authentication.clone()].concat(),
+        )?;
+    }
+    let certificate_info = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/certificate_info");
+    for entry in std::fs::read_dir(certificate_info)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or("certificate");
+        write(
+            "diagnostics_certificate",
+            &format!("certificate_info_{name}"),
+            &[head(4), std::fs::read(&path)?].concat(),
         )?;
     }
     Ok(())

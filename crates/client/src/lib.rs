@@ -43,6 +43,7 @@ pub use update::{UpdatePlan, UpdateSource, UpdateView, Updates};
 #[doc(hidden)]
 pub mod internal {
     pub use crate::api::decode_body;
+    pub use crate::diagnostics::card::{certificate_check, local_verdict as certificate_verdict};
     pub use crate::policy::Policy;
     pub use crate::settings::Settings;
 }

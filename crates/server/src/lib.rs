@@ -29,14 +29,17 @@ mod sms_quota;
 pub mod store;
 mod test_logins;
 
-/// What a client sends, as the routes parse it, for fuzz/ to feed directly; not part of the API.
+/// What a client (or a CRL distribution point) sends, as the server parses it, for fuzz/ to
+/// feed directly; not part of the API.
 #[doc(hidden)]
 pub mod internal {
     pub use crate::bankid::WaitQuery;
     pub use crate::cases::CasesQuery;
     pub use crate::extract::{rightmost_address, Body};
     pub use crate::sessions::bearer;
-    pub use crate::siths::verify::verify;
+    pub use crate::siths::revocation::parse as parse_crl;
+    pub use crate::siths::revocation_verdict as crl_verdict;
+    pub use crate::siths::verify::{check_chain, verify};
     pub use crate::siths::LandingQuery;
 }
 

@@ -255,14 +255,8 @@ async fn revocation_answer(
         urls.push(url);
         lists.push(list);
     }
-    let crls: Vec<&webpki::CertRevocationList<'_>> =
-        lists.iter().map(|list| list.crl.as_ref()).collect();
-    match verify::check_revocation(&siths.anchors, chain, &crls, unix_time(now)) {
-        Ok(()) => Ok(lists
-            .iter()
-            .map(|list| list.this_update)
-            .min()
-            .unwrap_or(now)),
+    match revocation_verdict(&siths.anchors, chain, &lists, now) {
+        Ok(crl_updated_at) => Ok(crl_updated_at),
         Err(Rejection::RevocationUnavailable(reason)) => {
             // A list that fails its signature (or its issuer) must not stay cached.
             for url in &urls {
@@ -272,6 +266,25 @@ async fn revocation_answer(
         }
         Err(rejection) => Err(rejection),
     }
+}
+
+/// webpki's verdict on `chain` with the lists had for its certificates (signatures checked
+/// against the issuers on the verified path); the oldest thisUpdate when none is revoked. No
+/// I/O: also the fuzzer's (`internal::crl_verdict`).
+pub fn revocation_verdict(
+    anchors: &TrustAnchors,
+    chain: &[Vec<u8>],
+    lists: &[revocation::Cached],
+    now: i64,
+) -> Result<i64, Rejection> {
+    let crls: Vec<&webpki::CertRevocationList<'_>> =
+        lists.iter().map(|list| list.crl.as_ref()).collect();
+    verify::check_revocation(anchors, chain, &crls, unix_time(now))?;
+    Ok(lists
+        .iter()
+        .map(|list| list.this_update)
+        .min()
+        .unwrap_or(now))
 }
 
 /// `POST /api/v1/siths/check`: what a login with this certificate would meet (chain,

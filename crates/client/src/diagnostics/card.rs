@@ -288,11 +288,32 @@ pub(super) async fn certificate(options: &Options, findings: &mut Findings) -> O
             "Contact your card administrator."
         ));
     };
-    let info = match CertificateInfo::from_der(&der) {
+    let (identity, mut outcome) = certificate_check(lang, &der, OffsetDateTime::now_utc());
+    let Some(identity) = identity else {
+        return outcome;
+    };
+    findings.identity = Some(identity);
+    if let Some(api) = &options.api {
+        let check = backend::siths_check(api, &[BASE64.encode(&der)]).await;
+        add_backend_verdict(lang, &mut outcome, check);
+    }
+    outcome
+}
+
+/// The check on the authentication certificate's DER as the card gave it, before the backend
+/// is asked: the holder (for the report's identity, never its texts) and the local verdict at
+/// `now`; without a holder when the certificate cannot be read (a failed outcome). Public for
+/// the fuzzer (`internal::certificate_check`).
+pub fn certificate_check(
+    lang: Language,
+    der: &[u8],
+    now: OffsetDateTime,
+) -> (Option<Identity>, Outcome) {
+    let info = match CertificateInfo::from_der(der) {
         Ok(info) => info,
         Err(error) => {
-            return Outcome::new(
-                id,
+            let outcome = Outcome::new(
+                CheckId::Certificate,
                 lang,
                 Status::Failed,
                 tr!(
@@ -306,19 +327,15 @@ pub(super) async fn certificate(options: &Options, findings: &mut Findings) -> O
                 lang,
                 "Kontakta din kortadministratör.",
                 "Contact your card administrator."
-            ))
+            ));
+            return (None, outcome);
         }
     };
-    findings.identity = Some(Identity {
+    let identity = Identity {
         name: info.holder.clone(),
         hsa_id: info.hsa_id.as_ref().map(|id| id.as_str().to_owned()),
-    });
-    let mut outcome = local_verdict(lang, &info, OffsetDateTime::now_utc());
-    if let Some(api) = &options.api {
-        let check = backend::siths_check(api, &[BASE64.encode(&der)]).await;
-        add_backend_verdict(lang, &mut outcome, check);
-    }
-    outcome
+    };
+    (Some(identity), local_verdict(lang, &info, now))
 }
 
 fn authentication_der(contents: &CardContents) -> Option<Vec<u8>> {
@@ -330,11 +347,8 @@ fn authentication_der(contents: &CardContents) -> Option<Vec<u8>> {
 }
 
 /// What the app can tell of the certificate itself: validity, expiry within 30 days, key usage.
-pub(super) fn local_verdict(
-    lang: Language,
-    info: &CertificateInfo,
-    now: OffsetDateTime,
-) -> Outcome {
+/// Public for the fuzzer (`internal::certificate_verdict`).
+pub fn local_verdict(lang: Language, info: &CertificateInfo, now: OffsetDateTime) -> Outcome {
     let id = CheckId::Certificate;
     let issuer = &info.issuer;
     let (from, to) = (date(info.not_before), date(info.not_after));

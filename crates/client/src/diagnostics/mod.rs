@@ -7,7 +7,7 @@
 //! [`Report::identity`], which the report shows only when asked to.
 
 mod backend;
-mod card;
+pub(crate) mod card;
 mod net_id;
 mod proxy;
 mod runs;

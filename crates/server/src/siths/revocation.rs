@@ -194,8 +194,8 @@ impl CrlCache {
 }
 
 /// A downloaded list: parsed for use (webpki) and for its times (x509-parser), from `issuer`,
-/// not yet past its nextUpdate.
-fn parse(url: &str, der: &[u8], issuer: &[u8], now: i64) -> Result<Cached, CrlError> {
+/// not yet past its nextUpdate. Public for the fuzzer (`internal::parse_crl`).
+pub fn parse(url: &str, der: &[u8], issuer: &[u8], now: i64) -> Result<Cached, CrlError> {
     let malformed = |reason: String| CrlError::Malformed {
         url: url.to_owned(),
         reason,
