@@ -123,3 +123,28 @@ fn ui_has_no_inline_script_or_remote_reference() {
         }
     }
 }
+
+/// The first view waits for every module: index.html asks for all of them at once
+/// (`modulepreload`) instead of discovering them import by import, and names nothing else.
+#[test]
+fn index_preloads_every_module_and_only_those() {
+    let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+    let html = std::fs::read_to_string(ui.join("index.html")).unwrap();
+    let mut modules: Vec<String> = std::fs::read_dir(ui.join("js"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".js"))
+        .collect();
+    modules.sort();
+    let mut preloaded: Vec<String> = html
+        .lines()
+        .filter_map(|line| {
+            let rest = line
+                .trim()
+                .strip_prefix("<link rel=\"modulepreload\" href=\"js/")?;
+            Some(rest[..rest.find('"')?].to_owned())
+        })
+        .collect();
+    preloaded.sort();
+    assert_eq!(preloaded, modules, "ui/index.html's modulepreload links");
+}

@@ -2,6 +2,7 @@
 // a grant in capabilities/) and by lib.rs (for the capability test): one list, not two.
 pub const COMMANDS: &[&str] = &[
     "app_info",
+    "ui_ready",
     "about",
     "backend_status",
     "retry_backend",

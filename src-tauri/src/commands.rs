@@ -30,6 +30,12 @@ pub fn app_info(client: App<'_>) -> AppInfo {
     client.app_info()
 }
 
+/// The first view can be operated: the webview's part of the start-up timeline.
+#[tauri::command]
+pub fn ui_ready(timeline: crate::startup::UiMarks) {
+    crate::startup::ui_ready(timeline);
+}
+
 /// "Om Legitimera": version, backend, the policies in force and their errors.
 #[tauri::command]
 pub fn about(client: App<'_>) -> About {

@@ -8,6 +8,7 @@ mod diagnose;
 mod host;
 mod lifecycle;
 mod start;
+mod startup;
 pub mod update;
 
 use std::sync::Arc;
@@ -28,12 +29,15 @@ include!("command_names.rs");
 const WEBVIEW_AUTOMATION_ENV: &str = "TAURI_WEBVIEW_AUTOMATION";
 
 pub fn run() {
+    startup::begin();
     let args: Vec<String> = std::env::args().collect();
     if let Some(code) = start::answer_without_window(&args) {
         std::process::exit(code);
     }
     keep_gl_caches_off_disk();
+    render_without_compositing();
     let start = start::configure(&args);
+    startup::mark("configured");
     let app = tauri::Builder::default()
         // First, so a second launch hands over before anything else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
@@ -49,6 +53,7 @@ pub fn run() {
         .setup(move |app| setup(app, start))
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
+            commands::ui_ready,
             commands::about,
             commands::backend_status,
             commands::retry_backend,
@@ -104,9 +109,11 @@ pub fn run() {
 /// Logging, the wipe of whatever a crashed run left (before the window exists), the window,
 /// the client and its loops.
 fn setup(app: &mut tauri::App, start: Start) -> Result<(), Box<dyn std::error::Error>> {
+    startup::mark("setup");
     if let Some(guard) = logging::init(&app.path().app_log_dir()?) {
         app.manage(guard);
     }
+    startup::mark("logging");
     let Start {
         api,
         policy,
@@ -123,8 +130,9 @@ fn setup(app: &mut tauri::App, start: Start) -> Result<(), Box<dyn std::error::E
         app.store(places.config.join(settings::FILE))?
     };
     let device = Device::governed(Arc::new(StoreFile(store)), Arc::new(OsKeyring), policy);
+    startup::mark("settings");
     wipe::at_start(&places, &device);
-    create_main_window(app)?;
+    startup::mark("wiped");
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         backend = api.base().as_str(),
@@ -141,12 +149,15 @@ fn setup(app: &mut tauri::App, start: Start) -> Result<(), Box<dyn std::error::E
         desktop: host,
         startup,
     });
+    create_main_window(app, &boot_script(&client.boot()))?;
+    startup::mark("window_created");
     tauri::async_runtime::spawn(Arc::clone(&client).watch_backend());
     tauri::async_runtime::spawn(Arc::clone(&client).run_session_clock());
     tauri::async_runtime::spawn(Arc::clone(&updates).run());
     app.manage(updates);
     lifecycle::exit_on_signals(app.handle());
     app.manage(client);
+    startup::mark("setup_done");
     Ok(())
 }
 
@@ -156,7 +167,7 @@ fn setup(app: &mut tauri::App, start: Start) -> Result<(), Box<dyn std::error::E
 /// webviews on a fresh ephemeral context that never allows automation, so tauri-driver could
 /// not drive it ("failed to create a new browsing context"). The wipe, not incognito mode, is
 /// what guarantees nothing is left behind, and the residue tests check exactly that.
-fn create_main_window(app: &tauri::App) -> tauri::Result<()> {
+fn create_main_window(app: &tauri::App, boot: &str) -> tauri::Result<()> {
     let mut config = app
         .config()
         .app
@@ -170,8 +181,28 @@ fn create_main_window(app: &tauri::App) -> tauri::Result<()> {
         tracing::warn!("webview automation is on: the main window is not incognito");
         config.incognito = false;
     }
-    tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?.build()?;
+    tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
+        .initialization_script(boot)
+        .build()?;
     Ok(())
+}
+
+/// The first view's catalogs, built in (the same files the page fetches on a language switch).
+const CATALOG_SV: &str = include_str!("../../ui/i18n/sv.json");
+const CATALOG_EN: &str = include_str!("../../ui/i18n/en.json");
+
+/// `window.__LEGITIMERA_BOOT__`, run before the page's own scripts: the start-up info, the
+/// settings and the catalog of the language to start in, so the page renders its first view
+/// translated at once (ui/js/main.js) instead of asking Rust and fetching the catalog first.
+fn boot_script(boot: &legitimera_client::Boot) -> String {
+    let catalog = match boot.info.language {
+        legitimera_client::locale::Language::Sv => CATALOG_SV,
+        legitimera_client::locale::Language::En => CATALOG_EN,
+    };
+    let data = serde_json::to_string(boot).unwrap_or_else(|_| "{}".into());
+    format!(
+        "Object.defineProperty(window, '__LEGITIMERA_BOOT__', {{ value: Object.freeze({{ ...{data}, catalog: {catalog} }}) }});"
+    )
 }
 
 /// Closing the window ends the app, after its closing work.
@@ -200,6 +231,18 @@ fn on_run_event(app: &tauri::AppHandle, event: tauri::RunEvent) {
     }
 }
 
+/// WebKitGTK's accelerated compositing off, unless the user or IT chose otherwise. The app's
+/// pages are static forms: layers buy nothing, and on the computers it is made for (no GPU,
+/// Mesa's software rasterizer) they cost: `cargo xtask bench app` measured the web process at
+/// 198 MB PSS with them and 106 MB without (the bare Tauri app: 158 MB and 94 MB), the layers'
+/// tiles and the GL stack (libLLVM) it loads. Called first, before any thread exists.
+fn render_without_compositing() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
+}
+
 /// Mesa, the GL driver WebKitGTK renders with on Linux, keeps a shader cache in the user's
 /// cache directory (`~/.cache/mesa_shader_cache`), outside the app's own directories: the
 /// residue test found its files after a session. Off for this process and the webview's, unless
@@ -215,6 +258,26 @@ fn keep_gl_caches_off_disk() {
             && std::env::var_os("MESA_SHADER_CACHE_DIR").is_none()
         {
             std::env::set_var(variable, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+    use super::*;
+
+    /// The built-in catalogs are what the page would fetch, and JSON objects (the boot script
+    /// embeds them as they are).
+    #[test]
+    fn the_built_in_catalogs_are_the_ui_catalogs() {
+        let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/i18n");
+        for (built_in, file) in [(CATALOG_SV, "sv.json"), (CATALOG_EN, "en.json")] {
+            assert_eq!(built_in, std::fs::read_to_string(ui.join(file)).unwrap());
+            assert!(serde_json::from_str::<serde_json::Value>(built_in)
+                .unwrap()
+                .is_object());
         }
     }
 }

@@ -71,6 +71,20 @@ export function language() {
 export async function setLanguage(lang) {
   const chosen = LANGUAGES.includes(lang) ? lang : 'sv';
   await load(chosen);
+  use(chosen);
+}
+
+/**
+ * Starts in `lang` with its catalog at hand (Rust hands it over before the page loads), so the
+ * first view is translated at once, without a fetch.
+ */
+export function startWith(lang, catalog) {
+  const chosen = LANGUAGES.includes(lang) ? lang : 'sv';
+  if (catalog && typeof catalog === 'object') catalogs[chosen] = catalog;
+  use(chosen);
+}
+
+function use(chosen) {
   current = chosen;
   document.documentElement.lang = chosen;
   document.title = t('app.name');

@@ -1,7 +1,8 @@
-// Start-up: language from the OS (through Rust), then the views, then the service status.
+// Start-up: the first view at once, from what Rust handed over before the page loaded
+// (language, catalog, settings); then the service status and updates.
 
-import { invoke } from './tauri.js';
-import { setLanguage, language, t, onLanguageChange } from './i18n.js';
+import * as startup from './startup.js';
+import { setLanguage, startWith, language, t, onLanguageChange } from './i18n.js';
 import * as router from './router.js';
 import * as backend from './backend.js';
 import * as forms from './forms.js';
@@ -16,9 +17,21 @@ import * as about from './about.js';
 import * as diagnostics from './diagnostics.js';
 import * as update from './update.js';
 
-async function start() {
-  const info = await invoke('app_info');
-  await setLanguage(info.language);
+startup.mark('modules');
+
+// Handed over by Rust before this page loaded (src-tauri/src/lib.rs, `boot_script`): the
+// start-up info, the settings and the catalog of the language to start in.
+const boot = window.__LEGITIMERA_BOOT__;
+
+/** The first view, translated and answering input, with nothing awaited before it. */
+function showFirstView() {
+  const { info } = boot;
+  startWith(info.language, boot.catalog);
+  startup.mark('translated');
+  // Translated: the page may be seen (css/app.css, [data-boot]). Before the router moves focus
+  // to the first view's heading, which an element still hidden could not take. All of this
+  // runs in one task: nothing is painted before the first view is complete.
+  delete document.documentElement.dataset.boot;
   const renderFooter = () => {
     document.getElementById('footer-version').textContent = t('footer.version', { version: info.version });
   };
@@ -45,14 +58,27 @@ async function start() {
   outbox.init();
   about.init();
   diagnostics.init();
-  await settings.init();
+  settings.init(boot.settings);
   minsida.whenDeviceRemoved(() => settings.refresh());
+  startup.ready();
+}
+
+/** What the first view does not need: the service's status and updates, then "ready". */
+async function afterFirstView() {
   await backend.init();
   await update.init();
   document.body.dataset.ready = 'true';
 }
 
-start().catch((error) => {
+try {
+  showFirstView();
+  afterFirstView().catch(failed);
+} catch (error) {
+  failed(error);
+}
+
+function failed(error) {
   console.error('start-up failed', error);
+  delete document.documentElement.dataset.boot;
   document.body.dataset.ready = 'error';
-});
+}

@@ -160,7 +160,11 @@ export async function rememberLanguage(lang) {
   }
 }
 
-export async function init() {
+/**
+ * Wires the settings page and applies `initial` (the settings as Rust handed them over at
+ * start) to the chooser at once: the first view needs no round trip.
+ */
+export function init(initial) {
   $('settings-form').addEventListener('submit', save);
   $('settings-forget').addEventListener('click', forget);
   router.onEnter('settings', () => {
@@ -170,7 +174,9 @@ export async function init() {
     fillForm();
   });
   router.onEnter('password', prefillLogin);
-  await refresh();
+  current = initial;
+  applyToChooser();
+  showContactCentre();
   // A language policy locks: the header's switch would only be refused.
   $('language-switch').hidden = current.managed.language_locked;
 }

@@ -2,6 +2,7 @@
 //! `cargo xtask test` runs everything CI runs. Both install missing system packages first
 //! on Debian/Ubuntu, and say exactly what to install elsewhere.
 
+mod bench_app;
 mod bench_load;
 mod bench_soak;
 mod bundle;
@@ -30,6 +31,9 @@ commands:
   e2e    only the end-to-end tests (those whose names contain any FILTER given after it);
          every one audits the views it reaches with axe-core (WCAG 2.1 AA), and
          `e2e a11y` is the whole run for the audit's sake
+  bench app [--app PATH]  the release app's start-up, memory and idle cost against a bare Tauri app built
+         in the same run, and the server's figures: bench/results/<date>-<host>.md and
+         bench/results/latest.json (needs root: a policy in a private mount namespace)
   bench bankid  the BankID bench through the real app (Xvfb, tauri-driver), bench/bankid_login.rs
   bench card    card inserted → holder shown in the app (pcscd, the virtual card), bench/card_shown.rs
   fuzz [TARGET] [--minutes N]  run the fuzz targets (or one) N minutes each (default 10),
@@ -66,6 +70,9 @@ fn main() -> ExitCode {
                 .cloned()
                 .collect(),
         ),
+        Some("bench") if args.get(1).map(String::as_str) == Some("app") => {
+            bench_app::run_bench(install, &args)
+        }
         Some("bench") if args.get(1).map(String::as_str) == Some("bankid") => {
             bench_through_the_app(install, "bankid_login", "BankID bench")
         }

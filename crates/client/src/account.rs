@@ -142,6 +142,8 @@ pub struct Account {
     generations: std::sync::atomic::AtomicU64,
     /// Machine policy's idle limit: a session ends at the smaller of this and the server's.
     idle_limit: Option<Duration>,
+    /// Told when a session starts, so the session clock sleeps while nobody is logged in.
+    session_started: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Account {
@@ -165,6 +167,7 @@ impl Account {
             session: Mutex::new(Session::LoggedOut),
             generations: std::sync::atomic::AtomicU64::new(0),
             idle_limit: None,
+            session_started: tokio::sync::Notify::new(),
         }
     }
 
@@ -579,8 +582,21 @@ impl Account {
                 activity,
             });
         }
+        // A permit is kept if the clock is not waiting yet: the start is never missed.
+        self.session_started.notify_one();
         tracing::info!(assurance = status.assurance.as_str(), "logged in");
         Ok(status)
+    }
+
+    /// Returns once someone is logged in (at once if someone is).
+    pub async fn logged_in(&self) {
+        loop {
+            let started = self.session_started.notified();
+            if matches!(&*self.state(), Session::LoggedIn(_)) {
+                return;
+            }
+            started.await;
+        }
     }
 
     /// The token of the session, when logged in.

@@ -56,6 +56,11 @@ impl ApiClient {
         let http = reqwest::Client::builder()
             .user_agent(concat!("Legitimera/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
+            // The server closes a kept-alive connection after 10 s without a request (its
+            // header-read timeout) and the backend watcher asks every 10 s: a connection kept
+            // longer here could be reused at the moment the server closes it, and the request
+            // fail as "unreachable" (the soak bench saw it). Ours goes first.
+            .pool_idle_timeout(Duration::from_secs(5))
             // Above the server's own SMTP and SMS timeouts, so their clear errors arrive first.
             .timeout(Duration::from_secs(30))
             // Redirects could take a bearer token elsewhere.

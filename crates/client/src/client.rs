@@ -112,6 +112,15 @@ pub struct AppInfo {
     pub backend_url: String,
 }
 
+/// What the window needs for its first view, handed to it before its page loads (so the first
+/// paint is already translated and offers only the methods policy allows): no round trip to
+/// Rust stands between the page and its first view.
+#[derive(Debug, Serialize)]
+pub struct Boot {
+    pub info: AppInfo,
+    pub settings: SettingsView,
+}
+
 /// What "Glöm den här enheten" did.
 #[derive(Debug, Serialize)]
 pub struct Forgotten {
@@ -192,6 +201,14 @@ impl Client {
                 .language
                 .unwrap_or_else(Language::from_os),
             backend_url: self.api.base().as_str().to_owned(),
+        }
+    }
+
+    /// The start-up info and the settings, for the window's first view.
+    pub fn boot(&self) -> Boot {
+        Boot {
+            info: self.app_info(),
+            settings: self.settings(),
         }
     }
 
@@ -331,13 +348,25 @@ impl Client {
         }
     }
 
-    /// Looks at the session clock once a second for as long as the app runs.
+    /// Returns once someone is logged in (at once if someone is).
+    pub async fn until_logged_in(&self) {
+        self.account.logged_in().await;
+    }
+
+    /// Looks at the session clock once a second while someone is logged in, for as long as the
+    /// app runs; while nobody is, it sleeps until someone logs in (an idle app wakes for
+    /// nothing). Once a second, not at the next deadline: a computer that slept past the limit
+    /// (monotonic time stands still in suspend) ends the session within a second of waking.
     pub async fn run_session_clock(self: Arc<Self>) {
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             ticks.tick().await;
             self.check_session_clock().await;
+            if self.account.tick().is_none() {
+                self.until_logged_in().await;
+                ticks.reset();
+            }
         }
     }
 

@@ -31,7 +31,8 @@ pub mod wipe;
 pub use account::{CodeSent, LoginOutcome, Phase};
 pub use api::{ApiClient, CodeFlow, CodeStep};
 pub use client::{
-    device_label, About, AppInfo, Client, Forgotten, Parts, SettingsChange, Startup, CLOSING_BOUND,
+    device_label, About, AppInfo, Boot, Client, Forgotten, Parts, SettingsChange, Startup,
+    CLOSING_BOUND,
 };
 pub use config::{choose_backend, BackendSource, BackendUrl, BuildKind};
 pub use error::{AppError, Result, UiError};

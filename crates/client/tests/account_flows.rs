@@ -6,6 +6,7 @@
 mod support;
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use legitimera_client::keyring::{self, Keyring};
@@ -569,6 +570,28 @@ async fn the_absolute_limit_ends_even_a_busy_session() {
     assert_eq!(h.recorder.count("session-ended absolute_timeout"), 1);
     assert_eq!(h.recorder.count("session-ended idle_timeout"), 0);
     assert_eq!(h.client.phase(), Phase::LoggedOut);
+}
+
+/// An idle app wakes for nothing: the session clock sleeps while nobody is logged in, and
+/// wakes for a login whether it was already waiting or not.
+#[tokio::test]
+async fn the_session_clock_sleeps_until_someone_logs_in() {
+    let h = Harness::new().await;
+    let asleep = tokio::time::timeout(Duration::from_millis(200), h.client.until_logged_in()).await;
+    assert!(asleep.is_err(), "nobody is logged in: the clock sleeps on");
+    let client = Arc::clone(&h.client);
+    let waiting = tokio::spawn(async move { client.until_logged_in().await });
+    h.log_in_erik().await;
+    tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("a login wakes the clock")
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), h.client.until_logged_in())
+        .await
+        .expect("someone is logged in: no wait at all");
+    h.client.logout().await.unwrap();
+    let asleep = tokio::time::timeout(Duration::from_millis(200), h.client.until_logged_in()).await;
+    assert!(asleep.is_err(), "after logout the clock sleeps again");
 }
 
 // ---- the server ending the session ---------------------------------------------------------------
