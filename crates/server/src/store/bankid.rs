@@ -110,6 +110,8 @@ pub async fn find_in(store: &super::Store, id: &str) -> sqlx::Result<Option<Row>
                     user_personal_number: row.get(13)?,
                     token_handed_out: row.get(14)?,
                     cancel_requested: row.get(15)?,
+                    end_user_ip: row.get(16)?,
+                    error_code: row.get(17)?,
                 })
             })
             .optional()
