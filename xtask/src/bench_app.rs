@@ -1104,10 +1104,23 @@ impl Report {
         out
     }
 
-    /// The median time of each step of the app's own timeline (ms since `main`).
+    /// The median time of each step of each app's own timeline (ms since `main`).
     fn timeline_table(&self) -> String {
+        let mut out = String::new();
+        for (app, starts) in [("the app", &self.ours), ("the bare app", &self.theirs)] {
+            out.push_str(&format!(
+                "\nWhere {app}'s start-up goes (median ms since `main`; `ui_*` from the webview):\n\n"
+            ));
+            out.push_str(&timeline_of(starts));
+        }
+        out
+    }
+}
+
+fn timeline_of(starts: &[Start]) -> String {
+    {
         let mut steps: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for start in &self.ours {
+        for start in starts {
             let Some(marks) = start
                 .timeline
                 .as_ref()
@@ -1126,10 +1139,7 @@ impl Report {
             .map(|(name, times)| (name, median(times)))
             .collect();
         ordered.sort_by(|a, b| a.1.total_cmp(&b.1));
-        let mut out = String::from(
-            "\nWhere the app's start-up goes (median ms since `main`; `ui_*` from the webview):\n\n\
-             | Step | ms |\n| --- | --- |\n",
-        );
+        let mut out = String::from("| Step | ms |\n| --- | --- |\n");
         for (name, at) in ordered {
             out.push_str(&format!("| {name} | {at:.0} |\n"));
         }
