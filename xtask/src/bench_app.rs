@@ -16,7 +16,7 @@
 //! local demo backend (`AllowBackendOverride`). Nothing on the machine's own `/etc` changes.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -26,6 +26,7 @@ use anyhow::{bail, Context, Result};
 use legitimera_testkit::pcscd::Pcscd;
 use legitimera_testkit::server::DemoServer;
 
+use crate::bench_load::{loadavg, round};
 use crate::e2e_env::DesktopSession;
 use crate::{packages, root as workspace_root, run, target_dir};
 
@@ -65,8 +66,7 @@ pub fn run_bench(install: bool, args: &[String]) -> Result<()> {
         None => None,
     };
     let mut needed = packages::all();
-    needed.push("xdotool");
-    needed.push("util-linux");
+    needed.extend(packages::BENCH_APP);
     packages::ensure(&needed, install)?;
     if !packages::is_root() {
         bail!(
@@ -763,61 +763,31 @@ fn six_digits(text: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// One HTTP/1.1 request to the demo server on loopback, its JSON answer (2xx only).
+/// One request to the demo server, its JSON answer (2xx only).
 fn http_json(
     base: &str,
     method: &str,
     path: &str,
     body: Option<serde_json::Value>,
 ) -> Result<serde_json::Value> {
-    let authority = base
-        .strip_prefix("http://")
-        .context("the demo server is not on http://")?
-        .trim_end_matches('/');
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut stream = std::net::TcpStream::connect(authority)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "{method} /{path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let (head, rest) = answer.split_once("\r\n\r\n").context("no HTTP answer")?;
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("no HTTP status")?;
-    let json = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(rest)
-    } else {
-        rest.to_owned()
-    };
-    if !(200..300).contains(&status) {
-        bail!("{method} /{path}: {status} {json}");
-    }
-    Ok(serde_json::from_str(&json)?)
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || rest.len() < size {
-            break;
+    let url = format!("{}/{path}", base.trim_end_matches('/'));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let mut request = client.request(method.parse()?, &url);
+        if let Some(body) = body {
+            request = request.json(&body);
         }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
+        let answer = request.send().await?;
+        let status = answer.status();
+        let text = answer.text().await?;
+        if !status.is_success() {
+            bail!("{method} /{path}: {status} {text}");
+        }
+        Ok(serde_json::from_str(&text)?)
+    })
 }
 
 // ---- /etc overlay --------------------------------------------------------------------------------
@@ -936,12 +906,6 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 impl Report {
     fn write(&self) -> Result<()> {
         let start_ours = median(self.ours.iter().map(|s| s.ready_ms).collect());
@@ -1032,7 +996,7 @@ impl Report {
             m.os,
             m.kernel,
             m.webkit,
-            load_average(),
+            loadavg(),
             self.app.display(),
             self.builds.get("app").copied().unwrap_or(f64::NAN),
             self.builds.get("server").copied().unwrap_or(f64::NAN),
@@ -1147,11 +1111,6 @@ fn timeline_of(starts: &[Start]) -> String {
     }
 }
 
-fn round(value: f64, digits: i32) -> f64 {
-    let scale = 10f64.powi(digits);
-    (value * scale).round() / scale
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1198,10 +1157,5 @@ mod tests {
             Some("179627")
         );
         assert_eq!(six_digits("2026-11-30 kod 12345"), None);
-    }
-
-    #[test]
-    fn chunked_bodies_are_put_back_together() {
-        assert_eq!(dechunk("4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n"), "{\"a\":1}");
     }
 }

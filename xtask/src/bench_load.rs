@@ -189,7 +189,8 @@ impl ServerFigures {
     }
 }
 
-fn round(value: f64, places: i32) -> f64 {
+/// `value` to `places` decimals (for the results files).
+pub(crate) fn round(value: f64, places: i32) -> f64 {
     let scale = 10f64.powi(places);
     (value * scale).round() / scale
 }
@@ -370,7 +371,8 @@ pub fn start_server(release: &Path, database_url: Option<&str>, log: &Path) -> R
     Served::start(command, Some(log))
 }
 
-fn loadavg() -> String {
+/// The machine's load averages (1, 5, 15 minutes), as /proc/loadavg says them.
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()

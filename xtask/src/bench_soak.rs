@@ -462,12 +462,6 @@ pub fn per_minute(samples: &[Sample]) -> Vec<(u32, usize, f64, f64)> {
         .collect()
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 fn rss_of(pid: u32) -> Option<u64> {
     parse_vm_rss(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
 }
@@ -479,7 +473,7 @@ fn soak(server: &mut Served, backend: &str, settings: &Settings) -> Result<SoakR
         .build()?;
     let base = server.url().to_owned();
     let pid = server.pid();
-    let load_before = loadavg();
+    let load_before = crate::bench_load::loadavg();
     println!(
         "\n==> soak on {backend}: {} sessions, logins over {} s, then {} min (load {load_before})",
         settings.sessions,
@@ -581,7 +575,7 @@ fn soak(server: &mut Served, backend: &str, settings: &Settings) -> Result<SoakR
         warm_up_s,
         seconds,
         load_before,
-        load_after: loadavg(),
+        load_after: crate::bench_load::loadavg(),
     })
 }
 

@@ -49,6 +49,10 @@ pub const TEST: &[&str] = &[
     "sqlite3",
 ];
 
+/// `cargo xtask bench app`: keyboard input to the app under Xvfb (xdotool), and `unshare` for
+/// its private mount namespace.
+pub const BENCH_APP: &[&str] = &["xdotool", "util-linux"];
+
 /// `cargo xtask bundle`: the apt repository (reprepro, GnuPG), checking the .rpm's signature
 /// (rpm), and the install test's display and window lookup.
 pub const BUNDLE: &[&str] = &[
