@@ -1,7 +1,6 @@
 // The commands the webview may call. Included by build.rs (for the ACL manifest, so each needs
 // a grant in capabilities/) and by lib.rs (for the capability test): one list, not two.
 pub const COMMANDS: &[&str] = &[
-    "app_info",
     "ui_ready",
     "about",
     "backend_status",

@@ -13,8 +13,8 @@ use legitimera_client::locale::Language;
 use legitimera_client::settings::{Method, Mode, SettingsView};
 use legitimera_client::siths::CardView;
 use legitimera_client::{
-    About, AppInfo, Client, CodeFlow, CodeSent, CodeStep, Forgotten, LoginOutcome, Result,
-    SettingsChange, UpdateView, Updates,
+    About, Client, CodeFlow, CodeSent, CodeStep, Forgotten, LoginOutcome, Result, SettingsChange,
+    UpdateView, Updates,
 };
 #[cfg(debug_assertions)]
 use legitimera_protocol::OutboxMessage;
@@ -24,11 +24,6 @@ use legitimera_protocol::{
 use tauri::State;
 
 type App<'a> = State<'a, Arc<Client>>;
-
-#[tauri::command]
-pub fn app_info(client: App<'_>) -> AppInfo {
-    client.app_info()
-}
 
 /// The first view can be operated: the webview's part of the start-up timeline.
 #[tauri::command]

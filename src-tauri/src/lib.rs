@@ -52,7 +52,6 @@ pub fn run() {
         .plugin(tauri_plugin_updater::Builder::new().build())
         .setup(move |app| setup(app, start))
         .invoke_handler(tauri::generate_handler![
-            commands::app_info,
             commands::ui_ready,
             commands::about,
             commands::backend_status,
