@@ -391,14 +391,52 @@ impl Drop for Harness {
 }
 
 /// `needle` in `haystack` not as part of a longer run of digits (so `12345` is not found in
-/// `9123456`, but an e-mail address or a phrase is found anywhere).
+/// `9123456`, but an e-mail address or a phrase is found anywhere), nor, for a number, inside
+/// a hex dump (a certificate or a hash at TRACE: a six-digit code turns up in one by chance
+/// about once in 16⁶ places, so a run's dumps held one now and then). `haystack` is lowercase.
 fn contains_bounded(haystack: &str, needle: &str) -> bool {
     let digits = needle.bytes().all(|b| b.is_ascii_digit());
     haystack.match_indices(needle).any(|(at, _)| {
-        !digits
-            || (!haystack[..at].ends_with(|c: char| c.is_ascii_digit())
-                && !haystack[at + needle.len()..].starts_with(|c: char| c.is_ascii_digit()))
+        let (before, after) = (&haystack[..at], &haystack[at + needle.len()..]);
+        if !digits {
+            return true;
+        }
+        if before.ends_with(|c: char| c.is_ascii_digit())
+            || after.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return false;
+        }
+        let hex = |c: &char| c.is_ascii_hexdigit();
+        let run = before.chars().rev().take_while(hex).count()
+            + needle.len()
+            + after.chars().take_while(hex).count();
+        run < HEX_DUMP
     })
+}
+
+/// The shortest run of hex digits read as a dump rather than words: a SHA-1 is 40.
+const HEX_DUMP: usize = 32;
+
+#[cfg(test)]
+mod tests {
+    use super::contains_bounded;
+
+    #[test]
+    fn a_code_is_found_in_words_but_not_in_longer_numbers_or_hex_dumps() {
+        assert!(contains_bounded("sent code 557752 to the user", "557752"));
+        assert!(contains_bounded("code=557752,", "557752"));
+        assert!(contains_bounded("kod557752", "557752"));
+        assert!(!contains_bounded("at 1557752 ms", "557752"));
+        assert!(!contains_bounded("id 5577520", "557752"));
+        let der =
+            "certificateder(0x3082020e3082d6ae9e77cb22d60aa53ce11f90708ef8ac557752c05f0b410b46a7)";
+        assert!(!contains_bounded(der, "557752"));
+        // A name is found anywhere, even inside hex-looking text.
+        assert!(contains_bounded(
+            "0xabcdef anna.andersson@example.se",
+            "anna.andersson@example.se"
+        ));
+    }
 }
 
 /// The running app, seen through WebDriver.
