@@ -76,6 +76,9 @@ function showPassword(toggle) {
 }
 
 export function init() {
+  // No form ever leaves the page: each view's module handles its own submit (and prevents the
+  // default there); this holds any other, such as one sent before its module is wired.
+  document.addEventListener('submit', (event) => event.preventDefault());
   document.addEventListener('change', (event) => {
     if (event.target.matches('[data-shows]')) showPassword(event.target);
   });

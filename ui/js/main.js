@@ -1,21 +1,13 @@
 // Start-up: the first view at once, from what Rust handed over before the page loaded
-// (language, catalog, settings); then the service status and updates.
+// (language, catalog, settings), with only the modules it needs; then, after its first paint,
+// the modules of the other views, the service status and updates.
 
 import * as startup from './startup.js';
 import { setLanguage, startWith, language, t, onLanguageChange } from './i18n.js';
 import * as router from './router.js';
 import * as backend from './backend.js';
 import * as forms from './forms.js';
-import * as account from './account.js';
-import * as session from './session.js';
-import * as outbox from './outbox.js';
-import * as bankid from './bankid.js';
 import * as settings from './settings.js';
-import * as minsida from './minsida.js';
-import * as siths from './siths.js';
-import * as about from './about.js';
-import * as diagnostics from './diagnostics.js';
-import * as update from './update.js';
 
 startup.mark('modules');
 
@@ -26,8 +18,11 @@ const boot = window.__LEGITIMERA_BOOT__;
 /** The first view, translated and answering input, with nothing awaited before it. */
 function showFirstView() {
   const { info } = boot;
+  document.documentElement.dataset.os = info.os;
   startWith(info.language, boot.catalog);
   startup.mark('translated');
+  // The chooser offers only what policy allows before anything is laid out.
+  settings.init(boot.settings);
   // Translated: the page may be seen (css/app.css, [data-boot]). Before the router moves focus
   // to the first view's heading, which an element still hidden could not take. All of this
   // runs in one task: nothing is painted before the first view is complete.
@@ -42,11 +37,30 @@ function showFirstView() {
     await setLanguage(next);
     settings.rememberLanguage(next);
   });
+  forms.init();
   router.init();
   router.onLeave('chooser', () => {
     document.getElementById('chooser-message').hidden = true;
   });
-  forms.init();
+  startup.ready();
+}
+
+/**
+ * The other views' modules, loaded and wired once the first view is up (index.html preloads
+ * only the first view's). Until they are, a form sends nothing anywhere (forms.js holds every
+ * submit) and the views open as the router shows them.
+ */
+async function wireTheOtherViews() {
+  const [account, session, outbox, bankid, minsida, siths, about, diagnostics] = await Promise.all([
+    import('./account.js'),
+    import('./session.js'),
+    import('./outbox.js'),
+    import('./bankid.js'),
+    import('./minsida.js'),
+    import('./siths.js'),
+    import('./about.js'),
+    import('./diagnostics.js'),
+  ]);
   account.init({
     loggedIn: session.enter,
     phoneChanged: session.refresh,
@@ -55,17 +69,19 @@ function showFirstView() {
   session.init();
   bankid.init({ loggedIn: session.enter });
   siths.init({ loggedIn: session.enter });
-  outbox.init();
+  outbox.init({ enabled: boot.info.demo_tools });
   about.init();
   diagnostics.init();
-  settings.init(boot.settings);
   minsida.whenDeviceRemoved(() => settings.refresh());
-  startup.ready();
+  startup.mark('wired_all');
 }
 
-/** What the first view does not need: the service's status and updates, then "ready". */
+/** What the first view does not need: the other views, the service's status and updates,
+ * then "ready". */
 async function afterFirstView() {
-  await backend.init();
+  await startup.firstPaint;
+  await Promise.all([wireTheOtherViews(), backend.init()]);
+  const update = await import('./update.js');
   await update.init();
   document.body.dataset.ready = 'true';
 }

@@ -52,7 +52,9 @@ async function poll() {
   }
 }
 
-export function init() {
+/** `enabled`: whether this build has the demo tools (a release build has no outbox to read). */
+export function init({ enabled }) {
+  if (!enabled) return;
   onStatus((status) => {
     const demo = status.state === 'reachable' && status.demo === true;
     $('demo-outbox').hidden = !demo;

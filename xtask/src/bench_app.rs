@@ -2,14 +2,16 @@
 //! a bare Tauri v2 app built in the same run with the same profile, plus the server's figures;
 //! one table, written to `bench/results/<date>-<host>.md` and `bench/results/latest.json`.
 //!
-//! - **start-up**: process start → the first view translated and answering input (the app's
-//!   `ui_ready` mark; the bare app's page sets the same mark), read on stdout, measured from
-//!   here. Starts alternate between the two apps.
+//! - **start-up**: process start → the first view translated, answering input and on screen
+//!   (the app's `ui_ready` mark, sent after the frame its first layout goes into; the bare
+//!   app's page sets the same mark from the same point), read on stdout, measured from here.
+//!   Starts alternate between the two apps.
 //! - **memory**: PSS summed over the app and every process it started (WebKit's), 10 s after
 //!   start.
 //! - **idle**: logged in (keyboard input through XTEST, as a user types), the card watcher,
 //!   session clock and backend watcher running, no input for 60 s: CPU time and context
-//!   switches of every thread of every process.
+//!   switches of every thread of every process, counted by the kernel (`perf stat`), threads
+//!   that come and go within the minute included.
 //!
 //! A release build trusts only machine policy for its backend, so the measuring half runs in a
 //! private mount namespace where `/etc` is an overlay holding a `policies.json` that allows the
@@ -145,6 +147,49 @@ fn build_all(app: bool) -> Result<BTreeMap<String, f64>> {
     Ok(times)
 }
 
+/// The bare app's Rust: its timeline in the app's format (ms since `main`: setup, the page's
+/// navigation start and module, ready), printed on stdout when the page reports.
+const BARE_MAIN_RS: &str = r#"use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+static MAIN: OnceLock<(Instant, f64)> = OnceLock::new();
+static SETUP: OnceLock<f64> = OnceLock::new();
+
+fn ms() -> f64 {
+    MAIN.get().map_or(0.0, |t| t.0.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn since_main(epoch_ms: f64) -> f64 {
+    MAIN.get().map_or(0.0, |t| epoch_ms - t.1)
+}
+
+#[tauri::command]
+fn ui_ready(navigation: f64, modules: f64) {
+    println!(
+        "{READY_PREFIX}{{\"marks\": [[\"main\", 0.0], [\"setup\", {:.1}], [\"ui_navigation_start\", {:.1}], [\"ui_modules\", {:.1}], [\"ready\", {:.1}]]}}",
+        SETUP.get().copied().unwrap_or(0.0),
+        since_main(navigation),
+        since_main(modules),
+        ms()
+    );
+}
+
+fn main() {
+    MAIN.get_or_init(|| {
+        let epoch = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        (Instant::now(), epoch)
+    });
+    tauri::Builder::default()
+        .setup(|_| {
+            SETUP.get_or_init(ms);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![ui_ready])
+        .run(tauri::generate_context!())
+        .expect("the bare app runs");
+}
+"#;
+
 /// A bare Tauri v2 app: one window of the app's size, one static page whose module script
 /// reports the same ready mark. The same Tauri release as the app (the workspace's lock file).
 fn write_bare_app() -> Result<PathBuf> {
@@ -176,20 +221,7 @@ fn write_bare_app() -> Result<PathBuf> {
         ("build.rs", "fn main() {\n    tauri_build::build();\n}\n".into()),
         (
             "src/main.rs",
-            format!(
-                "use std::sync::OnceLock;\nuse std::time::Instant;\n\n\
-                 static MAIN: OnceLock<Instant> = OnceLock::new();\n\
-                 static SETUP: OnceLock<f64> = OnceLock::new();\n\n\
-                 fn ms() -> f64 {{\n    MAIN.get().map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0)\n}}\n\n\
-                 #[tauri::command]\nfn ui_ready() {{\n    println!(\n        \
-                 \"{READY_PREFIX}{{{{\\\"marks\\\": [[\\\"main\\\", 0.0], [\\\"setup\\\", {{:.1}}], [\\\"ready\\\", {{:.1}}]]}}}}\",\n        \
-                 SETUP.get().copied().unwrap_or(0.0),\n        ms()\n    );\n}}\n\n\
-                 fn main() {{\n    MAIN.get_or_init(Instant::now);\n    tauri::Builder::default()\n        \
-                 .setup(|_| {{\n            SETUP.get_or_init(ms);\n            Ok(())\n        }})\n        \
-                 .invoke_handler(tauri::generate_handler![ui_ready])\n        \
-                 .run(tauri::generate_context!())\n        \
-                 .expect(\"the bare app runs\");\n}}\n"
-            ),
+            BARE_MAIN_RS.replace("{READY_PREFIX}", READY_PREFIX),
         ),
         (
             "tauri.conf.json",
@@ -215,7 +247,12 @@ fn write_bare_app() -> Result<PathBuf> {
         ),
         (
             "dist/main.js",
-            "window.__TAURI__.core.invoke('ui_ready');\n".into(),
+            // The same points as the app's marks (ui/js/startup.js): the module has run; after
+            // the first frame, ready.
+            "const modules = performance.timeOrigin + performance.now();\n\
+             requestAnimationFrame(() => setTimeout(() => window.__TAURI__.core.invoke('ui_ready', \
+             { navigation: performance.timeOrigin, modules }), 0));\n"
+                .into(),
         ),
         ("Cargo.lock", lock.clone()),
     ];
@@ -501,49 +538,46 @@ fn pss_kb(pid: u32) -> Option<u64> {
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
 }
 
-/// CPU time (clock ticks) and context switches of every thread of `pids`.
-fn cpu_and_switches(pids: &[u32]) -> (u64, u64) {
-    let mut ticks = 0;
-    let mut switches = 0;
-    for pid in pids {
-        if let Some(fields) = stat_fields(*pid) {
-            // utime, stime: fields 14 and 15, here 11 and 12 (0-based after the name).
-            ticks += fields
-                .get(11)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-                + fields
-                    .get(12)
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-        }
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
-                continue;
-            };
-            for line in status.lines() {
-                if let Some(rest) = line
-                    .strip_prefix("voluntary_ctxt_switches:")
-                    .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
-                {
-                    switches += rest.trim().parse::<u64>().unwrap_or(0);
-                }
-            }
-        }
-    }
-    (ticks, switches)
+/// CPU time (ms) and context switches of `pid`'s threads and of every thread or process they
+/// start, over `seconds`, counted by the kernel (`perf stat`, inherited counters): threads that
+/// end within the window are counted too, which reading /proc at both ends misses.
+fn perf_counts(pid: u32, seconds: u64) -> Result<Child> {
+    Command::new("perf")
+        .args([
+            "stat",
+            "-x,",
+            "-e",
+            "context-switches,task-clock",
+            "-p",
+            &pid.to_string(),
+            "--",
+            "sleep",
+            &seconds.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("could not start perf (Debian's linux-perf)")
 }
 
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100.0)
+/// `perf stat -x,` output: (task-clock ms, context switches).
+fn parse_perf_counts(output: &str) -> Option<(f64, f64)> {
+    let mut clock = None;
+    let mut switches = None;
+    for line in output.lines() {
+        let fields: Vec<&str> = line.split(',').collect();
+        let (Some(value), Some(event)) = (fields.first(), fields.get(2)) else {
+            continue;
+        };
+        let value = value.trim().parse::<f64>().ok();
+        match event.trim() {
+            "context-switches" => switches = value,
+            "task-clock" => clock = value,
+            _ => {}
+        }
+    }
+    Some((clock?, switches?))
 }
 
 // ---- idle ----------------------------------------------------------------------------------------
@@ -569,31 +603,32 @@ impl Idle {
     }
 }
 
-fn idle_over(root: u32) -> Idle {
+fn idle_over(root: u32) -> Result<Idle> {
     let tree = process_tree(root);
-    let before: Vec<(u64, u64)> = tree.iter().map(|pid| cpu_and_switches(&[*pid])).collect();
-    std::thread::sleep(IDLE_FOR);
-    let seconds = IDLE_FOR.as_secs_f64();
-    let ticks = clock_ticks_per_second();
-    let by_process: Vec<(String, f64, f64)> = tree
+    let counters = tree
         .iter()
-        .zip(before.iter().copied())
-        .map(|(pid, (cpu_before, switches_before))| {
-            let (cpu_after, switches_after) = cpu_and_switches(&[*pid]);
-            (
-                process_name(*pid),
-                cpu_after.saturating_sub(cpu_before) as f64 / ticks / seconds * 100.0,
-                switches_after.saturating_sub(switches_before) as f64 / seconds,
-            )
-        })
-        .collect();
-    println!("    idle over {tree:?}: before {before:?}, per process {by_process:?}");
-    Idle {
+        .map(|pid| perf_counts(*pid, IDLE_FOR.as_secs()))
+        .collect::<Result<Vec<_>>>()?;
+    let seconds = IDLE_FOR.as_secs_f64();
+    let mut by_process = Vec::new();
+    for (pid, counter) in tree.iter().zip(counters) {
+        let out = counter.wait_with_output()?;
+        let text = String::from_utf8_lossy(&out.stderr);
+        let (clock_ms, switches) = parse_perf_counts(&text)
+            .with_context(|| format!("perf stat gave no counts for {pid}: {text}"))?;
+        by_process.push((
+            process_name(*pid),
+            clock_ms / 1000.0 / seconds * 100.0,
+            switches / seconds,
+        ));
+    }
+    println!("    idle over {tree:?}: per process {by_process:?}");
+    Ok(Idle {
         cpu_percent: by_process.iter().map(|p| p.1).sum(),
         wakeups_per_s: by_process.iter().map(|p| p.2).sum(),
         processes: tree.len(),
         by_process,
-    }
+    })
 }
 
 /// The app, logged in with a password through its own UI by keyboard, after the SITHS view
@@ -627,7 +662,7 @@ fn idle_logged_in(app: &Path, session: &DesktopSession, backend: &str) -> Result
         wait_for_log(&log, "logged in")?;
         // Min sida's first reads, then quiet.
         std::thread::sleep(Duration::from_secs(5));
-        let idle = idle_over(child.id());
+        let idle = idle_over(child.id())?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         if text.contains("session ran out") || text.contains("server ended the session") {
             bail!("the session ended while idle (see {})", log.display());
@@ -644,7 +679,7 @@ fn idle_bare(bare: &Path, session: &DesktopSession) -> Result<Idle> {
     let result = (|| {
         wait_ready(&lines, Instant::now() + Duration::from_secs(60))?;
         std::thread::sleep(Duration::from_secs(5));
-        Ok(idle_over(child.id()))
+        idle_over(child.id())
     })();
     stop(&mut child);
     result
@@ -1116,31 +1151,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_process_has_cpu_time_and_context_switches() {
-        let me = std::process::id();
-        let (_, before) = cpu_and_switches(&[me]);
-        for _ in 0..3 {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let (_, after) = cpu_and_switches(&[me]);
-        assert!(after >= before + 3, "{before} → {after}");
-        assert_eq!(process_tree(me)[0], me);
+    fn perf_counts_are_read_from_its_csv() {
+        let out = "493,,context-switches,25687542,100.00,19.192,K/sec\n\
+                   25.69,msec,task-clock,25687542,100.00,0.005,CPUs utilized\n";
+        assert_eq!(parse_perf_counts(out), Some((25.69, 493.0)));
+        assert_eq!(
+            parse_perf_counts("<not counted>,,context-switches,0,0.00,,\n"),
+            None
+        );
+        assert_eq!(parse_perf_counts("Error: no permission\n"), None);
     }
 
     #[test]
-    fn a_busy_child_has_context_switches() {
-        let mut child = Command::new("sh")
-            .args(["-c", "while :; do sleep 0.01; done"])
-            .spawn()
-            .unwrap();
-        let tree = process_tree(child.id());
-        let (_, before) = cpu_and_switches(&tree);
-        std::thread::sleep(Duration::from_millis(500));
-        let tree = process_tree(child.id());
-        let (_, after) = cpu_and_switches(&tree);
-        let _ = child.kill();
-        let _ = child.wait();
-        assert!(after > before, "{before} → {after} over {tree:?}");
+    fn the_process_tree_starts_with_its_root() {
+        let me = std::process::id();
+        assert_eq!(process_tree(me)[0], me);
     }
 
     #[test]

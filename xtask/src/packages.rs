@@ -49,9 +49,9 @@ pub const TEST: &[&str] = &[
     "sqlite3",
 ];
 
-/// `cargo xtask bench app`: keyboard input to the app under Xvfb (xdotool), and `unshare` for
-/// its private mount namespace.
-pub const BENCH_APP: &[&str] = &["xdotool", "util-linux"];
+/// `cargo xtask bench app`: keyboard input to the app under Xvfb (xdotool), `unshare` for
+/// its private mount namespace, and `perf stat` for the idle counts.
+pub const BENCH_APP: &[&str] = &["xdotool", "util-linux", "linux-perf"];
 
 /// `cargo xtask bundle`: the apt repository (reprepro, GnuPG), checking the .rpm's signature
 /// (rpm), and the install test's display and window lookup.

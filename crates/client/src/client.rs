@@ -110,6 +110,11 @@ pub struct AppInfo {
     /// The language to start in: the user's choice, else the OS locale's.
     pub language: Language,
     pub backend_url: String,
+    /// The operating system (`linux`, `windows`, `macos`): the page picks its UI font by it.
+    pub os: &'static str,
+    /// Whether this build has the demo tools (debug builds: the demo outbox). The release app
+    /// has none, so its page does not ask for them.
+    pub demo_tools: bool,
 }
 
 /// What the window needs for its first view, handed to it before its page loads (so the first
@@ -201,6 +206,8 @@ impl Client {
                 .language
                 .unwrap_or_else(Language::from_os),
             backend_url: self.api.base().as_str().to_owned(),
+            os: std::env::consts::OS,
+            demo_tools: DEMO_ALLOWED,
         }
     }
 
