@@ -38,6 +38,11 @@ pub fn run() {
     render_without_compositing();
     let start = start::configure(&args);
     startup::mark("configured");
+    // zbus (the single-instance plugin's D-Bus name, claimed while the app is built) uses tokio
+    // when a runtime is current, else async-io, whose `blocking` pool (1.7) keeps an idle
+    // thread that wakes twice a second for ever: the app's idle cost.
+    let runtime = tauri::async_runtime::handle();
+    let entered = runtime.inner().enter();
     let app = tauri::Builder::default()
         // First, so a second launch hands over before anything else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
@@ -96,6 +101,7 @@ pub fn run() {
         ])
         .on_window_event(on_window_event)
         .build(tauri::generate_context!());
+    drop(entered);
     match app {
         Ok(app) => app.run(on_run_event),
         Err(error) => {
