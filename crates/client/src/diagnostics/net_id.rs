@@ -21,6 +21,9 @@ pub struct NetIdPlaces {
     pub module_dirs: Vec<PathBuf>,
     /// Windows: `%ProgramFiles%\Net iD`.
     pub program_dir: Option<PathBuf>,
+    /// Debian's package records (`/var/lib/dpkg`): the version of the package that installed
+    /// a module found, where dpkg installed it.
+    pub dpkg_dir: Option<PathBuf>,
 }
 
 impl NetIdPlaces {
@@ -62,6 +65,7 @@ impl NetIdPlaces {
             ],
             program_dir: std::env::var_os("ProgramFiles")
                 .map(|dir| PathBuf::from(dir).join("Net iD")),
+            dpkg_dir: cfg!(target_os = "linux").then(|| PathBuf::from("/var/lib/dpkg")),
         }
     }
 }
@@ -133,6 +137,12 @@ fn look(lang: Language, places: &NetIdPlaces) -> Found {
                     "PKCS#11-modul: {shown}",
                     "PKCS#11 module: {shown}"
                 ));
+                if found.version.is_none() {
+                    found.version = places
+                        .dpkg_dir
+                        .as_deref()
+                        .and_then(|dpkg| dpkg_version(dpkg, &path));
+                }
             }
         }
     }
@@ -168,6 +178,49 @@ fn look(lang: Language, places: &NetIdPlaces) -> Found {
     windows_registry(lang, &mut found);
     macos_applications(lang, &mut found);
     found
+}
+
+/// The version of the Debian package that installed `module`, from dpkg's own records: the
+/// package whose file list (`info/<package>.list`) holds the path, and that package's
+/// `Version` in `status` while it is installed. None when dpkg did not install it (a copy in
+/// `~/.iid/lib`, an RPM system).
+fn dpkg_version(dpkg: &Path, module: &Path) -> Option<String> {
+    let [wanted, alias] = dpkg_names(module);
+    let owner = std::fs::read_dir(dpkg.join("info"))
+        .ok()?
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "list"))
+        .find(|path| {
+            std::fs::read_to_string(path)
+                .is_ok_and(|list| list.lines().any(|line| line == wanted || line == alias))
+        })?;
+    // `info/netid.list`, or `info/netid:amd64.list` for a multi-arch package.
+    let stem = owner.file_stem()?.to_string_lossy().into_owned();
+    let package = stem.split(':').next()?;
+    let status = std::fs::read_to_string(dpkg.join("status")).ok()?;
+    status.split("\n\n").find_map(|stanza| {
+        let field = |name: &str| {
+            stanza
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':').map(str::trim))
+        };
+        let installed = field("Status").is_some_and(|s| s.ends_with(" installed"));
+        (field("Package")? == package && installed)
+            .then(|| field("Version").map(str::to_owned))
+            .flatten()
+    })
+}
+
+/// The names dpkg may have listed `path` under: itself, and with merged /usr the same file
+/// under /lib for /usr/lib (and the other way round).
+fn dpkg_names(path: &Path) -> [String; 2] {
+    let path = path.to_string_lossy().into_owned();
+    let alias = match path.strip_prefix("/usr/") {
+        Some(rest) => format!("/{rest}"),
+        None => format!("/usr{path}"),
+    };
+    [path, alias]
 }
 
 /// p11-kit `*.module` files whose `module:` names a Net iD library.
@@ -254,7 +307,99 @@ mod tests {
             config_files: vec![root.join("etc/netid.conf")],
             module_dirs: vec![root.join("usr/share/p11-kit/modules")],
             program_dir: None,
+            dpkg_dir: Some(root.join("var/lib/dpkg")),
         }
+    }
+
+    /// dpkg's records of a package that installed `module`, `state` as in its Status line.
+    fn dpkg_installed(root: &Path, package: &str, module: &str, state: &str) {
+        let info = root.join("var/lib/dpkg/info");
+        std::fs::create_dir_all(&info).expect("mkdir");
+        std::fs::write(
+            info.join(format!("{package}:amd64.list")),
+            format!("/.\n/usr\n/usr/lib\n{module}\n"),
+        )
+        .expect("write");
+        std::fs::write(
+            info.join("opensc.list"),
+            "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so\n",
+        )
+        .expect("write");
+        std::fs::write(
+            root.join("var/lib/dpkg/status"),
+            format!(
+                "Package: opensc\nStatus: install ok installed\nVersion: 0.23.0-0.3\n\n\
+                 Package: {package}\nStatus: {state}\nArchitecture: amd64\nVersion: 6.8.5.20\n\n"
+            ),
+        )
+        .expect("write");
+    }
+
+    #[tokio::test]
+    async fn the_version_is_read_from_the_package_that_installed_the_module() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let lib = root.path().join("usr/lib");
+        std::fs::create_dir_all(&lib).expect("mkdir");
+        std::fs::write(lib.join("libiidp11.so"), b"").expect("write");
+        let listed = lib.join("libiidp11.so").to_string_lossy().into_owned();
+        dpkg_installed(
+            root.path(),
+            "netid-enterprise",
+            &listed,
+            "install ok installed",
+        );
+        let outcome = check(Language::En, &places(root.path())).await;
+        assert_eq!(outcome.status, Status::Ok);
+        assert!(outcome.summary.contains("6.8.5.20"), "{}", outcome.summary);
+        assert!(
+            !outcome.detail.contains("could not be read"),
+            "{}",
+            outcome.detail
+        );
+    }
+
+    #[test]
+    fn dpkg_may_list_a_file_under_lib_or_usr_lib() {
+        let names = dpkg_names(Path::new("/usr/lib/x86_64-linux-gnu/libiidp11.so"));
+        assert_eq!(names[1], "/lib/x86_64-linux-gnu/libiidp11.so");
+        let names = dpkg_names(Path::new("/lib/libnetid.so"));
+        assert_eq!(names[1], "/usr/lib/libnetid.so");
+    }
+
+    #[tokio::test]
+    async fn a_removed_package_or_a_module_dpkg_does_not_know_has_no_version() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let lib = root.path().join("usr/lib");
+        std::fs::create_dir_all(&lib).expect("mkdir");
+        std::fs::write(lib.join("libiidp11.so"), b"").expect("write");
+        let module = lib.join("libiidp11.so").to_string_lossy().into_owned();
+        dpkg_installed(
+            root.path(),
+            "netid-enterprise",
+            &module,
+            "deinstall ok config-files",
+        );
+        let outcome = check(Language::En, &places(root.path())).await;
+        assert_eq!(outcome.status, Status::Ok);
+        assert!(!outcome.summary.contains("6.8.5.20"), "{}", outcome.summary);
+        assert!(
+            outcome.detail.contains("could not be read"),
+            "{}",
+            outcome.detail
+        );
+
+        let unknown = tempfile::tempdir().expect("tempdir");
+        let lib = unknown.path().join("home/.iid/lib");
+        std::fs::create_dir_all(&lib).expect("mkdir");
+        std::fs::write(lib.join("libnetid.so"), b"").expect("write");
+        dpkg_installed(
+            unknown.path(),
+            "netid-enterprise",
+            "/usr/lib/libnetid.so",
+            "install ok installed",
+        );
+        let outcome = check(Language::En, &places(unknown.path())).await;
+        assert!(!outcome.summary.contains("6.8.5.20"), "{}", outcome.summary);
     }
 
     #[tokio::test]
