@@ -546,6 +546,7 @@ fn perf_counts(pid: u32, seconds: u64) -> Result<Child> {
         .args([
             "stat",
             "-x,",
+            "--per-thread",
             "-e",
             "context-switches,task-clock",
             "-p",
@@ -561,23 +562,60 @@ fn perf_counts(pid: u32, seconds: u64) -> Result<Child> {
         .context("could not start perf (Debian's linux-perf)")
 }
 
-/// `perf stat -x,` output: (task-clock ms, context switches).
-fn parse_perf_counts(output: &str) -> Option<(f64, f64)> {
-    let mut clock = None;
-    let mut switches = None;
+/// One thread's counts from `perf stat -x, --per-thread`: its name (without the thread id),
+/// task-clock ms and context switches.
+#[derive(Debug, Clone, PartialEq)]
+struct ThreadCounts {
+    name: String,
+    clock_ms: f64,
+    switches: f64,
+}
+
+/// `perf stat -x, --per-thread` output, one entry per thread (`<not counted>`: a thread that
+/// never ran, 0). None when perf printed no counts at all.
+fn parse_perf_counts(output: &str) -> Option<Vec<ThreadCounts>> {
+    let mut threads: Vec<ThreadCounts> = Vec::new();
     for line in output.lines() {
         let fields: Vec<&str> = line.split(',').collect();
-        let (Some(value), Some(event)) = (fields.first(), fields.get(2)) else {
+        let (Some(thread), Some(value), Some(event)) =
+            (fields.first(), fields.get(1), fields.get(3))
+        else {
             continue;
         };
-        let value = value.trim().parse::<f64>().ok();
-        match event.trim() {
-            "context-switches" => switches = value,
-            "task-clock" => clock = value,
-            _ => {}
+        let event = event.trim();
+        if event != "context-switches" && event != "task-clock" {
+            continue;
+        }
+        let value = value.trim().parse::<f64>().unwrap_or(0.0);
+        let at = match threads.iter().position(|t| t.name == thread.trim()) {
+            Some(at) => at,
+            None => {
+                threads.push(ThreadCounts {
+                    name: thread.trim().to_owned(),
+                    clock_ms: 0.0,
+                    switches: 0.0,
+                });
+                threads.len() - 1
+            }
+        };
+        if event == "context-switches" {
+            threads[at].switches = value;
+        } else {
+            threads[at].clock_ms = value;
         }
     }
-    Some((clock?, switches?))
+    if threads.is_empty() {
+        return None;
+    }
+    // `name-tid`: names hold dashes too, the id is after the last one.
+    for thread in &mut threads {
+        thread.name = thread
+            .name
+            .rsplit_once('-')
+            .map_or(thread.name.as_str(), |(name, _)| name)
+            .to_owned();
+    }
+    Some(threads)
 }
 
 // ---- idle ----------------------------------------------------------------------------------------
@@ -589,6 +627,8 @@ struct Idle {
     processes: usize,
     /// Each process's name, CPU % and wake-ups per second.
     by_process: Vec<(String, f64, f64)>,
+    /// Each thread that woke: its process, its name and wake-ups per second, most first.
+    by_thread: Vec<(String, String, f64)>,
 }
 
 impl Idle {
@@ -599,6 +639,7 @@ impl Idle {
             wakeups_per_s: f64::NAN,
             processes: 0,
             by_process: Vec::new(),
+            by_thread: Vec::new(),
         }
     }
 }
@@ -611,23 +652,30 @@ fn idle_over(root: u32) -> Result<Idle> {
         .collect::<Result<Vec<_>>>()?;
     let seconds = IDLE_FOR.as_secs_f64();
     let mut by_process = Vec::new();
+    let mut by_thread = Vec::new();
     for (pid, counter) in tree.iter().zip(counters) {
         let out = counter.wait_with_output()?;
         let text = String::from_utf8_lossy(&out.stderr);
-        let (clock_ms, switches) = parse_perf_counts(&text)
+        let threads = parse_perf_counts(&text)
             .with_context(|| format!("perf stat gave no counts for {pid}: {text}"))?;
+        let process = process_name(*pid);
         by_process.push((
-            process_name(*pid),
-            clock_ms / 1000.0 / seconds * 100.0,
-            switches / seconds,
+            process.clone(),
+            threads.iter().map(|t| t.clock_ms).sum::<f64>() / 1000.0 / seconds * 100.0,
+            threads.iter().map(|t| t.switches).sum::<f64>() / seconds,
         ));
+        for thread in threads.into_iter().filter(|t| t.switches > 0.0) {
+            by_thread.push((process.clone(), thread.name, thread.switches / seconds));
+        }
     }
-    println!("    idle over {tree:?}: per process {by_process:?}");
+    by_thread.sort_by(|a, b| b.2.total_cmp(&a.2));
+    println!("    idle over {tree:?}: per process {by_process:?}, per thread {by_thread:?}");
     Ok(Idle {
         cpu_percent: by_process.iter().map(|p| p.1).sum(),
         wakeups_per_s: by_process.iter().map(|p| p.2).sum(),
         processes: tree.len(),
         by_process,
+        by_thread,
     })
 }
 
@@ -1053,6 +1101,17 @@ impl Report {
                 md.push_str(&format!("| {app} | {name} | {cpu:.2} | {switches:.2} |\n"));
             }
         }
+        md.push_str(
+            "\nWhich threads woke (context switches per second, over 60 s idle):\n\n\
+             | App | Process | Thread | switches/s |\n| --- | --- | --- | --- |\n",
+        );
+        for (app, idle) in [("app, logged in", &self.idle), ("bare", &self.bare_idle)] {
+            for (process, thread, switches) in &idle.by_thread {
+                md.push_str(&format!(
+                    "| {app} | {process} | {thread} | {switches:.2} |\n"
+                ));
+            }
+        }
         md.push_str(&self.timeline_table());
         md.push_str(
             "\nEach start (ms to ready, PSS MB):\n\n| # | app | bare |\n| --- | --- | --- |\n",
@@ -1151,14 +1210,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn perf_counts_are_read_from_its_csv() {
-        let out = "493,,context-switches,25687542,100.00,19.192,K/sec\n\
-                   25.69,msec,task-clock,25687542,100.00,0.005,CPUs utilized\n";
-        assert_eq!(parse_perf_counts(out), Some((25.69, 493.0)));
+    fn perf_counts_are_read_per_thread() {
+        let out = "blocking-1-26835,40,,context-switches,1109251,100.00,,\n\
+                   legitimera-26779,4,,context-switches,391193,100.00,,\n\
+                   zbus::Connectio-26837,<not counted>,,context-switches,0,100.00,,\n\
+                   blocking-1-26835,1.25,msec,task-clock,1109251,100.00,,\n\
+                   legitimera-26779,25.69,msec,task-clock,391193,100.00,,\n";
+        let threads = parse_perf_counts(out).unwrap();
         assert_eq!(
-            parse_perf_counts("<not counted>,,context-switches,0,0.00,,\n"),
-            None
+            threads[0],
+            ThreadCounts {
+                name: "blocking-1".into(),
+                clock_ms: 1.25,
+                switches: 40.0
+            }
         );
+        assert_eq!(threads[1].name, "legitimera");
+        assert_eq!(threads[1].clock_ms, 25.69);
+        assert_eq!(threads[2].name, "zbus::Connectio");
+        assert_eq!(threads[2].switches, 0.0);
         assert_eq!(parse_perf_counts("Error: no permission\n"), None);
     }
 

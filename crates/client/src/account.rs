@@ -191,6 +191,16 @@ impl Account {
         }
     }
 
+    /// How long until the session's state may change by time alone (`SessionTimer::
+    /// next_change`); `None` when nobody is logged in.
+    pub fn next_clock_change(&self) -> Option<Duration> {
+        let now = self.clock.now();
+        match &*self.state() {
+            Session::LoggedIn(active) => Some(active.timer.next_change(now)),
+            _ => None,
+        }
+    }
+
     /// Where the session stands on this side's clock; `None` when nobody is logged in.
     pub fn tick(&self) -> Option<TimerState> {
         let now = self.clock.now();

@@ -41,6 +41,9 @@ const CANCEL_ON_EXIT: Duration = Duration::from_secs(2);
 /// always opens the real BankID app.
 const DEMO_ALLOWED: bool = cfg!(debug_assertions);
 
+/// The session clock never looks again sooner than this (an ended session is wiped first).
+const CLOCK_MIN_STEP: Duration = Duration::from_millis(100);
+
 /// What the client is made of; the host builds the parts that touch the OS.
 #[allow(missing_debug_implementations)] // trait objects of the host's
 pub struct Parts {
@@ -360,19 +363,19 @@ impl Client {
         self.account.logged_in().await;
     }
 
-    /// Looks at the session clock once a second while someone is logged in, for as long as the
-    /// app runs; while nobody is, it sleeps until someone logs in (an idle app wakes for
-    /// nothing). Once a second, not at the next deadline: a computer that slept past the limit
-    /// (monotonic time stands still in suspend) ends the session within a second of waking.
+    /// Looks at the session clock whenever its state may change by time alone (the warning,
+    /// each second of the warning's countdown, the end) while someone is logged in, for as
+    /// long as the app runs, and sleeps in between: an idle app wakes for nothing. While nobody
+    /// is logged in, it sleeps until someone logs in. The sleep counts time in suspend too
+    /// (`wake`: a computer that slept past the limit ends the session as it wakes), and ends
+    /// early at no cost: activity only moves the deadlines later, so waking at an old one just
+    /// sleeps again until the new one.
     pub async fn run_session_clock(self: Arc<Self>) {
-        let mut ticks = tokio::time::interval(Duration::from_secs(1));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            ticks.tick().await;
             self.check_session_clock().await;
-            if self.account.tick().is_none() {
-                self.until_logged_in().await;
-                ticks.reset();
+            match self.account.next_clock_change() {
+                None => self.until_logged_in().await,
+                Some(wait) => crate::wake::after(wait.max(CLOCK_MIN_STEP)).await,
             }
         }
     }

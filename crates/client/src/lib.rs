@@ -26,6 +26,7 @@ pub mod session_timer;
 pub mod settings;
 pub mod siths;
 pub mod update;
+pub mod wake;
 pub mod wipe;
 
 pub use account::{CodeSent, LoginOutcome, Phase};

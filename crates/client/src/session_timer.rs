@@ -61,6 +61,9 @@ pub enum TimerState {
     Ended(Limit),
 }
 
+/// The warning counts down in whole seconds.
+const COUNTDOWN_STEP: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone)]
 pub struct SessionTimer {
     idle_timeout: Duration,
@@ -111,6 +114,21 @@ impl SessionTimer {
         TimerState::Active
     }
 
+    /// How long from `now` until the state may change by time alone: the warning, the end (the
+    /// absolute limit's too), or, while warning, the next second of its countdown. Activity
+    /// only moves these later, so a clock that sleeps this long misses nothing.
+    pub fn next_change(&self, now: Now) -> Duration {
+        let absolute_left = self.absolute_left(now);
+        let idle_left = self
+            .idle_timeout
+            .saturating_sub(now.since(&self.last_activity));
+        match self.state(now) {
+            TimerState::Ended(_) => Duration::ZERO,
+            TimerState::Warning { left } => left.min(COUNTDOWN_STEP).min(absolute_left),
+            TimerState::Active => idle_left.saturating_sub(self.warning).min(absolute_left),
+        }
+    }
+
     /// How long until the absolute limit, for the session info.
     pub fn absolute_left(&self, now: Now) -> Duration {
         self.absolute_left_at_start
@@ -159,6 +177,40 @@ mod tests {
 
     fn timer(clock: &FakeClock) -> SessionTimer {
         SessionTimer::start(clock.now, IDLE, ABSOLUTE)
+    }
+
+    #[test]
+    fn the_next_change_is_the_warning_then_each_second_then_now() {
+        let mut clock = FakeClock::new();
+        let mut timer = timer(&clock);
+        assert_eq!(timer.next_change(clock.now), 25 * MIN);
+        // Activity moves it later only.
+        timer.activity(clock.run(10 * MIN));
+        assert_eq!(timer.next_change(clock.now), 25 * MIN);
+        // Sleeping exactly that long reaches the warning.
+        let at = clock.run(25 * MIN);
+        assert_eq!(timer.state(at), TimerState::Warning { left: 5 * MIN });
+        assert_eq!(timer.next_change(at), Duration::from_secs(1));
+        let at = clock.run(5 * MIN - Duration::from_millis(300));
+        assert_eq!(timer.next_change(at), Duration::from_millis(300));
+        assert_eq!(
+            timer.next_change(clock.run(Duration::from_millis(300))),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn the_absolute_limit_comes_first_when_it_is_nearer() {
+        let clock = FakeClock::new();
+        let timer = SessionTimer::start(clock.now, IDLE, 3 * MIN);
+        assert_eq!(timer.next_change(clock.now), 3 * MIN);
+    }
+
+    #[test]
+    fn a_suspend_past_the_deadline_leaves_nothing_to_wait_for() {
+        let mut clock = FakeClock::new();
+        let timer = timer(&clock);
+        assert_eq!(timer.next_change(clock.sleep(40 * MIN)), Duration::ZERO);
     }
 
     #[test]
