@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, State};
-use axum::http::Request;
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{delete, get, post};
 use axum::{middleware, Json, Router};
 use legitimera_protocol::{Health, OutboxMessage};
-use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, Result};
 use crate::{
@@ -93,7 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route(&api("/siths/landing"), get(siths::landing))
         .route(&api("/siths/test-logins"), post(test_logins::test_login))
         .method_not_allowed_fallback(method_not_allowed);
-    // Demo routes keep axum's own 405, which `json_errors` gives the API's shape.
+    // Demo routes keep axum's own 405, which `http_limits::gate` gives the API's shape.
     if state.outbox().is_some() {
         router = router.route("/demo/outbox", get(outbox));
     }
@@ -113,20 +111,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             http_limits::Gate::new(&http),
-            http_limits::limit,
+            http_limits::gate,
         ))
         .layer(DefaultBodyLimit::max(http.max_body_bytes))
-        .layer(middleware::from_fn(http_limits::json_errors))
-        .layer(
-            // Only the method and the route pattern: a path or query may carry personal data.
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("(unmatched)", MatchedPath::as_str);
-                tracing::info_span!("request", method = %request.method(), route)
-            }),
-        )
         .with_state(state)
 }
 
