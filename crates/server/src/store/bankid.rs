@@ -88,7 +88,7 @@ pub async fn insert(pool: &AnyPool, new: &NewOrder<'_>) -> sqlx::Result<()> {
 /// while the file holds no new commit) when it can be: the app's long polls read the order at
 /// every answer.
 pub async fn find_in(store: &super::Store, id: &str) -> sqlx::Result<Option<Row>> {
-    let inline = store.read_inline_cached(FIND, id.as_bytes(), |connection| {
+    let inline = store.read_inline_cached("bankid_orders by id", id.as_bytes(), |connection| {
         use rusqlite::OptionalExtension as _;
         connection
             .prepare_cached(FIND)?

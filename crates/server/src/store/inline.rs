@@ -159,9 +159,9 @@ impl InlineReader {
             .flatten()
     }
 
-    /// As [`InlineReader::read`], but the answer of the same read (`query`, `key`) is given
-    /// again from memory while nothing has been committed to the file since it was read.
-    /// `read` must depend on nothing but the file and `key`.
+    /// As [`InlineReader::read`], but the answer of the same read (`query`, a short name of
+    /// it, and `key`) is given again from memory while nothing has been committed to the file
+    /// since it was read. `read` must depend on nothing but the file and `key`.
     pub fn read_cached<T: Clone + Send + Sync + 'static>(
         &self,
         query: &'static str,

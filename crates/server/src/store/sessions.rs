@@ -105,7 +105,7 @@ const FIND: &str = "SELECT s.principal, s.person_id, s.account_id, s.staff_id, s
 /// `store::inline`; given again without a read while the file holds no new commit), else (or
 /// when that cannot run at once) through the pool.
 pub async fn find_in(store: &super::Store, token_hash: &[u8]) -> sqlx::Result<Option<Row>> {
-    let inline = store.read_inline_cached(FIND, token_hash, |connection| {
+    let inline = store.read_inline_cached("sessions by token", token_hash, |connection| {
         use rusqlite::OptionalExtension as _;
         connection
             .prepare_cached(FIND)?
