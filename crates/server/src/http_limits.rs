@@ -5,7 +5,7 @@
 //! without JSON (axum's 405, a rejected query, a layer) is given the API's `{code, message}`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -13,6 +13,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 
 use crate::config::HttpLimits;
 use crate::error::ApiError;
@@ -43,9 +44,38 @@ impl Gate {
     }
 }
 
+/// Every request, in one layer (each layer of its own cost a few per cent of a session check
+/// under load, `cargo xtask bench load`): its span, with only the method and the route
+/// pattern (a path or query may carry personal data); [`limit`]; [`json_error`]; and an error
+/// log line for a 5xx answer, as tower-http's trace layer wrote it.
+pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+    let span = {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("(unmatched)", MatchedPath::as_str);
+        tracing::info_span!("request", method = %request.method(), route)
+    };
+    async move {
+        let started = Instant::now();
+        let response = json_error(limit(&gate, request, next).await);
+        if response.status().is_server_error() {
+            let latency = started.elapsed().as_millis();
+            tracing::error!(
+                classification = %format_args!("Status code: {}", response.status()),
+                latency = %format_args!("{latency} ms"),
+                "response failed"
+            );
+        }
+        response
+    }
+    .instrument(span)
+    .await
+}
+
 /// At most `max_concurrent_requests` requests in the handlers at once, each for at most
 /// `request_timeout`; a request over the limit is `503 overloaded` with `Retry-After`.
-pub async fn limit(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+async fn limit(gate: &Gate, request: Request, next: Next) -> Response {
     let Ok(_permit) = gate.permits.clone().try_acquire_owned() else {
         tracing::warn!("overloaded: request shed");
         return ApiError::Overloaded {
@@ -71,9 +101,8 @@ pub async fn limit(State(gate): State<Gate>, request: Request, next: Next) -> Re
     }
 }
 
-/// Gives every error answer without a JSON body the API's `{code, message}`.
-pub async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// Gives an error answer without a JSON body the API's `{code, message}`.
+fn json_error(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;

@@ -218,6 +218,9 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours for a person at a terminal; a log file or journal gets plain text (and each
+        // request's span is formatted in a fraction of the time: `cargo xtask bench load`).
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     match run(cli).await {

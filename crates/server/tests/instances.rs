@@ -112,10 +112,23 @@ async fn both_instances_are_ready_and_a_session_made_on_one_ends_on_both() {
     let (status, body) = send(http.get(b.api("session")).bearer_auth(&token)).await;
     assert_eq!(status, 200, "made on A, seen on B: {body:?}");
     assert_eq!(body["email"], "erik@example.se");
-    // A has read it too (on SQLite in its request thread, store/inline.rs): nothing of that
-    // read may outlive a logout on B.
+    // A has read it too (on SQLite in its request thread, and kept until the file's next
+    // commit, store/inline.rs): nothing of that read may outlive a change made on B.
     let (status, body) = send(http.get(a.api("session")).bearer_auth(&token)).await;
     assert_eq!(status, 200, "{body:?}");
+    // Activity on B starts the idle limit over, and A says so at once: a read A kept from
+    // before it would count down from the login, 2 s ago.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, before) = send(http.get(a.api("session")).bearer_auth(&token)).await;
+    assert_eq!(status, 200, "{before:?}");
+    let (status, body) = send(http.post(b.api("session/activity")).bearer_auth(&token)).await;
+    assert_eq!(status, 200, "{body:?}");
+    let (status, after) = send(http.get(a.api("session")).bearer_auth(&token)).await;
+    assert_eq!(status, 200, "{after:?}");
+    assert!(
+        after["idle_expires_in"].as_u64().unwrap() > before["idle_expires_in"].as_u64().unwrap(),
+        "activity on B, idle limit started over on A: {before} then {after}"
+    );
     let (status, _) = send(http.delete(b.api("session")).bearer_auth(&token)).await;
     assert_eq!(status, 204);
     let (status, body) = send(http.get(a.api("session")).bearer_auth(&token)).await;

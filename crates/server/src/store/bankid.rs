@@ -5,7 +5,7 @@
 use sqlx::AnyPool;
 
 /// An order as stored. Holds the QR secret: `Debug` shows only the id and status.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct Row {
     pub id: String,
     pub mode: String,
@@ -38,9 +38,10 @@ impl std::fmt::Debug for Row {
     }
 }
 
-const COLUMNS: &str = "id, mode, order_ref, auto_start_token, qr_start_token, qr_start_secret,
+/// One order by id, in [`Row`]'s order.
+const FIND: &str = "SELECT id, mode, order_ref, auto_start_token, qr_start_token, qr_start_secret,
     answered_at_ms, status, version, hint, message, person_id, user_name, user_personal_number,
-    token_handed_out, cancel_requested, end_user_ip, error_code";
+    token_handed_out, cancel_requested, end_user_ip, error_code FROM bankid_orders WHERE id = $1";
 
 /// A new pending order, leased to `owner` until `lease_until_ms`.
 #[derive(Debug)]
@@ -83,15 +84,14 @@ pub async fn insert(pool: &AnyPool, new: &NewOrder<'_>) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// [`find`], on SQLite read in this thread (see `store::inline`) when it can be: the app's
-/// long polls read the order at every answer.
+/// [`find`], on SQLite read in this thread (see `store::inline`; given again without a read
+/// while the file holds no new commit) when it can be: the app's long polls read the order at
+/// every answer.
 pub async fn find_in(store: &super::Store, id: &str) -> sqlx::Result<Option<Row>> {
-    let inline = store.read_inline(|connection| {
+    let inline = store.read_inline_cached("bankid_orders by id", id.as_bytes(), |connection| {
         use rusqlite::OptionalExtension as _;
         connection
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM bankid_orders WHERE id = $1"
-            ))?
+            .prepare_cached(FIND)?
             .query_row([id], |row| {
                 Ok(Row {
                     id: row.get(0)?,
@@ -123,12 +123,7 @@ pub async fn find_in(store: &super::Store, id: &str) -> sqlx::Result<Option<Row>
 }
 
 pub async fn find(pool: &AnyPool, id: &str) -> sqlx::Result<Option<Row>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM bankid_orders WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(FIND).bind(id).fetch_optional(pool).await
 }
 
 /// Removes orders that ended before `ended_before_ms` (server clock).

@@ -6,11 +6,24 @@
 //! token hash, the account by id) run here instead, on a few connections of their own, each
 //! read a few microseconds of the calling thread's time.
 //!
-//! Nothing is cached: every read sees the file as it is (the last committed write of any
-//! connection or process), so a session ended by another process on the same file is ended
-//! here too. A read that cannot run here at once (every connection busy, the file locked, any
-//! error) returns `None`, and the caller reads through the pool as before.
+//! Every read sees the file as it is (the last committed write of any connection or process),
+//! so a session ended by another process on the same file is ended here too. A read that
+//! cannot run here at once (every connection busy, the file locked, any error) returns `None`,
+//! and the caller reads through the pool as before.
+//!
+//! [`InlineReader::read_cached`] answers a read it has made before from memory, but only while
+//! the file holds no commit since: the WAL index (the `-shm` file every connection to the file,
+//! in any process, shares) starts with a header that each commit rewrites — its last frame and
+//! the WAL's salts, so no two committed states share one (sqlite.org/walformat.html, "the
+//! WAL-index header"). Reading those 96 bytes is one `pread` without a lock; the read it saves
+//! is a read transaction, whose two `fcntl` locks on the `-shm` file and the mutex around them
+//! (held across the system call, and contended by every runtime thread) cost more under load
+//! than the query itself (`cargo xtask bench load`, profiled with perf). Any commit, of any
+//! row, by anyone, empties the memory, so nothing can be answered that the file no longer
+//! says. PostgreSQL has no inline reads, so nothing there is kept either.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -22,9 +35,73 @@ use rusqlite::{Connection, OpenFlags};
 /// pool (WAL readers are hardly ever blocked: only while the file is being recovered).
 const BUSY_TIMEOUT: Duration = Duration::from_millis(20);
 
+/// The WAL-index header: two copies of 48 bytes (walformat.html); a writer writes the second,
+/// then the first, so a reader that finds them equal read a whole one.
+const HEADER_COPY: usize = 48;
+/// `iVersion`, the header's first field (native byte order), in every WAL index SQLite writes.
+const WAL_INDEX_VERSION: u32 = 3_007_000;
+/// `isInit`: 1 once the header is built.
+const IS_INIT_OFFSET: usize = 12;
+/// At most this many reads are kept (between two commits); past it, the memory starts over.
+const MAX_KEPT: usize = 10_000;
+
+/// One committed state of the file: the WAL-index header as it was.
+type CommitMark = [u8; HEADER_COPY];
+
 pub struct InlineReader {
     connections: Vec<Mutex<Connection>>,
     next: AtomicUsize,
+    /// The `-shm` file, read-only; `None` when it could not be opened (nothing is kept then).
+    wal_index: Option<std::fs::File>,
+    kept: Mutex<Kept>,
+}
+
+/// Reads answered at one committed state of the file, by query and key. Holds what the rows
+/// hold (personal data, the QR secret of an order) for as long as the file does not change:
+/// never printed.
+#[derive(Default)]
+struct Kept {
+    at: Option<CommitMark>,
+    count: usize,
+    reads: HashMap<&'static str, HashMap<Box<[u8]>, KeptValue>>,
+}
+
+/// One read's answer (its type is the read's).
+type KeptValue = Box<dyn Any + Send + Sync>;
+
+impl Kept {
+    fn get<T: Clone + 'static>(&self, mark: &CommitMark, query: &str, key: &[u8]) -> Option<T> {
+        if self.at.as_ref() != Some(mark) {
+            return None;
+        }
+        self.reads
+            .get(query)?
+            .get(key)?
+            .downcast_ref::<T>()
+            .cloned()
+    }
+
+    fn put<T: Send + Sync + 'static>(
+        &mut self,
+        mark: CommitMark,
+        query: &'static str,
+        key: &[u8],
+        value: T,
+    ) {
+        if self.at != Some(mark) || self.count >= MAX_KEPT {
+            self.reads.clear();
+            self.count = 0;
+            self.at = Some(mark);
+        }
+        let previous = self
+            .reads
+            .entry(query)
+            .or_default()
+            .insert(key.into(), Box::new(value));
+        if previous.is_none() {
+            self.count += 1;
+        }
+    }
 }
 
 impl std::fmt::Debug for InlineReader {
@@ -52,10 +129,63 @@ impl InlineReader {
                 Ok(Mutex::new(connection))
             })
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        // The connections above share it (WAL mode); it stays while they are open, since an
+        // open connection keeps the file from being checkpointed away by its last closer.
+        let mut shm = path.as_os_str().to_owned();
+        shm.push("-shm");
+        let wal_index = std::fs::File::open(&shm)
+            .inspect_err(|error| {
+                tracing::warn!(%error, "no WAL index to read: every inline read reads the file");
+            })
+            .ok();
         Ok(InlineReader {
             connections,
             next: AtomicUsize::new(0),
+            wal_index,
+            kept: Mutex::new(Kept::default()),
         })
+    }
+
+    /// The file's last commit as the WAL index says it now; `None` while a writer rewrites the
+    /// header, or when it cannot be read.
+    fn commit_mark(&self) -> Option<CommitMark> {
+        let file = self.wal_index.as_ref()?;
+        let mut both = [0u8; 2 * HEADER_COPY];
+        read_at(file, &mut both)?;
+        let (first, second) = both.split_at(HEADER_COPY);
+        let version = u32::from_ne_bytes(first[..4].try_into().ok()?);
+        (first == second && version == WAL_INDEX_VERSION && first[IS_INIT_OFFSET] == 1)
+            .then(|| first.try_into().ok())
+            .flatten()
+    }
+
+    /// As [`InlineReader::read`], but the answer of the same read (`query`, a short name of
+    /// it, and `key`) is given again from memory while nothing has been committed to the file
+    /// since it was read. `read` must depend on nothing but the file and `key`.
+    pub fn read_cached<T: Clone + Send + Sync + 'static>(
+        &self,
+        query: &'static str,
+        key: &[u8],
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        let before = self.commit_mark();
+        if let Some(mark) = &before {
+            let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(value) = kept.get::<T>(mark, query, key) {
+                return Some(value);
+            }
+        }
+        let value = self.read(read)?;
+        // Kept only if no commit came between: then `value` is what the file says at `mark`.
+        if let Some(mark) = before.filter(|mark| self.commit_mark().as_ref() == Some(mark)) {
+            self.kept.lock().unwrap_or_else(|e| e.into_inner()).put(
+                mark,
+                query,
+                key,
+                value.clone(),
+            );
+        }
+        Some(value)
     }
 
     /// Runs `read` on a free connection; `None` when none is free at once or the read failed
@@ -76,5 +206,116 @@ impl InlineReader {
             };
         }
         None
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buffer: &mut [u8]) -> Option<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buffer, 0).ok()
+}
+
+/// Elsewhere nothing is kept: every read reads the file.
+#[cfg(not(unix))]
+fn read_at(_file: &std::fs::File, _buffer: &mut [u8]) -> Option<()> {
+    None
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// A WAL file with one row, a writer on it (another connection, as another process's or
+    /// the pool's would be), and the inline reader.
+    fn setup() -> (tempfile::TempDir, Connection, InlineReader) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kept.sqlite");
+        let writer = Connection::open(&path).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        writer
+            .execute_batch(
+                "CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT); INSERT INTO t VALUES ('a', 'one');",
+            )
+            .unwrap();
+        let reader = InlineReader::open(&path, 2).unwrap();
+        (dir, writer, reader)
+    }
+
+    /// Reads `t.v` of key `a`, counting the reads that reached the file.
+    fn value(reader: &InlineReader, reads: &Cell<u32>) -> Option<String> {
+        reader
+            .read_cached("t", b"a", |connection| {
+                reads.set(reads.get() + 1);
+                use rusqlite::OptionalExtension as _;
+                connection
+                    .query_row("SELECT v FROM t WHERE k = 'a'", [], |row| row.get(0))
+                    .optional()
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_read_is_given_again_until_anything_is_committed_by_anyone() {
+        let (_dir, writer, reader) = setup();
+        let reads = Cell::new(0);
+        assert_eq!(value(&reader, &reads).as_deref(), Some("one"));
+        assert_eq!(value(&reader, &reads).as_deref(), Some("one"));
+        assert_eq!(reads.get(), 1, "the second read came from memory");
+
+        writer
+            .execute("UPDATE t SET v = 'two' WHERE k = 'a'", [])
+            .unwrap();
+        assert_eq!(
+            value(&reader, &reads).as_deref(),
+            Some("two"),
+            "a change is seen at once"
+        );
+        assert_eq!(reads.get(), 2);
+
+        // A commit to another row changes nothing this read says, but is a commit: read again.
+        writer
+            .execute("INSERT INTO t VALUES ('b', 'x')", [])
+            .unwrap();
+        assert_eq!(value(&reader, &reads).as_deref(), Some("two"));
+        assert_eq!(reads.get(), 3);
+
+        writer.execute("DELETE FROM t WHERE k = 'a'", []).unwrap();
+        assert_eq!(
+            value(&reader, &reads),
+            None,
+            "a deleted row is gone at once"
+        );
+        assert_eq!(value(&reader, &reads), None, "and its absence is kept too");
+        assert_eq!(reads.get(), 4);
+
+        // A checkpoint that restarts the WAL rewrites the header as well.
+        writer
+            .execute("INSERT INTO t VALUES ('a', 'three')", [])
+            .unwrap();
+        writer
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        assert_eq!(value(&reader, &reads).as_deref(), Some("three"));
+        writer
+            .execute("UPDATE t SET v = 'four' WHERE k = 'a'", [])
+            .unwrap();
+        assert_eq!(value(&reader, &reads).as_deref(), Some("four"));
+    }
+
+    #[test]
+    fn without_a_wal_index_every_read_reads_the_file() {
+        let (_dir, writer, mut reader) = setup();
+        reader.wal_index = None;
+        let reads = Cell::new(0);
+        assert_eq!(value(&reader, &reads).as_deref(), Some("one"));
+        assert_eq!(value(&reader, &reads).as_deref(), Some("one"));
+        assert_eq!(reads.get(), 2);
+        writer
+            .execute("UPDATE t SET v = 'two' WHERE k = 'a'", [])
+            .unwrap();
+        assert_eq!(value(&reader, &reads).as_deref(), Some("two"));
     }
 }

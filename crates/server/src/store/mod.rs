@@ -170,6 +170,17 @@ impl Store {
         self.inline.as_ref()?.read(read)
     }
 
+    /// As [`Store::read_inline`], answered from memory while nothing has been committed to the
+    /// file since the same read (`query`, `key`) was made (inline.rs says how that is known).
+    pub fn read_inline_cached<T: Clone + Send + Sync + 'static>(
+        &self,
+        query: &'static str,
+        key: &[u8],
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        self.inline.as_ref()?.read_cached(query, key, read)
+    }
+
     /// The database answers a query (readiness).
     pub async fn ping(&self) -> sqlx::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

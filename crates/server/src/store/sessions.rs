@@ -40,7 +40,7 @@ impl std::fmt::Debug for AccountContact {
     }
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 struct Columns {
     principal: String,
     person_id: Option<i64>,
@@ -102,9 +102,10 @@ const FIND: &str = "SELECT s.principal, s.person_id, s.account_id, s.staff_id, s
                      WHERE s.token_hash = $1";
 
 /// The session with this token hash, as stored now: on SQLite read in this thread (see
-/// `store::inline`), else (or when that cannot run at once) through the pool.
+/// `store::inline`; given again without a read while the file holds no new commit), else (or
+/// when that cannot run at once) through the pool.
 pub async fn find_in(store: &super::Store, token_hash: &[u8]) -> sqlx::Result<Option<Row>> {
-    let inline = store.read_inline(|connection| {
+    let inline = store.read_inline_cached("sessions by token", token_hash, |connection| {
         use rusqlite::OptionalExtension as _;
         connection
             .prepare_cached(FIND)?
