@@ -5,7 +5,6 @@
 import * as startup from './startup.js';
 import { setLanguage, startWith, language, t, onLanguageChange } from './i18n.js';
 import * as router from './router.js';
-import * as backend from './backend.js';
 import * as forms from './forms.js';
 import * as settings from './settings.js';
 
@@ -80,6 +79,7 @@ async function wireTheOtherViews() {
  * then "ready". */
 async function afterFirstView() {
   await startup.firstPaint;
+  const backend = await import('./backend.js');
   await Promise.all([wireTheOtherViews(), backend.init()]);
   const update = await import('./update.js');
   await update.init();

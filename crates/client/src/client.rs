@@ -286,12 +286,15 @@ impl Client {
         delay
     }
 
-    /// Checks the backend for as long as the app runs: at start, on schedule, and at once when
-    /// the user asks.
+    /// Checks the backend for as long as the app runs: at start, on schedule (less often while
+    /// someone is logged in and it is reachable), and at once when the user asks.
     pub async fn watch_backend(self: Arc<Self>) {
         let mut reachability = Reachability::default();
         loop {
-            let delay = self.check_backend(&mut reachability).await;
+            let mut delay = self.check_backend(&mut reachability).await;
+            if delay == crate::connectivity::HEALTHY_INTERVAL && self.account.tick().is_some() {
+                delay = crate::connectivity::HEALTHY_INTERVAL_LOGGED_IN;
+            }
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = self.check_backend_now.notified() => {}

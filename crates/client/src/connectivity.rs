@@ -11,6 +11,10 @@ use crate::error::AppError;
 
 /// How often a reachable backend is checked again.
 pub const HEALTHY_INTERVAL: Duration = Duration::from_secs(10);
+/// The same while someone is logged in: each check is a new connection (the server closes a
+/// kept-alive one after 10 s) and ~8 wake-ups of an otherwise idle app (bench app), and a
+/// session's own calls meet an unreachable backend too.
+pub const HEALTHY_INTERVAL_LOGGED_IN: Duration = Duration::from_secs(30);
 /// The first retry after a failure; it doubles up to `MAX_RETRY`.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest wait between retries, so recovery is noticed within a few seconds.
