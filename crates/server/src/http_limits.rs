@@ -46,8 +46,9 @@ impl Gate {
 
 /// Every request, in one layer (each layer of its own cost a few per cent of a session check
 /// under load, `cargo xtask bench load`): its span, with only the method and the route
-/// pattern (a path or query may carry personal data); [`limit`]; [`json_error`]; and an error
-/// log line for a 5xx answer, as tower-http's trace layer wrote it.
+/// pattern (a path or query may carry personal data); [`limit`]; [`json_error`]; a DEBUG line
+/// with the status and latency of every answer, and an error line for a 5xx one, as
+/// tower-http's trace layer wrote them (operators and the end-to-end tests read them).
 pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Response {
     let span = {
         let route = request
@@ -59,8 +60,13 @@ pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Res
     async move {
         let started = Instant::now();
         let response = json_error(limit(&gate, request, next).await);
+        let latency = started.elapsed().as_millis();
+        tracing::debug!(
+            latency = %format_args!("{latency} ms"),
+            status = response.status().as_u16(),
+            "finished processing request"
+        );
         if response.status().is_server_error() {
-            let latency = started.elapsed().as_millis();
             tracing::error!(
                 classification = %format_args!("Status code: {}", response.status()),
                 latency = %format_args!("{latency} ms"),

@@ -148,6 +148,19 @@ async fn no_personal_data_or_secret_reaches_the_logs() {
         logs.contains("/api/v1/registrations"),
         "the capture must hold the server's request logs"
     );
+    // Every answer has its line, with the route pattern and the status (operators and the
+    // end-to-end tests read them), never the path itself.
+    assert!(
+        logs.lines()
+            .any(|line| line.contains("finished processing request")
+                && line.contains("route=\"/api/v1/registrations\"")
+                && line.contains("status=")),
+        "no request line with its status:\n{}",
+        logs.lines()
+            .filter(|l| l.contains("registrations"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     for secret in &forbidden {
         assert!(
             !logs.contains(secret.as_str()),
