@@ -72,7 +72,6 @@ async function wireTheOtherViews() {
   about.init();
   diagnostics.init();
   minsida.whenDeviceRemoved(() => settings.refresh());
-  startup.mark('wired_all');
 }
 
 /** What the first view does not need: the other views, the service's status and updates,

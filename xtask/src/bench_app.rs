@@ -574,48 +574,40 @@ struct ThreadCounts {
 /// `perf stat -x, --per-thread` output, one entry per thread (`<not counted>`: a thread that
 /// never ran, 0). None when perf printed no counts at all.
 fn parse_perf_counts(output: &str) -> Option<Vec<ThreadCounts>> {
-    let mut threads: Vec<ThreadCounts> = Vec::new();
+    // By `name-tid`, in the order perf first names them.
+    let mut threads: Vec<(&str, ThreadCounts)> = Vec::new();
     for line in output.lines() {
-        let fields: Vec<&str> = line.split(',').collect();
-        let (Some(thread), Some(value), Some(event)) =
-            (fields.first(), fields.get(1), fields.get(3))
-        else {
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let [thread, value, _, event, ..] = fields[..] else {
             continue;
         };
-        let event = event.trim();
         if event != "context-switches" && event != "task-clock" {
             continue;
         }
-        let value = value.trim().parse::<f64>().unwrap_or(0.0);
-        let at = match threads.iter().position(|t| t.name == thread.trim()) {
+        let at = match threads.iter().position(|(id, _)| *id == thread) {
             Some(at) => at,
             None => {
-                threads.push(ThreadCounts {
-                    name: thread.trim().to_owned(),
-                    clock_ms: 0.0,
-                    switches: 0.0,
-                });
+                // Names hold dashes too: the id is after the last one.
+                let name = thread.rsplit_once('-').map_or(thread, |(name, _)| name);
+                threads.push((
+                    thread,
+                    ThreadCounts {
+                        name: name.to_owned(),
+                        clock_ms: 0.0,
+                        switches: 0.0,
+                    },
+                ));
                 threads.len() - 1
             }
         };
+        let value = value.parse::<f64>().unwrap_or(0.0);
         if event == "context-switches" {
-            threads[at].switches = value;
+            threads[at].1.switches = value;
         } else {
-            threads[at].clock_ms = value;
+            threads[at].1.clock_ms = value;
         }
     }
-    if threads.is_empty() {
-        return None;
-    }
-    // `name-tid`: names hold dashes too, the id is after the last one.
-    for thread in &mut threads {
-        thread.name = thread
-            .name
-            .rsplit_once('-')
-            .map_or(thread.name.as_str(), |(name, _)| name)
-            .to_owned();
-    }
-    Some(threads)
+    (!threads.is_empty()).then(|| threads.into_iter().map(|(_, counts)| counts).collect())
 }
 
 // ---- idle ----------------------------------------------------------------------------------------

@@ -292,7 +292,8 @@ impl Client {
         let mut reachability = Reachability::default();
         loop {
             let mut delay = self.check_backend(&mut reachability).await;
-            if delay == crate::connectivity::HEALTHY_INTERVAL && self.account.tick().is_some() {
+            let reachable = matches!(*self.backend.borrow(), BackendStatus::Reachable { .. });
+            if reachable && self.account.tick().is_some() {
                 delay = crate::connectivity::HEALTHY_INTERVAL_LOGGED_IN;
             }
             tokio::select! {

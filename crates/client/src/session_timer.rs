@@ -96,15 +96,10 @@ impl SessionTimer {
     }
 
     pub fn state(&self, now: Now) -> TimerState {
-        let absolute_left = self
-            .absolute_left_at_start
-            .saturating_sub(now.since(&self.started));
-        if absolute_left.is_zero() {
+        if self.absolute_left(now).is_zero() {
             return TimerState::Ended(Limit::Absolute);
         }
-        let idle_left = self
-            .idle_timeout
-            .saturating_sub(now.since(&self.last_activity));
+        let idle_left = self.idle_left(now);
         if idle_left.is_zero() {
             return TimerState::Ended(Limit::Idle);
         }
@@ -119,14 +114,20 @@ impl SessionTimer {
     /// only moves these later, so a clock that sleeps this long misses nothing.
     pub fn next_change(&self, now: Now) -> Duration {
         let absolute_left = self.absolute_left(now);
-        let idle_left = self
-            .idle_timeout
-            .saturating_sub(now.since(&self.last_activity));
         match self.state(now) {
             TimerState::Ended(_) => Duration::ZERO,
             TimerState::Warning { left } => left.min(COUNTDOWN_STEP).min(absolute_left),
-            TimerState::Active => idle_left.saturating_sub(self.warning).min(absolute_left),
+            TimerState::Active => self
+                .idle_left(now)
+                .saturating_sub(self.warning)
+                .min(absolute_left),
         }
+    }
+
+    /// How long until the idle limit.
+    fn idle_left(&self, now: Now) -> Duration {
+        self.idle_timeout
+            .saturating_sub(now.since(&self.last_activity))
     }
 
     /// How long until the absolute limit, for the session info.
