@@ -198,3 +198,37 @@ fn index_preloads_the_first_views_modules_and_every_module_is_reached() {
         "ui/index.html's modulepreload links against main.js's static imports"
     );
 }
+
+/// index.html holds the first view alone (the chooser) so the window shows it sooner; every
+/// other view is in views.html, which main.js puts into the page after the first paint. No id
+/// is in both, or one of them would be unreachable by `getElementById`.
+#[test]
+fn index_holds_the_first_view_alone_and_views_html_the_rest() {
+    let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+    let values = |file: &str, attribute: &str| -> Vec<String> {
+        let html = std::fs::read_to_string(ui.join(file)).unwrap();
+        let marker = format!(" {attribute}=\"");
+        html.match_indices(&marker)
+            .map(|(at, _)| {
+                let rest = &html[at + marker.len()..];
+                rest[..rest.find('"').unwrap()].to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(values("index.html", "data-view"), ["chooser"]);
+    let others = values("views.html", "data-view");
+    for view in [
+        "password", "code", "min-sida", "siths", "settings", "help", "about",
+    ] {
+        assert!(
+            others.iter().any(|v| v == view),
+            "{view} is not in views.html"
+        );
+    }
+    let first = values("index.html", "id");
+    let duplicated: Vec<_> = values("views.html", "id")
+        .into_iter()
+        .filter(|id| first.contains(id))
+        .collect();
+    assert!(duplicated.is_empty(), "ids in both files: {duplicated:?}");
+}

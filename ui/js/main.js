@@ -1,12 +1,11 @@
 // Start-up: the first view at once, from what Rust handed over before the page loaded
-// (language, catalog, settings), with only the modules it needs; then, after its first paint,
-// the modules of the other views, the service status and updates.
+// (language, catalog, settings), with only its own markup and modules; then, after its first
+// paint, the other views (ui/views.html) and their modules, the service status and updates.
 
 import * as startup from './startup.js';
-import { setLanguage, startWith, language, t, onLanguageChange } from './i18n.js';
+import { setLanguage, startWith, language, t, onLanguageChange, apply } from './i18n.js';
 import * as router from './router.js';
-import * as forms from './forms.js';
-import * as settings from './settings.js';
+import * as chooser from './chooser.js';
 
 startup.mark('modules');
 
@@ -21,7 +20,9 @@ function showFirstView() {
   startWith(info.language, boot.catalog);
   startup.mark('translated');
   // The chooser offers only what policy allows before anything is laid out.
-  settings.init(boot.settings);
+  chooser.offer(boot.settings);
+  // A language policy locks: the header's switch would only be refused.
+  document.getElementById('language-switch').hidden = boot.settings.managed.language_locked;
   // Translated: the page may be seen (css/app.css, [data-boot]). Before the router moves focus
   // to the first view's heading, which an element still hidden could not take. All of this
   // runs in one task: nothing is painted before the first view is complete.
@@ -34,9 +35,9 @@ function showFirstView() {
   document.getElementById('language-switch').addEventListener('click', async () => {
     const next = language() === 'sv' ? 'en' : 'sv';
     await setLanguage(next);
+    const settings = await import('./settings.js');
     settings.rememberLanguage(next);
   });
-  forms.init();
   router.init();
   router.onLeave('chooser', () => {
     document.getElementById('chooser-message').hidden = true;
@@ -45,12 +46,27 @@ function showFirstView() {
 }
 
 /**
- * The other views' modules, loaded and wired once the first view is up (index.html preloads
- * only the first view's). Until they are, a form sends nothing anywhere (forms.js holds every
- * submit) and the views open as the router shows them.
+ * The other views' markup (ui/views.html), translated, put into the page: the views into
+ * <main>, the rest (the demo outbox, the session warning) before the footer.
+ */
+async function insertTheOtherViews() {
+  const response = await fetch(new URL('../views.html', import.meta.url));
+  if (!response.ok) throw new Error(`views.html: ${response.status}`);
+  const views = new DOMParser().parseFromString(await response.text(), 'text/html').body;
+  apply(views);
+  document.getElementById('main').append(...views.querySelectorAll(':scope > section.view'));
+  document.querySelector('body > footer').before(...views.children);
+}
+
+/**
+ * The other views and their modules, put in and wired once the first view is up (index.html
+ * holds and preloads only the first view's). Until they are, a form sends nothing anywhere
+ * (forms.js holds every submit) and a view asked for opens when it is here (router.js).
  */
 async function wireTheOtherViews() {
-  const [account, session, outbox, bankid, minsida, siths, about, diagnostics] = await Promise.all([
+  const [forms, settings, account, session, outbox, bankid, minsida, siths, about, diagnostics] = await Promise.all([
+    import('./forms.js'),
+    import('./settings.js'),
     import('./account.js'),
     import('./session.js'),
     import('./outbox.js'),
@@ -59,7 +75,10 @@ async function wireTheOtherViews() {
     import('./siths.js'),
     import('./about.js'),
     import('./diagnostics.js'),
+    insertTheOtherViews(),
   ]);
+  forms.init();
+  settings.wire(boot.settings);
   account.init({
     loggedIn: session.enter,
     phoneChanged: session.refresh,
@@ -78,8 +97,10 @@ async function wireTheOtherViews() {
  * then "ready". */
 async function afterFirstView() {
   await startup.firstPaint;
+  const views = wireTheOtherViews();
+  router.viewsArriving(views);
   const backend = await import('./backend.js');
-  await Promise.all([wireTheOtherViews(), backend.init()]);
+  await Promise.all([views, backend.init()]);
   const update = await import('./update.js');
   await update.init();
   document.body.dataset.ready = 'true';

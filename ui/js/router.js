@@ -6,6 +6,9 @@ const stack = [];
 let root = 'chooser';
 const enterHooks = new Map();
 const leaveHooks = new Map();
+// While the views other than the first are on their way (main.js adds them after the first
+// paint): settles when they are in the page, or could not be.
+let arriving = null;
 
 function views() {
   return document.querySelectorAll('[data-view]');
@@ -25,7 +28,21 @@ export function onLeave(view, hook) {
   leaveHooks.set(view, hook);
 }
 
+/** The views not in the page yet are there once `promise` settles: a view asked for before
+ * then opens when it arrives, unless another was asked for meanwhile. */
+export function viewsArriving(promise) {
+  arriving = promise.catch(() => {}).then(() => {
+    arriving = null;
+  });
+}
+
 function show(view) {
+  if (arriving && !document.querySelector(`[data-view="${view}"]`)) {
+    arriving.then(() => {
+      if (current() === view) show(view);
+    });
+    return;
+  }
   const previous = document.querySelector('[data-view]:not([hidden])');
   const previousName = previous && previous.dataset.view;
   if (previousName && previousName !== view && leaveHooks.has(previousName)) leaveHooks.get(previousName)();

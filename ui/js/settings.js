@@ -10,14 +10,12 @@ import { invoke } from './tauri.js';
 import { show, setLanguage, language } from './i18n.js';
 import * as router from './router.js';
 import { showError, clearError, busy } from './forms.js';
+import { offer } from './chooser.js';
 
 const $ = (id) => document.getElementById(id);
 
-const ALL_METHODS = ['bankid_this', 'bankid_other', 'password', 'siths'];
-let current = {
-  mode: 'shared', language: null, preferred_method: null, remembered_email: null, trusted: false,
-  managed: { language_locked: false, preferred_method_locked: false, mode_locked: false, login_methods: ALL_METHODS },
-};
+// Rust's settings as it handed them over at start (`wire`), then as last read or saved.
+let current;
 
 /** The settings as last read from Rust. */
 export function get() {
@@ -31,7 +29,7 @@ export function isPersonal() {
 /** Reads the settings again (after a login remembered something, say) and applies them. */
 export async function refresh() {
   current = await invoke('settings_get');
-  applyToChooser();
+  offer(current);
   showContactCentre();
   return current;
 }
@@ -98,7 +96,7 @@ async function save(event) {
     try {
       current = await invoke('settings_set', chosen);
       if (chosen.language && chosen.language !== language()) await setLanguage(chosen.language);
-      applyToChooser();
+      offer(current);
       fillForm();
       $('settings-saved').hidden = false;
     } catch (error) {
@@ -125,25 +123,6 @@ async function forget() {
   });
 }
 
-/** The chooser offers the methods policy allows; the preferred one comes first, marked. */
-function applyToChooser() {
-  for (const method of ALL_METHODS) {
-    const button = $(`method-${method.replace('_', '-')}`);
-    if (button) button.closest('li').hidden = !current.managed.login_methods.includes(method);
-  }
-  for (const badge of document.querySelectorAll('.method__badge')) badge.remove();
-  const method = current.preferred_method;
-  if (!method) return;
-  const button = $(`method-${method.replace('_', '-')}`);
-  if (!button) return;
-  const item = button.closest('li');
-  item.parentElement.prepend(item);
-  const badge = document.createElement('span');
-  badge.className = 'method__badge';
-  show(badge, 'chooser.preferred');
-  button.querySelector('.method__title').after(badge);
-}
-
 /** On a personal computer the login form starts with the remembered address. */
 function prefillLogin() {
   const field = $('login-email');
@@ -152,7 +131,8 @@ function prefillLogin() {
 
 /** The header's language switch: the choice is kept for the next start. */
 export async function rememberLanguage(lang) {
-  if (current.managed.language_locked) return;
+  // (Before `wire`, the header's switch is hidden if policy locks the language.)
+  if (current && current.managed.language_locked) return;
   try {
     current = await invoke('settings_set', { language: lang });
   } catch (error) {
@@ -161,10 +141,12 @@ export async function rememberLanguage(lang) {
 }
 
 /**
- * Wires the settings page and applies `initial` (the settings as Rust handed them over at
- * start) to the chooser at once: the first view needs no round trip.
+ * Wires the settings page, once it is in the page (after the first view), from `initial`: the
+ * settings as Rust handed them over at start (the first view applied them itself).
  */
-export function init(initial) {
+export function wire(initial) {
+  // Unless the header's language switch already saved, and so read, newer ones.
+  current ??= initial;
   $('settings-form').addEventListener('submit', save);
   $('settings-forget').addEventListener('click', forget);
   router.onEnter('settings', () => {
@@ -174,9 +156,5 @@ export function init(initial) {
     fillForm();
   });
   router.onEnter('password', prefillLogin);
-  current = initial;
-  applyToChooser();
   showContactCentre();
-  // A language policy locks: the header's switch would only be refused.
-  $('language-switch').hidden = current.managed.language_locked;
 }
