@@ -74,6 +74,14 @@ pub fn bounded() -> Result<String> {
     ))
 }
 
+/// `--minutes N`'s value: a whole number of at least one (libFuzzer takes
+/// `-max_total_time=0` as "for ever").
+pub fn minutes(text: Option<&str>) -> Result<u64> {
+    text.and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .context("--minutes needs a whole number of at least 1")
+}
+
 /// `cargo xtask fuzz [TARGET] [--minutes N]`: each target (or the one named) for N minutes,
 /// then what added coverage merged into fuzz/corpus/<target>/ (libFuzzer's `-merge=1`).
 pub fn at_length(target: Option<&str>, minutes: u64) -> Result<()> {
@@ -612,6 +620,14 @@ mod tests {
             missing.is_empty(),
             "client_answer does not decode {missing:?}"
         );
+    }
+
+    #[test]
+    fn minutes_are_a_whole_number_of_at_least_one() {
+        assert_eq!(minutes(Some("10")).unwrap(), 10);
+        for bad in [None, Some("0"), Some("-1"), Some("1.5"), Some("ten")] {
+            assert!(minutes(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
