@@ -9,7 +9,8 @@ use legitimera_client::{AppError, UiError};
 use legitimera_fuzz::CLIENT_STATUSES;
 use legitimera_protocol::{
     BankIdOrder, CasesAnswer, Challenge, DevicesAnswer, ErrorBody, Health, LoginAnswer,
-    LoginChallenge, OutboxMessage, Session, SessionStatus, SithsChallenge, StaffLanding,
+    LoginChallenge, OutboxMessage, Session, SessionStatus, SithsChallenge, SithsCheck,
+    SithsTestLoginAnswer, StaffLanding,
 };
 use libfuzzer_sys::fuzz_target;
 use reqwest::StatusCode;
@@ -61,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let status = status(*status_byte);
-    match kind % 13 {
+    match kind % 15 {
         0 => drop(decode::<Health>(status, body)),
         1 => drop(decode::<Challenge>(status, body)),
         2 => drop(decode::<LoginAnswer>(status, body)),
@@ -80,6 +81,9 @@ fuzz_target!(|data: &[u8]| {
                 serde_json::to_string(&view).expect("the BankID view serializes");
             }
         }
+        13 => drop(decode::<SithsCheck>(status, body)),
+        14 => drop(decode::<SithsTestLoginAnswer>(status, body)),
+        // 12: what the app asks only for the status of (BankID's cancel, 204 answers).
         _ => drop(decode::<serde_json::Value>(status, body)),
     }
 });

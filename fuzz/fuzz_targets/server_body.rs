@@ -9,13 +9,17 @@ use std::fmt::Debug;
 use axum::extract::{FromRequest as _, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse as _;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use legitimera_fuzz::ready;
 use legitimera_protocol::{
-    BankIdOrderRequest, CodeRequest, Email, ForgetDeviceRequest, LoginRequest, LoginResendRequest,
-    OneTimeCode, Password, PhoneChangeRequest, PhoneNumber, RegistrationRequest, SithsLoginRequest,
-    SmsLoginRequest,
+    BankIdOrderRequest, CodeRequest, Email, EmailLoginRequest, ForgetDeviceRequest, LoginRequest,
+    LoginResendRequest, NewPasswordRequest, OneTimeCode, Password, PasswordChangeRequest,
+    PasswordResetRequest, PhoneChangeRequest, PhoneNumber, RegistrationRequest, SithsCheckRequest,
+    SithsLoginRequest, SmsLoginRequest,
 };
 use legitimera_server::internal::Body;
+use legitimera_server::passwords;
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -95,6 +99,35 @@ fuzz_target!(|data: &[u8]| {
         7 => {
             extract::<BankIdOrderRequest>(content_type, body);
         }
+        9 => {
+            if let Some(request) = extract::<EmailLoginRequest>(content_type, body) {
+                let _ = OneTimeCode::parse(request.code.expose());
+            }
+        }
+        10 => {
+            if let Some(request) = extract::<PasswordResetRequest>(content_type, body) {
+                let _ = Email::parse(&request.email);
+            }
+        }
+        11 => {
+            if let Some(request) = extract::<NewPasswordRequest>(content_type, body) {
+                let _ = passwords::normalize(&request.password);
+            }
+        }
+        12 => {
+            if let Some(request) = extract::<PasswordChangeRequest>(content_type, body) {
+                let _ = passwords::normalize(&request.new);
+            }
+        }
+        13 => {
+            // The chain as `siths::check` decodes it; what it then checks is `siths_login`'s.
+            if let Some(request) = extract::<SithsCheckRequest>(content_type, body) {
+                for certificate in &request.certificates {
+                    let _ = STANDARD.decode(certificate);
+                }
+            }
+        }
+        // 8, 14, 15.
         _ => {
             extract::<SithsLoginRequest>(content_type, body);
         }

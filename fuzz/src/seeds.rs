@@ -255,6 +255,31 @@ fn server_seeds() -> Result<()> {
         ),
         (7, "bankid_this_device", json!({"mode": "this_device"})),
         (7, "bankid_other_device", json!({"mode": "other_device"})),
+        (
+            9,
+            "email_code_login",
+            json!({"challenge_id": "c2b1a0f4e3d2", "code": "123456"}),
+        ),
+        (
+            10,
+            "password_reset",
+            json!({"email": "anna.testsson@example.se"}),
+        ),
+        (
+            11,
+            "new_password",
+            json!({"password": "correct horse battery staple"}),
+        ),
+        (
+            12,
+            "password_change",
+            json!({"current": "correct horse battery staple", "new": "Tr0ubadour&3 lösenord"}),
+        ),
+        (
+            13,
+            "siths_check",
+            json!({"certificates": ["MIIBszCCAVmgAwIBAgIUDw==", "MIIBkTCCATegAwIBAgIU"]}),
+        ),
     ];
     for (selector, name, body) in bodies {
         write(
@@ -527,6 +552,20 @@ async fn client_answer_seeds() -> Result<()> {
             http.get(url(&format!("/api/v1/bankid/orders/{id}")))
         );
     }
+    ask!(
+        "siths_check_unavailable",
+        13,
+        http.post(url("/api/v1/siths/check"))
+            .json(&json!({"certificates": []}))
+    );
+    ask!(
+        "siths_test_login_refused",
+        14,
+        http.post(url("/api/v1/siths/test-logins")).json(&json!({
+            "challenge_id": "q7FzW2m0yJx8vN4cR1tL5A", "certificates": [],
+            "signature": "", "algorithm": "ecdsa_p256_sha256"
+        }))
+    );
     ask!("not_found", 12, http.get(url("/api/v1/nothing-here")));
     ask!(
         "logout",
@@ -544,6 +583,27 @@ async fn client_answer_seeds() -> Result<()> {
         502,
         b"<html><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
     ));
+    // What the demo server cannot answer without a SITHS trust anchor: the answers a
+    // configured one gives.
+    for (name, kind, body) in [
+        (
+            "siths_check_good",
+            13u8,
+            json!({"revocation": "good", "crl_updated_at": 1_764_460_800}),
+        ),
+        (
+            "siths_check_revoked",
+            13,
+            json!({"code": "siths_certificate_revoked", "revocation": "revoked"}),
+        ),
+        (
+            "siths_test_login",
+            14,
+            json!({"would_log_in": true, "assurance": "high"}),
+        ),
+    ] {
+        seeds.push((name.to_owned(), kind, 200, serde_json::to_vec(&body)?));
+    }
     server.stop().await?;
     for (name, kind, status, body) in seeds {
         write("client_answer", &name, &client_answer(kind, status, &body)?)?;

@@ -74,6 +74,14 @@ pub fn bounded() -> Result<String> {
     ))
 }
 
+/// `--minutes N`'s value: a whole number of at least one (libFuzzer takes
+/// `-max_total_time=0` as "for ever").
+pub fn minutes(text: Option<&str>) -> Result<u64> {
+    text.and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .context("--minutes needs a whole number of at least 1")
+}
+
 /// `cargo xtask fuzz [TARGET] [--minutes N]`: each target (or the one named) for N minutes,
 /// then what added coverage merged into fuzz/corpus/<target>/ (libFuzzer's `-merge=1`).
 pub fn at_length(target: Option<&str>, minutes: u64) -> Result<()> {
@@ -508,6 +516,118 @@ mod tests {
         assert_eq!(report.cov, Some(912));
         assert_eq!(report.ft, Some(2043));
         assert_eq!(report.exec_per_second, Some(41152));
+    }
+
+    /// Every `.rs` file below `dir`, as text.
+    fn sources(dir: &Path) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut stack = vec![dir.to_owned()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    found.push(fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        found
+    }
+
+    /// The type names written as `<prefix>Name>` in `texts` (`Body<LoginRequest>`).
+    fn type_arguments(texts: &[String], prefix: &str) -> std::collections::BTreeSet<String> {
+        texts
+            .iter()
+            .flat_map(|text| text.split(prefix).skip(1))
+            .filter_map(|rest| {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                (rest[name.len()..].starts_with('>') && name.len() > 1).then_some(name)
+            })
+            .collect()
+    }
+
+    fn target_source(target: &str) -> String {
+        fs::read_to_string(fuzz_dir().join("fuzz_targets").join(format!("{target}.rs"))).unwrap()
+    }
+
+    #[test]
+    fn every_request_body_and_query_the_server_takes_is_fuzzed() {
+        let server = sources(&crate::root().join("crates/server/src"));
+        let bodies = type_arguments(&server, "Body<");
+        assert!(bodies.contains("LoginRequest"), "{bodies:?}");
+        let target = target_source("server_body");
+        let missing: Vec<&String> = bodies
+            .iter()
+            .filter(|name| !target.contains(&format!("extract::<{name}>")))
+            .collect();
+        assert!(missing.is_empty(), "server_body does not feed {missing:?}");
+
+        let queries = type_arguments(&server, "Query<");
+        assert!(queries.contains("WaitQuery"), "{queries:?}");
+        let target = target_source("server_query_and_headers");
+        let missing: Vec<&String> = queries
+            .iter()
+            .filter(|name| !target.contains(&format!("Query::<{name}>")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "server_query_and_headers does not feed {missing:?}"
+        );
+    }
+
+    /// What the app's API client asks the backend for (`….call(…)`), by the type the answer is
+    /// decoded as: the function's `-> Result<T>` or the binding's `let x: T =` just above.
+    #[test]
+    fn every_answer_the_app_decodes_is_fuzzed() {
+        let client = sources(&crate::root().join("crates/client/src"));
+        let mut decoded = std::collections::BTreeSet::new();
+        for text in &client {
+            let lines: Vec<&str> = text.lines().collect();
+            for (at, line) in lines.iter().enumerate() {
+                if !line.contains(".call(") && !line.trim_start().starts_with(".call(") {
+                    continue;
+                }
+                let found = lines[at.saturating_sub(8)..=at].iter().rev().find_map(|l| {
+                    let returns = l
+                        .split_once("-> ")
+                        .map(|(_, r)| r.trim_start_matches("crate::"));
+                    if let Some(rest) = returns.and_then(|r| r.strip_prefix("Result<")) {
+                        let rest = rest.trim_end().trim_end_matches('{').trim_end();
+                        return rest.strip_suffix('>').map(str::to_owned);
+                    }
+                    let rest = l.trim_start().strip_prefix("let ")?;
+                    let (_, ty) = rest.split_once(": ")?;
+                    ty.split_once(" =").map(|(ty, _)| ty.to_owned())
+                });
+                let ty = found.unwrap_or_else(|| panic!("no answer type for {line:?}"));
+                if ty != "()" {
+                    decoded.insert(ty);
+                }
+            }
+        }
+        assert!(decoded.contains("Health"), "{decoded:?}");
+        assert!(decoded.contains("BankIdOrder"), "{decoded:?}");
+        let target = target_source("client_answer");
+        let missing: Vec<&String> = decoded
+            .iter()
+            .filter(|ty| !target.contains(&format!("decode::<{ty}>")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "client_answer does not decode {missing:?}"
+        );
+    }
+
+    #[test]
+    fn minutes_are_a_whole_number_of_at_least_one() {
+        assert_eq!(minutes(Some("10")).unwrap(), 10);
+        for bad in [None, Some("0"), Some("-1"), Some("1.5"), Some("ten")] {
+            assert!(minutes(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

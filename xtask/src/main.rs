@@ -382,10 +382,7 @@ fn fuzz_command(args: &[String]) -> Result<()> {
                 return Ok(());
             }
             "--minutes" => {
-                minutes = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .context("--minutes needs a whole number")?;
+                minutes = fuzz::minutes(args.next().map(String::as_str))?;
             }
             "--no-install" => {}
             name if !name.starts_with("--") && target.is_none() => target = Some(name),

@@ -448,11 +448,21 @@ impl Policy {
             locked: false,
         };
         let mut settings = BTreeMap::new();
+        // The address in use: one from the command line or the environment (debug builds, or
+        // where policy allows overriding) is the user's, whatever policy names.
+        use crate::config::BackendSource;
+        let overridden = backend.filter(|(_, source)| {
+            matches!(
+                source,
+                BackendSource::CommandLine | BackendSource::Environment
+            )
+        });
         settings.insert(
             "BackendUrl",
-            match &self.backend_url {
-                Some(url) => from_policy(json!(url.as_str()), true),
-                None => default(json!(default_backend)),
+            match (overridden, &self.backend_url) {
+                (Some((url, _)), _) => by_user(json!(url.as_str())),
+                (None, Some(url)) => from_policy(json!(url.as_str()), true),
+                (None, None) => default(json!(default_backend)),
             },
         );
         settings.insert(
@@ -1030,6 +1040,46 @@ mod tests {
         );
         let release = BuildKind::Release { built_in: None };
         assert_eq!(dir_override(release, dir), None);
+    }
+
+    #[test]
+    fn the_report_names_the_backend_in_use_where_policy_lets_it_be_overridden() {
+        use crate::config::BackendSource;
+        let (policy, errors) = parse(json!({
+            "BackendUrl": "https://policy.example.se",
+            "AllowBackendOverride": true
+        }));
+        assert!(errors.is_empty(), "{errors:?}");
+        let user = Settings::default();
+        let env = BackendUrl::parse("https://test.example.se").unwrap();
+        let report = policy.report(&[], &user, Some((&env, BackendSource::Environment)));
+        assert_eq!(
+            report.settings["BackendUrl"],
+            Reported {
+                value: json!("https://test.example.se/"),
+                source: Source::User,
+                locked: false
+            }
+        );
+        // Without an override in force, the policy's address, locked.
+        let chosen = policy.backend_url.clone().unwrap();
+        let report = policy.report(&[], &user, Some((&chosen, BackendSource::Policy)));
+        assert_eq!(
+            report.settings["BackendUrl"],
+            Reported {
+                value: json!("https://policy.example.se/"),
+                source: Source::Policy,
+                locked: true
+            }
+        );
+        // A debug build's --backend-url without policy is the user's, not the default.
+        let cli = BackendUrl::parse("http://127.0.0.1:2222").unwrap();
+        let report = Policy::default().report(&[], &user, Some((&cli, BackendSource::CommandLine)));
+        assert_eq!(
+            report.settings["BackendUrl"].value,
+            json!("http://127.0.0.1:2222/")
+        );
+        assert_eq!(report.settings["BackendUrl"].source, Source::User);
     }
 
     #[test]
