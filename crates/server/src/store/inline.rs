@@ -167,6 +167,11 @@ impl InlineReader {
     /// header, or when it cannot be read.
     fn commit_mark(&self) -> Option<CommitMark> {
         let file = self.wal_index.as_ref()?;
+        // An index deleted under the reader (whatever deleted it) is no longer SQLite's: its
+        // header would never change again, so nothing may be answered from memory.
+        if !still_linked(file) {
+            return None;
+        }
         let mut both = [0u8; 2 * HEADER_COPY];
         read_at(file, &mut both)?;
         let (first, second) = both.split_at(HEADER_COPY);
@@ -224,6 +229,17 @@ impl InlineReader {
         }
         None
     }
+}
+
+#[cfg(unix)]
+fn still_linked(file: &std::fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().is_ok_and(|metadata| metadata.nlink() > 0)
+}
+
+#[cfg(not(unix))]
+fn still_linked(_file: &std::fs::File) -> bool {
+    true
 }
 
 #[cfg(unix)]
@@ -345,6 +361,16 @@ mod tests {
         );
         writer.execute("DELETE FROM t WHERE k = 'a'", []).unwrap();
         assert_eq!(value(&reader, &reads), None, "and a deletion too");
+    }
+
+    /// Whatever deletes the index under the reader (an operator restoring the file, say),
+    /// the deleted one's header never changes again: no mark, so nothing from memory.
+    #[test]
+    fn a_wal_index_deleted_under_the_reader_gives_no_commit_mark() {
+        let (dir, _writer, reader) = setup();
+        assert!(reader.commit_mark().is_some());
+        std::fs::remove_file(dir.path().join("kept.sqlite-shm")).unwrap();
+        assert_eq!(reader.commit_mark(), None);
     }
 
     #[test]
