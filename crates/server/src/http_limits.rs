@@ -31,6 +31,7 @@ pub struct Gate {
     permits: Arc<Semaphore>,
     request_timeout: Duration,
     long_poll_timeout: Duration,
+    max_body_bytes: usize,
 }
 
 impl Gate {
@@ -40,6 +41,7 @@ impl Gate {
             request_timeout: limits.request_timeout,
             long_poll_timeout: Duration::from_secs(crate::bankid::MAX_WAIT_SECONDS)
                 + limits.request_timeout,
+            max_body_bytes: limits.max_body_bytes,
         }
     }
 }
@@ -80,8 +82,19 @@ pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Res
 }
 
 /// At most `max_concurrent_requests` requests in the handlers at once, each for at most
-/// `request_timeout`; a request over the limit is `503 overloaded` with `Retry-After`.
+/// `request_timeout`; a request over the limit is `503 overloaded` with `Retry-After`. A body
+/// declared larger than `max_body_bytes` is `413` at once: the body limit itself only counts
+/// what arrives, so a client announcing 1 GB and sending nothing held a permit until the
+/// request timeout and was told `408`.
 async fn limit(gate: &Gate, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > gate.max_body_bytes as u64) {
+        return ApiError::PayloadTooLarge.into_response();
+    }
     let Ok(_permit) = gate.permits.clone().try_acquire_owned() else {
         tracing::warn!("overloaded: request shed");
         return ApiError::Overloaded {

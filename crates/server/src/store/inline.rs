@@ -129,15 +129,32 @@ impl InlineReader {
                 Ok(Mutex::new(connection))
             })
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        // The connections above share it (WAL mode); it stays while they are open, since an
-        // open connection keeps the file from being checkpointed away by its last closer.
+        // A connection opens the WAL and its index at its first read and from then on holds
+        // the file's shared lock, which keeps the last other connection to close (the pool's
+        // come and go) from checkpointing both files away and the next from making a new
+        // index. Read once now, before opening the index: a reader that had not read yet kept
+        // an index deleted under it, whose header never changed again (a session ended later
+        // was answered as alive from memory). If a read fails, nothing is kept.
+        let opened = connections.iter().all(|connection| {
+            let connection = connection.lock().unwrap_or_else(|e| e.into_inner());
+            connection
+                .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+                .inspect_err(|error| {
+                    tracing::warn!(%error, "an inline reader could not read the file");
+                })
+                .is_ok()
+        });
         let mut shm = path.as_os_str().to_owned();
         shm.push("-shm");
-        let wal_index = std::fs::File::open(&shm)
-            .inspect_err(|error| {
-                tracing::warn!(%error, "no WAL index to read: every inline read reads the file");
+        let wal_index = opened
+            .then(|| {
+                std::fs::File::open(&shm)
+                    .inspect_err(|error| {
+                        tracing::warn!(%error, "no WAL index to read: every inline read reads the file");
+                    })
+                    .ok()
             })
-            .ok();
+            .flatten();
         Ok(InlineReader {
             connections,
             next: AtomicUsize::new(0),
@@ -150,6 +167,11 @@ impl InlineReader {
     /// header, or when it cannot be read.
     fn commit_mark(&self) -> Option<CommitMark> {
         let file = self.wal_index.as_ref()?;
+        // An index deleted under the reader (whatever deleted it) is no longer SQLite's: its
+        // header would never change again, so nothing may be answered from memory.
+        if !still_linked(file) {
+            return None;
+        }
         let mut both = [0u8; 2 * HEADER_COPY];
         read_at(file, &mut both)?;
         let (first, second) = both.split_at(HEADER_COPY);
@@ -207,6 +229,17 @@ impl InlineReader {
         }
         None
     }
+}
+
+#[cfg(unix)]
+fn still_linked(file: &std::fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().is_ok_and(|metadata| metadata.nlink() > 0)
+}
+
+#[cfg(not(unix))]
+fn still_linked(_file: &std::fs::File) -> bool {
+    true
 }
 
 #[cfg(unix)]
@@ -303,6 +336,41 @@ mod tests {
             .execute("UPDATE t SET v = 'four' WHERE k = 'a'", [])
             .unwrap();
         assert_eq!(value(&reader, &reads).as_deref(), Some("four"));
+    }
+
+    /// The pool's connections come and go (idle timeout, lifetime): when the last one closes,
+    /// SQLite checkpoints and deletes the `-wal` and `-shm` files unless another connection
+    /// still has them open, and the next one makes a new `-shm`. A reader whose connections
+    /// had not read yet kept the deleted one, whose header never changes again: a session
+    /// ended after that was still answered as alive from memory.
+    #[test]
+    fn the_wal_index_read_is_the_one_sqlite_uses_after_every_other_connection_closed() {
+        let (dir, writer, reader) = setup();
+        let path = dir.path().join("kept.sqlite");
+        drop(writer);
+        let writer = Connection::open(&path).unwrap();
+        let reads = Cell::new(0);
+        assert_eq!(value(&reader, &reads).as_deref(), Some("one"));
+        writer
+            .execute("UPDATE t SET v = 'two' WHERE k = 'a'", [])
+            .unwrap();
+        assert_eq!(
+            value(&reader, &reads).as_deref(),
+            Some("two"),
+            "a change after the other connections closed is seen at once"
+        );
+        writer.execute("DELETE FROM t WHERE k = 'a'", []).unwrap();
+        assert_eq!(value(&reader, &reads), None, "and a deletion too");
+    }
+
+    /// Whatever deletes the index under the reader (an operator restoring the file, say),
+    /// the deleted one's header never changes again: no mark, so nothing from memory.
+    #[test]
+    fn a_wal_index_deleted_under_the_reader_gives_no_commit_mark() {
+        let (dir, _writer, reader) = setup();
+        assert!(reader.commit_mark().is_some());
+        std::fs::remove_file(dir.path().join("kept.sqlite-shm")).unwrap();
+        assert_eq!(reader.commit_mark(), None);
     }
 
     #[test]
