@@ -292,6 +292,24 @@ fn test(install: bool) -> Result<()> {
         Err(_) => "fuzz FAILED".to_owned(),
     };
     timings.push((fuzz_line, fuzz_started.elapsed()));
+    // The packages as IT gets them: the release app (no test machinery in it), .deb and .rpm
+    // installed, started and purged, the signed repository, tampered ones refused, updates.
+    // It installs on this machine: as root only (CI is), else skipped loudly.
+    let bundle_started = Instant::now();
+    let (bundle_line, bundle_result) = if packages::is_root() {
+        let result = bundle::command(&["--test".to_owned()], install);
+        let line = if result.is_ok() {
+            "packages and updates (cargo xtask bundle --test)"
+        } else {
+            "packages and updates FAILED"
+        };
+        (line, result)
+    } else {
+        let line = "packages and updates SKIPPED: `cargo xtask bundle --test` installs packages, run as root";
+        println!("\n!!! {line}");
+        (line, Ok(()))
+    };
+    timings.push((bundle_line.to_owned(), bundle_started.elapsed()));
     println!("\n==> summary");
     for (name, elapsed) in &timings {
         println!("  {:>7.1}s  {name}", elapsed.as_secs_f64());
@@ -299,6 +317,7 @@ fn test(install: bool) -> Result<()> {
     println!("  {:>7.1}s  total", started.elapsed().as_secs_f64());
     e2e_result?;
     fuzz_result?;
+    bundle_result?;
     println!("all checks passed");
     Ok(())
 }
