@@ -51,6 +51,17 @@ impl DemoServer {
     }
 
     /// Starts it on `listen` (`127.0.0.1:0` for a free port) and waits for its URL.
+    /// Whether the caller named the database (a flag, or the variable in the server's
+    /// environment).
+    fn chooses_database(&self) -> bool {
+        const VARIABLE: &str = "LEGITIMERA_DATABASE_URL";
+        self.args
+            .iter()
+            .any(|arg| arg == "--database-url" || arg.starts_with("--database-url="))
+            || self.env.iter().any(|(key, _)| key == VARIABLE)
+            || std::env::var_os(VARIABLE).is_some()
+    }
+
     pub fn start(self, listen: &str) -> Result<ServerProcess> {
         let log_file = match &self.log_dir {
             Some(dir) => {
@@ -66,8 +77,35 @@ impl DemoServer {
             ),
             None => Stdio::inherit(),
         };
-        let mut child = Command::new(&self.binary)
-            .args(["--demo", "--listen", listen])
+        // The server removes its own temporary database only when it exits cleanly, and
+        // `stop` kills it: unless the caller chose a database, it is kept in a directory of
+        // ours, removed with this process handle (each start a fresh one, as before), in the
+        // temporary directory the server would have used (its TMPDIR, if it is given one).
+        let database_dir = if self.chooses_database() {
+            None
+        } else {
+            let server_tmp = self
+                .env
+                .iter()
+                .rev()
+                .find(|(key, _)| key == "TMPDIR")
+                .map_or_else(std::env::temp_dir, |(_, dir)| PathBuf::from(dir));
+            Some(
+                tempfile::Builder::new()
+                    .prefix("legitimera-demo-")
+                    .tempdir_in(server_tmp)
+                    .context("could not make the demo database's directory")?,
+            )
+        };
+        let mut command = Command::new(&self.binary);
+        command.args(["--demo", "--listen", listen]);
+        if let Some(dir) = &database_dir {
+            command.arg("--database-url").arg(format!(
+                "sqlite://{}",
+                dir.path().join("demo.sqlite").display()
+            ));
+        }
+        let mut child = command
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
@@ -88,6 +126,7 @@ impl DemoServer {
         Ok(ServerProcess {
             launch: self,
             child: Some(child),
+            database_dir,
             log_file,
             url,
         })
@@ -99,6 +138,8 @@ impl DemoServer {
 pub struct ServerProcess {
     launch: DemoServer,
     child: Option<Child>,
+    /// The demo database's directory, when the caller chose none: removed after the server.
+    database_dir: Option<tempfile::TempDir>,
     log_file: Option<PathBuf>,
     url: String,
 }
@@ -132,6 +173,7 @@ impl ServerProcess {
             let _ = child.kill();
             let _ = child.wait();
         }
+        self.database_dir = None;
     }
 
     /// Starts the server again on the same address (with a fresh demo database and, with
