@@ -35,7 +35,6 @@ pub fn run() {
         std::process::exit(code);
     }
     keep_gl_caches_off_disk();
-    render_without_compositing();
     let start = start::configure(&args);
     startup::mark("configured");
     // zbus (the single-instance plugin's D-Bus name, claimed while the app is built) uses tokio
@@ -186,9 +185,10 @@ fn create_main_window(app: &tauri::App, boot: &str) -> tauri::Result<()> {
         tracing::warn!("webview automation is on: the main window is not incognito");
         config.incognito = false;
     }
-    tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
+    let window = tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
         .initialization_script(boot)
         .build()?;
+    render_without_compositing(&window);
     Ok(())
 }
 
@@ -236,16 +236,32 @@ fn on_run_event(app: &tauri::AppHandle, event: tauri::RunEvent) {
     }
 }
 
-/// WebKitGTK's accelerated compositing off, unless the user or IT chose otherwise. The app's
-/// pages are static forms: layers buy nothing, and on the computers it is made for (no GPU,
-/// Mesa's software rasterizer) they cost: `cargo xtask bench app` measured the web process at
-/// 198 MB PSS with them and 106 MB without (the bare Tauri app: 158 MB and 94 MB), the layers'
-/// tiles and the GL stack (libLLVM) it loads. Called first, before any thread exists.
-fn render_without_compositing() {
+/// WebKitGTK's accelerated compositing off, unless the user or IT chose otherwise
+/// (`WEBKIT_DISABLE_COMPOSITING_MODE` set by them is left to WebKit). The app's pages are
+/// static forms: layers buy nothing, and on the computers it is made for (no GPU, Mesa's
+/// software rasterizer) they cost: `cargo xtask bench app` measured the web process at 198 MB
+/// PSS with them and 106 MB without (the bare Tauri app: 158 MB and 94 MB), the layers' tiles
+/// and the GL stack (libLLVM) it loads. Set on the webview's settings, not by setting that
+/// variable ourselves: with the variable, WebKitGTK held the first navigation back ~0.5 s in
+/// about half of all starts (the bare app too); with the setting, no start did (stop 13's
+/// notes, `cmp.sh`), and the web process stays as small (108 MB).
+fn render_without_compositing(window: &tauri::WebviewWindow) {
     #[cfg(target_os = "linux")]
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
-        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+        let applied = window.with_webview(|webview| {
+            use webkit2gtk::{SettingsExt, WebViewExt};
+            if let Some(settings) = webview.inner().settings() {
+                settings.set_hardware_acceleration_policy(
+                    webkit2gtk::HardwareAccelerationPolicy::Never,
+                );
+            }
+        });
+        if let Err(error) = applied {
+            tracing::warn!(%error, "compositing could not be turned off");
+        }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = window;
 }
 
 /// Mesa, the GL driver WebKitGTK renders with on Linux, keeps a shader cache in the user's
