@@ -236,15 +236,10 @@ fn on_run_event(app: &tauri::AppHandle, event: tauri::RunEvent) {
     }
 }
 
-/// WebKitGTK's accelerated compositing off, unless the user or IT chose otherwise
-/// (`WEBKIT_DISABLE_COMPOSITING_MODE` set by them is left to WebKit). The app's pages are
-/// static forms: layers buy nothing, and on the computers it is made for (no GPU, Mesa's
-/// software rasterizer) they cost: `cargo xtask bench app` measured the web process at 198 MB
-/// PSS with them and 106 MB without (the bare Tauri app: 158 MB and 94 MB), the layers' tiles
-/// and the GL stack (libLLVM) it loads. Set on the webview's settings, not by setting that
-/// variable ourselves: with the variable, WebKitGTK held the first navigation back ~0.5 s in
-/// about half of all starts (the bare app too); with the setting, no start did (stop 13's
-/// notes, `cmp.sh`), and the web process stays as small (108 MB).
+/// WebKitGTK's accelerated compositing off (unless the user set `WEBKIT_DISABLE_COMPOSITING_MODE`
+/// themselves): for static forms on GPU-less computers layers only cost, 198 vs 106 MB PSS in
+/// the web process (`cargo xtask bench app`). On the webview's settings, not through that
+/// variable, which held the first navigation back ~0.5 s in about half of all starts.
 fn render_without_compositing(window: &tauri::WebviewWindow) {
     #[cfg(target_os = "linux")]
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
