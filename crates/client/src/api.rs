@@ -76,9 +76,15 @@ impl ApiClient {
 
     /// `GET /api/v1/health`: Ok only when the backend and its database answer.
     pub async fn health(&self) -> Result<Health> {
-        let health: Health = self
-            .call(Method::GET, "api/v1/health", None, None::<&()>)
-            .await?;
+        let response = self
+            .request(Method::GET, "api/v1/health", None, None::<&()>)?
+            // The watcher asks every 10 or 30 s, and a connection is kept for 5: closed with
+            // the answer, not by the pool's reaper 5 s later (fewer wake-ups while idle).
+            .header(reqwest::header::CONNECTION, "close")
+            .send()
+            .await
+            .map_err(AppError::BackendUnreachable)?;
+        let health: Health = decode(response).await?;
         if health.status == "ok" {
             Ok(health)
         } else {
@@ -388,6 +394,49 @@ fn service_down(code: ErrorCode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// The backend watcher's check asks for its connection to be closed with the answer, and
+    /// closes it itself even when the server would keep it: no idle connection for the pool's
+    /// reaper to wake for 5 s later, every 10 or 30 s.
+    #[tokio::test]
+    async fn the_health_check_closes_its_connection_with_the_answer() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base =
+            BackendUrl::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let read = socket.read(&mut buffer).await.unwrap();
+                assert!(read > 0, "the request ended early");
+                head.extend_from_slice(&buffer[..read]);
+            }
+            let body = br#"{"status":"ok","version":"1","demo":false}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            socket.write_all(body).await.unwrap();
+            // The server keeps the connection; the client must end it, well before 5 s.
+            let closed = tokio::time::timeout(Duration::from_secs(2), socket.read(&mut buffer))
+                .await
+                .map(|read| read.unwrap() == 0);
+            (
+                String::from_utf8(head).unwrap().to_ascii_lowercase(),
+                closed,
+            )
+        });
+        let client = ApiClient::new(base).unwrap();
+        let health = client.health().await.unwrap();
+        assert_eq!(health.status, "ok");
+        let (head, closed) = server.await.unwrap();
+        assert!(head.contains("\r\nconnection: close\r\n"), "{head}");
+        assert_eq!(closed, Ok(true), "the connection was kept open");
+        drop(client);
+    }
 
     /// A SITHS login whose CRL was out of reach said "the service is down" (a 503 read as the
     /// whole backend): only the service-level codes mean that.
