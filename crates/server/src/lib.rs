@@ -113,20 +113,30 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// How often ended rate-limit windows are swept from the database.
+/// How often ended rate-limit windows and old sessions are swept from the database.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Removes ended rate-limit windows now and then, so the table holds only live ones. Holds
-/// the pool, not the state, so dropping the server ends it.
-fn maintenance(pool: sqlx::AnyPool, clock: Arc<dyn Clock>) -> AbortOnDrop {
+/// Sweeps now and then, so the tables hold only what can still be asked for: ended
+/// rate-limit windows, and sessions long past every limit (swept here, not at each login:
+/// there it was a write of its own that nearly always found nothing). Holds the pool, not the
+/// state, so dropping the server ends it.
+fn maintenance(pool: sqlx::AnyPool, clock: Arc<dyn Clock>, absolute: Duration) -> AbortOnDrop {
     AbortOnDrop(tokio::spawn(async move {
         loop {
             tokio::time::sleep(SWEEP_INTERVAL).await;
-            if let Err(error) = store::limits::sweep(&pool, clock.unix()).await {
-                tracing::warn!(%error, "could not sweep rate limits");
-            }
+            sweep(&pool, clock.unix(), absolute).await;
         }
     }))
+}
+
+/// One round of [`maintenance`].
+async fn sweep(pool: &sqlx::AnyPool, now: i64, absolute: Duration) {
+    if let Err(error) = store::limits::sweep(pool, now).await {
+        tracing::warn!(%error, "could not sweep rate limits");
+    }
+    if let Err(error) = sessions::sweep(pool, now, absolute).await {
+        tracing::warn!(%error, "could not sweep old sessions");
+    }
 }
 
 /// How often the SITHS CRLs are looked at for one that is due to be fetched again.
@@ -417,7 +427,11 @@ async fn build_app(
         crls,
     };
     let public_origin = public_origin(config, listening);
-    let maintenance = maintenance(store.pool().clone(), clock.clone());
+    let maintenance = maintenance(
+        store.pool().clone(),
+        clock.clone(),
+        config.timeouts.absolute,
+    );
     let state = AppState {
         inner: Arc::new(Inner {
             store,

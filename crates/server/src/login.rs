@@ -70,7 +70,7 @@ async fn finish_password(
 ) -> Result<Json<LoginAnswer>> {
     let Some(phone) = account.phone() else {
         // Without two-step verification there is no SMS code for a device token to replace.
-        guard.succeeded(account.id).await?;
+        guard.succeeded(account).await?;
         let session = sessions::create(state, account.id, Assurance::Low, None).await?;
         tracing::info!(assurance = "low", "logged in");
         return Ok(Json(LoginAnswer::Session(session)));
@@ -79,7 +79,7 @@ async fn finish_password(
         None => false,
         Some(token) => match devices::use_token(state, account.id, token).await? {
             Some(device_id) => {
-                guard.succeeded(account.id).await?;
+                guard.succeeded(account).await?;
                 let session =
                     sessions::create(state, account.id, Assurance::Substantial, Some(&device_id))
                         .await?;
@@ -159,8 +159,8 @@ pub async fn sms(
     }
     guard.release().await?;
     challenges::advance(&state, &row, Step::Done).await?;
-    guard.succeeded(account.id).await?;
-    Guard::new(&state, &email, ip).succeeded(account.id).await?;
+    guard.succeeded(&account).await?;
+    Guard::new(&state, &email, ip).succeeded(&account).await?;
     let device = if request.trust_device {
         Some(devices::create(&state, account.id, &label).await?)
     } else {
@@ -328,10 +328,13 @@ impl<'a> Guard<'a> {
     }
 
     /// The owner got in: the account's window starts over (the address's does not), and the
-    /// wrong passwords in a row are forgotten.
-    pub async fn succeeded(&self, account_id: i64) -> Result<()> {
+    /// wrong passwords in a row are forgotten (a write only when the account, as read for this
+    /// login, had any: a wrong one that came in between still counts).
+    pub async fn succeeded(&self, account: &Account) -> Result<()> {
         self.account.clear(self.state, &self.account_key).await?;
-        store::accounts::clear_failed_logins(self.state.pool(), account_id).await?;
+        if account.failed_logins > 0 {
+            store::accounts::clear_failed_logins(self.state.pool(), account.id).await?;
+        }
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use legitimera_protocol::{Assurance, SecretString, Session, SessionStatus, Staff
 use rand::rngs::OsRng;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::config::Timeouts;
@@ -24,6 +25,17 @@ use crate::{accounts, store, AppState};
 /// Expired sessions are kept this long past the absolute limit (so they answer
 /// `session_expired`, not `unauthorized`), then swept.
 pub(crate) const KEEP_EXPIRED_SECONDS: i64 = 24 * 60 * 60;
+
+/// Removes the sessions created longer ago than the absolute limit and
+/// [`KEEP_EXPIRED_SECONDS`] (the server's maintenance, once a minute).
+pub(crate) async fn sweep(pool: &sqlx::AnyPool, now: i64, absolute: Duration) -> sqlx::Result<()> {
+    let absolute = i64::try_from(absolute.as_secs()).unwrap_or(i64::MAX);
+    store::sessions::sweep(
+        pool,
+        now.saturating_sub(absolute.saturating_add(KEEP_EXPIRED_SECONDS)),
+    )
+    .await
+}
 
 /// A session for an account (password logins): it shows the account's person's cases.
 /// `device_id`: the trusted device the login used or made, if any.
@@ -69,12 +81,6 @@ async fn open(
 ) -> Result<Session> {
     let now = state.now();
     let timeouts = state.timeouts();
-    let absolute = i64::try_from(timeouts.absolute.as_secs()).unwrap_or(i64::MAX);
-    store::sessions::sweep(
-        state.pool(),
-        now.saturating_sub(absolute.saturating_add(KEEP_EXPIRED_SECONDS)),
-    )
-    .await?;
     let token = new_token();
     store::sessions::insert(
         state.pool(),
@@ -389,4 +395,42 @@ pub(crate) async fn staff_identity(state: &AppState, staff_id: i64) -> Result<St
 pub fn mask_personal_number(number: &str) -> String {
     let birth_date: String = number.chars().take(8).collect();
     format!("{birth_date}-****")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::Database;
+    use crate::store::Store;
+
+    /// The maintenance sweep removes a session once it is past the absolute limit and the
+    /// day it is kept to answer `session_expired`, and not a second before.
+    #[tokio::test]
+    async fn old_sessions_are_swept_a_day_after_their_absolute_limit() {
+        let store = Store::open(&Database::Temporary).await.unwrap();
+        let pool = store.pool();
+        sqlx::query("INSERT INTO people (id, given_name, surname) VALUES (1, 'A', 'B')")
+            .execute(pool)
+            .await
+            .unwrap();
+        let absolute = Duration::from_secs(12 * 60 * 60);
+        let person = store::sessions::Principal::Person {
+            person_id: 1,
+            account_id: None,
+        };
+        let (old, kept) = (b"old".as_slice(), b"kept".as_slice());
+        store::sessions::insert(pool, old, person, "high", None, 0)
+            .await
+            .unwrap();
+        store::sessions::insert(pool, kept, person, "high", None, 1)
+            .await
+            .unwrap();
+        let limit = 12 * 60 * 60 + KEEP_EXPIRED_SECONDS;
+        sweep(pool, limit, absolute).await.unwrap();
+        assert!(store::sessions::find(pool, old).await.unwrap().is_some());
+        sweep(pool, limit + 1, absolute).await.unwrap();
+        assert!(store::sessions::find(pool, old).await.unwrap().is_none());
+        assert!(store::sessions::find(pool, kept).await.unwrap().is_some());
+    }
 }
