@@ -520,7 +520,7 @@ pub fn server_figures(install: bool) -> Result<ServerFigures> {
     Ok(figures)
 }
 
-/// bench/password_login.rs's ratio (its last line: `ratio: 0.93 (goal ≥ 0.9) ok`).
+/// bench/password_login.rs's ratio (its last line: `ratio: 0.93 (median of 10 rounds; goal ≥ 0.9) ok`).
 fn password_login_ratio() -> Result<f64> {
     println!("\n==> password login bench (bench/password_login.rs)");
     let output = crate::cargo()
