@@ -18,7 +18,10 @@ fn filter() -> EnvFilter {
 /// Starts logging; keep the guard alive for the life of the app so the file is flushed.
 /// When the log directory cannot be made, logs go to stderr only.
 pub fn init(log_dir: &Path) -> Option<WorkerGuard> {
+    // Colours only for a terminal: a desktop session's journal or a redirected file would
+    // hold the escape codes.
     let stderr = fmt::layer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_filter(filter());
     let (file, guard) = match std::fs::create_dir_all(log_dir) {
