@@ -2,9 +2,12 @@
 // the state (`backend-status` events) and lets the user ask for a check now.
 
 import { invoke, listen } from './tauri.js';
-import { t, errorMessage, onLanguageChange } from './i18n.js';
+import { t, show, errorMessage, onLanguageChange } from './i18n.js';
 
 let status = { state: 'checking' };
+// No address, or a wrong one, in this installation: only whoever manages the computer can
+// help, so the banner says so and offers no retry.
+const SET_UP_WRONG = new Set(['backend_not_configured', 'invalid_backend_url']);
 let wasUnreachable = false;
 const listeners = [];
 
@@ -20,6 +23,10 @@ function render() {
   banner.hidden = !unreachable;
   document.body.dataset.backend = status.state;
   if (unreachable) {
+    const setUpWrong = SET_UP_WRONG.has(status.code);
+    show(document.getElementById('backend-banner-title'),
+      setUpWrong ? 'status.not_set_up.title' : 'status.unreachable.title');
+    document.getElementById('backend-retry').hidden = setUpWrong;
     document.getElementById('backend-banner-body').textContent = errorMessage(status);
   }
 }
