@@ -48,7 +48,7 @@ const DEMO_PASSWORD: &str = "demo-lösenord-2026";
 /// Errors quoted in the report (the rest are counted).
 const QUOTED_ERRORS: usize = 10;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Settings {
     minutes: u64,
     sessions: usize,
@@ -740,12 +740,32 @@ fn command_output(program: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// The results file: `<date>-<host>-soak.md` for the run the issue asks for (5 minutes, 1,000
+/// sessions, both databases); any other run names its settings, so a shorter try does not
+/// overwrite it.
+fn results_file(date: &str, host: &str, settings: &Settings) -> String {
+    let standard = Settings {
+        minutes: 5,
+        sessions: 1000,
+        sqlite_only: false,
+    };
+    if *settings == standard {
+        return format!("{date}-{host}-soak.md");
+    }
+    format!(
+        "{date}-{host}-soak-{}min-{}-sessions{}.md",
+        settings.minutes,
+        settings.sessions,
+        if settings.sqlite_only { "-sqlite" } else { "" }
+    )
+}
+
 fn write_results(reports: &[SoakReport], settings: &Settings, build_s: f64) -> Result<()> {
     let date = command_output("date", &["-u", "+%F"]);
     let host = command_output("hostname", &[]);
     let dir = crate::root().join("bench/results");
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("{date}-{host}-soak.md"));
+    let path = dir.join(results_file(&date, &host, settings));
     let text = format!(
         "# Soak: {} sessions for {} minutes ({date})\n\n\
          `cargo xtask bench soak` (xtask/src/bench_soak.rs): the release demo server \
@@ -803,6 +823,27 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn only_the_standard_run_writes_the_soak_file_others_name_their_settings() {
+        let settings = |minutes, sessions, sqlite_only| Settings {
+            minutes,
+            sessions,
+            sqlite_only,
+        };
+        assert_eq!(
+            results_file("2026-11-30", "vm", &settings(5, 1000, false)),
+            "2026-11-30-vm-soak.md"
+        );
+        assert_eq!(
+            results_file("2026-11-30", "vm", &settings(2, 1000, false)),
+            "2026-11-30-vm-soak-2min-1000-sessions.md"
+        );
+        assert_eq!(
+            results_file("2026-11-30", "vm", &settings(5, 1000, true)),
+            "2026-11-30-vm-soak-5min-1000-sessions-sqlite.md"
+        );
+    }
 
     #[test]
     fn personnummer_are_valid_and_distinct() {
