@@ -222,7 +222,8 @@ fn write_bare_app() -> Result<PathBuf> {
             format!(
                 "[package]\nname = \"bare-tauri\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
                  [workspace]\n\n[build-dependencies]\ntauri-build = \"={}\"\n\n\
-                 [dependencies]\ntauri = {{ version = \"={}\", features = [\"custom-protocol\"] }}\n",
+                 [dependencies]\ntauri = {{ version = \"={}\", features = [\"custom-protocol\"] }}\n\n\
+                 [profile.release]\nstrip = \"symbols\"\n",
                 version("tauri-build")?,
                 version("tauri")?
             ),

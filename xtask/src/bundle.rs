@@ -296,15 +296,27 @@ fn only_file(dir: &Path, extension: &str) -> Result<PathBuf> {
     }
 }
 
+/// Goal: a package is at most this big (a download on an old shared computer's connection).
+const MAX_PACKAGE_BYTES: u64 = 10_000_000;
+
 fn report(built: &Built, build_time: Duration) -> Result<()> {
     println!("\n==> packages ({:.0} s)", build_time.as_secs_f64());
     for path in [&built.deb, &built.rpm] {
         let size = std::fs::metadata(path)?.len();
-        println!("  {:>6.1} MB  {}", size as f64 / 1e6, path.display());
+        println!(
+            "  {:>6.1} MB  {} ({size} bytes)",
+            size as f64 / 1e6,
+            path.display()
+        );
         let signature = signature_path(path);
         if signature.is_file() {
             println!("             {} (updater signature)", signature.display());
         }
+        ensure!(
+            size <= MAX_PACKAGE_BYTES,
+            "{} is {size} bytes, over the goal of {MAX_PACKAGE_BYTES}",
+            path.display()
+        );
     }
     Ok(())
 }
