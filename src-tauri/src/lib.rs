@@ -153,11 +153,15 @@ fn setup(app: &mut tauri::App, start: Start) -> Result<(), Box<dyn std::error::E
         desktop: host,
         startup,
     });
-    create_main_window(app, &boot_script(&client.boot()))?;
+    create_main_window(app, &client.boot().script())?;
     startup::mark("window_created");
-    tauri::async_runtime::spawn(Arc::clone(&client).watch_backend());
-    tauri::async_runtime::spawn(Arc::clone(&client).run_session_clock());
-    tauri::async_runtime::spawn(Arc::clone(&updates).run());
+    let (background, updater) = (Arc::clone(&client), Arc::clone(&updates));
+    tauri::async_runtime::spawn(async move {
+        startup::first_view().await;
+        tokio::spawn(Arc::clone(&background).watch_backend());
+        tokio::spawn(background.run_session_clock());
+        updater.run().await;
+    });
     app.manage(updates);
     lifecycle::exit_on_signals(app.handle());
     app.manage(client);
@@ -190,24 +194,6 @@ fn create_main_window(app: &tauri::App, boot: &str) -> tauri::Result<()> {
         .build()?;
     render_without_compositing(&window);
     Ok(())
-}
-
-/// The first view's catalogs, built in (the same files the page fetches on a language switch).
-const CATALOG_SV: &str = include_str!("../../ui/i18n/sv.json");
-const CATALOG_EN: &str = include_str!("../../ui/i18n/en.json");
-
-/// `window.__LEGITIMERA_BOOT__`, run before the page's own scripts: the start-up info, the
-/// settings and the catalog of the language to start in, so the page renders its first view
-/// translated at once (ui/js/main.js) instead of asking Rust and fetching the catalog first.
-fn boot_script(boot: &legitimera_client::Boot) -> String {
-    let catalog = match boot.info.language {
-        legitimera_client::locale::Language::Sv => CATALOG_SV,
-        legitimera_client::locale::Language::En => CATALOG_EN,
-    };
-    let data = serde_json::to_string(boot).unwrap_or_else(|_| "{}".into());
-    format!(
-        "Object.defineProperty(window, '__LEGITIMERA_BOOT__', {{ value: Object.freeze({{ ...{data}, catalog: {catalog} }}) }});"
-    )
 }
 
 /// Closing the window ends the app, after its closing work.
@@ -274,26 +260,6 @@ fn keep_gl_caches_off_disk() {
             && std::env::var_os("MESA_SHADER_CACHE_DIR").is_none()
         {
             std::env::set_var(variable, value);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
-
-    use super::*;
-
-    /// The built-in catalogs are what the page would fetch, and JSON objects (the boot script
-    /// embeds them as they are).
-    #[test]
-    fn the_built_in_catalogs_are_the_ui_catalogs() {
-        let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/i18n");
-        for (built_in, file) in [(CATALOG_SV, "sv.json"), (CATALOG_EN, "en.json")] {
-            assert_eq!(built_in, std::fs::read_to_string(ui.join(file)).unwrap());
-            assert!(serde_json::from_str::<serde_json::Value>(built_in)
-                .unwrap()
-                .is_object());
         }
     }
 }

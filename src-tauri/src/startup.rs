@@ -26,6 +26,14 @@ struct Timeline {
 
 static TIMELINE: OnceLock<Timeline> = OnceLock::new();
 
+/// Told when the webview reports its first view (`ui_ready`).
+static FIRST_VIEW: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Once the first view is up (3 s at most): for work it does not need, which would compete with it.
+pub async fn first_view() {
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), FIRST_VIEW.notified()).await;
+}
+
 fn timeline() -> &'static Timeline {
     TIMELINE.get_or_init(|| Timeline {
         started: Instant::now(),
@@ -75,6 +83,7 @@ pub fn ui_ready(ui: UiMarks) {
     {
         return;
     }
+    FIRST_VIEW.notify_one();
     let now = timeline.started.elapsed().as_secs_f64() * 1000.0;
     let mut marks = match timeline.marks.lock() {
         Ok(marks) => marks.clone(),

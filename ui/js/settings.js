@@ -10,12 +10,13 @@ import { invoke } from './tauri.js';
 import { show, setLanguage, language } from './i18n.js';
 import * as router from './router.js';
 import { showError, clearError, busy } from './forms.js';
-import { offer } from './chooser.js';
 
 const $ = (id) => document.getElementById(id);
 
 // Rust's settings as it handed them over at start (`wire`), then as last read or saved.
 let current;
+// The chooser's `offer(settings)` (main.js: the first view's code), given to `wire`.
+let offer = () => {};
 
 /** The settings as last read from Rust. */
 export function get() {
@@ -143,8 +144,10 @@ export async function rememberLanguage(lang) {
 /**
  * Wires the settings page, once it is in the page (after the first view), from `initial`: the
  * settings as Rust handed them over at start (the first view applied them itself).
+ * `chooser.offer(settings)` offers the login methods again whenever the settings change.
  */
-export function wire(initial) {
+export function wire(initial, chooser) {
+  offer = chooser.offer;
   // Unless the header's language switch already saved, and so read, newer ones.
   current ??= initial;
   $('settings-form').addEventListener('submit', save);

@@ -129,6 +129,29 @@ pub struct Boot {
     pub settings: SettingsView,
 }
 
+/// The first view's catalogs, built in (the same files the page fetches on a language switch).
+const CATALOG_SV: &str = include_str!("../../../ui/i18n/sv.json");
+const CATALOG_EN: &str = include_str!("../../../ui/i18n/en.json");
+
+impl Boot {
+    /// `window.__LEGITIMERA_BOOT__`, for the window to run before the page's own scripts: this
+    /// boot and the catalog of the language to start in, so the page renders its first view
+    /// translated at once (ui/js/main.js) instead of asking Rust and fetching the catalog first.
+    /// Each part is JSON in a string literal: `JSON.parse` reads it faster than an object literal.
+    pub fn script(&self) -> String {
+        let catalog = match self.info.language {
+            Language::Sv => CATALOG_SV,
+            Language::En => CATALOG_EN,
+        };
+        let literal = |json: &str| serde_json::to_string(json).unwrap_or_else(|_| "'{}'".into());
+        let boot = literal(&serde_json::to_string(self).unwrap_or_else(|_| "{}".into()));
+        let catalog = literal(catalog);
+        format!(
+            "Object.defineProperty(window, '__LEGITIMERA_BOOT__', {{ value: Object.freeze({{ ...JSON.parse({boot}), catalog: JSON.parse({catalog}) }}) }});"
+        )
+    }
+}
+
 /// What "Glöm den här enheten" did.
 #[derive(Debug, Serialize)]
 pub struct Forgotten {

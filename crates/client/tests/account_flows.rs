@@ -815,3 +815,32 @@ async fn the_demo_outbox_is_refused_by_a_backend_that_is_not_a_demo() {
     h.client.check_backend(&mut reachability).await;
     assert!(h.client.demo_outbox().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_boot_script_hands_the_page_its_boot_and_the_start_language_catalog_as_json() {
+    use legitimera_client::locale::Language;
+    let h = Harness::new().await;
+    for (language, file) in [(Language::Sv, "sv"), (Language::En, "en")] {
+        let mut boot = h.client.boot();
+        boot.info.language = language;
+        let script = boot.script();
+        assert!(script.starts_with("Object.defineProperty(window, '__LEGITIMERA_BOOT__'"));
+        // JSON.parse(<string literal>) twice: each literal is a JSON string holding a JSON text.
+        let literals: Vec<String> = script
+            .split("JSON.parse(")
+            .skip(1)
+            .map(|rest| {
+                let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<String>();
+                stream.next().unwrap().unwrap()
+            })
+            .collect();
+        assert_eq!(literals.len(), 2, "{script:.200}");
+        let handed: serde_json::Value = serde_json::from_str(&literals[0]).unwrap();
+        assert_eq!(handed, serde_json::to_value(&boot).unwrap());
+        // The catalog the page would fetch on a language switch, as it is.
+        let path = format!("{}/../../ui/i18n/{file}.json", env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(literals[1], std::fs::read_to_string(path).unwrap());
+        let catalog: serde_json::Value = serde_json::from_str(&literals[1]).unwrap();
+        assert!(catalog.is_object());
+    }
+}
