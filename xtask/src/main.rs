@@ -39,8 +39,9 @@ commands:
   fuzz [TARGET] [--minutes N]  run the fuzz targets (or one) N minutes each (default 10),
          merging new coverage into fuzz/corpus/ (fuzz/README.md)
   fuzz --bounded  only the bounded fuzz step of `test`, with its time
-  bench load    the release server under load (wrk, 100 connections, 20 s): session checks
-         and BankID order status as ratios of an axum hello-world, p50/p99, errors;
+  bench load    the release server under load (wrk, 100 connections, 20 s per route in 4
+         alternating rounds of 5 s): session checks and BankID order status as ratios of an
+         axum hello-world measured beside them (median of the rounds), p50/p99, errors;
          xtask/src/bench_load.rs (LEGITIMERA_BENCH_PASSWORD_LOGIN=0 skips the password bench)
   bench soak [--minutes N] [--sessions N] [--sqlite-only]  1,000 sessions at human pace for
          5 minutes on SQLite and PostgreSQL: errors, lost sessions, RSS, p99 per minute;

@@ -10,16 +10,68 @@ use crate::fields::{QrStartSecret, QrStartToken};
 
 /// `HMAC-SHA256(key = secret as ASCII, message = seconds as ASCII decimal)`, lowercase hex.
 pub fn qr_auth_code(secret: &QrStartSecret, seconds: u64) -> String {
-    hex::encode(qr_mac(secret, seconds).finalize().into_bytes())
+    let mut code = [0; 64];
+    hex_into(&qr_mac(secret, seconds).finalize().into_bytes(), &mut code);
+    ascii(&code).to_owned()
 }
 
+/// The longest QR content: `bankid.` (7), a hyphenated UUID (36), `.`, the seconds (at most
+/// 20 digits), `.`, 64 hex digits.
+const QR_DATA_MAX_LEN: usize = 7 + 36 + 1 + 20 + 1 + 64;
+
 /// The QR content for second `seconds` of the order:
-/// `bankid.<qrStartToken>.<seconds>.<qrAuthCode>`.
+/// `bankid.<qrStartToken>.<seconds>.<qrAuthCode>`. Written on the stack and copied into one
+/// allocation of its size: the server answers every poll of a pending "other device" order
+/// with it (`format!` with the hex crate's iterator cost more than the HMAC itself).
 pub fn qr_data(qr_start_token: &QrStartToken, secret: &QrStartSecret, seconds: u64) -> String {
-    format!(
-        "bankid.{qr_start_token}.{seconds}.{}",
-        qr_auth_code(secret, seconds)
-    )
+    let mut data = [0; QR_DATA_MAX_LEN];
+    let mut at = 0;
+    let mut put = |part: &[u8]| {
+        data[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    };
+    put(b"bankid.");
+    put(qr_start_token
+        .as_uuid()
+        .hyphenated()
+        .encode_lower(&mut uuid::Uuid::encode_buffer())
+        .as_bytes());
+    put(b".");
+    put(decimal(seconds, &mut [0; 20]).as_bytes());
+    put(b".");
+    let mut code = [0; 64];
+    hex_into(&qr_mac(secret, seconds).finalize().into_bytes(), &mut code);
+    put(&code);
+    ascii(&data[..at]).to_owned()
+}
+
+/// `bytes` (32 of them) in lowercase hex.
+fn hex_into(bytes: &[u8], out: &mut [u8; 64]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+}
+
+/// ASCII bytes as text (everything written here is ASCII: digits, hex, a UUID, `bankid.`).
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+/// `value` in ASCII decimal, written into the end of `buffer` (20 digits hold any `u64`).
+fn decimal(mut value: u64, buffer: &mut [u8; 20]) -> &str {
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        // A single digit: `value % 10 < 10`, so the cast cannot truncate.
+        buffer[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    ascii(&buffer[start..])
 }
 
 /// One order's animated QR code: what the server keeps to answer "the QR data now". The time
@@ -104,7 +156,7 @@ fn qr_mac(secret: &QrStartSecret, seconds: u64) -> Hmac<Sha256> {
     #[allow(clippy::expect_used)]
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
         .expect("HMAC accepts any key length");
-    mac.update(seconds.to_string().as_bytes());
+    mac.update(decimal(seconds, &mut [0; 20]).as_bytes());
     mac
 }
 
@@ -120,6 +172,20 @@ mod tests {
 
     fn vector_secret() -> QrStartSecret {
         QrStartSecret::new("d28db9a7-4cde-429e-a983-359be676944c")
+    }
+
+    #[test]
+    fn seconds_are_written_in_decimal_like_to_string() {
+        for value in [0, 1, 9, 10, 99, 100, 12_345, u64::MAX] {
+            assert_eq!(decimal(value, &mut [0; 20]), value.to_string());
+        }
+        let longest = qr_data(&vector_token(), &vector_secret(), u64::MAX);
+        assert_eq!(longest.len(), QR_DATA_MAX_LEN);
+        assert_eq!(
+            longest.capacity(),
+            QR_DATA_MAX_LEN,
+            "one allocation, never grown"
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! and the lease that says which instance collects each. Lease times are wall-clock
 //! milliseconds (shared by all instances); order times are the server clock's.
 
+use std::sync::Arc;
+
 use sqlx::AnyPool;
 
 /// An order as stored. Holds the QR secret: `Debug` shows only the id and status.
@@ -86,8 +88,9 @@ pub async fn insert(pool: &AnyPool, new: &NewOrder<'_>) -> sqlx::Result<()> {
 
 /// [`find`], on SQLite read in this thread (see `store::inline`; given again without a read
 /// while the file holds no new commit) when it can be: the app's long polls read the order at
-/// every answer.
-pub async fn find_in(store: &super::Store, id: &str) -> sqlx::Result<Option<Row>> {
+/// every answer. Shared, not copied: a row given again from memory is the same one (copying
+/// its dozen strings was a tenth of a status answer's own time under load).
+pub async fn find_in(store: &super::Store, id: &str) -> sqlx::Result<Option<Arc<Row>>> {
     let inline = store.read_inline_cached("bankid_orders by id", id.as_bytes(), |connection| {
         use rusqlite::OptionalExtension as _;
         connection
@@ -115,10 +118,11 @@ pub async fn find_in(store: &super::Store, id: &str) -> sqlx::Result<Option<Row>
                 })
             })
             .optional()
+            .map(|row| row.map(Arc::new))
     });
     match inline {
         Some(row) => Ok(row),
-        None => find(store.pool(), id).await,
+        None => Ok(find(store.pool(), id).await?.map(Arc::new)),
     }
 }
 
