@@ -355,13 +355,18 @@ fn measure() -> Result<()> {
         for is_ours in order {
             let binary = if is_ours { &app } else { &bare };
             let start = start_once(binary, &session, &backend, round < MEMORY_ROUNDS)?;
+            let memory = match start.processes {
+                0 => "memory not read".to_owned(),
+                n => format!(
+                    "PSS {:>6.1} MB over {n} processes",
+                    start.pss_kb as f64 / 1024.0
+                ),
+            };
             println!(
-                "    {:<5} start {:>2}: ready {:>6.0} ms, PSS {:>6.1} MB over {} processes",
+                "    {:<5} start {:>2}: ready {:>6.0} ms, {memory}",
                 if is_ours { "app" } else { "bare" },
                 round + 1,
                 start.ready_ms,
-                start.pss_kb as f64 / 1024.0,
-                start.processes
             );
             if is_ours {
                 ours.push(start);
