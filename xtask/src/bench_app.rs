@@ -1028,17 +1028,12 @@ struct Report {
     bare_idle: Idle,
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n == 0 {
+/// The median (`bench_load`'s), or NaN when nothing was measured: no figure, not a zero.
+fn median(values: Vec<f64>) -> f64 {
+    if values.is_empty() {
         return f64::NAN;
     }
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
+    crate::bench_load::median(&values)
 }
 
 impl Report {
