@@ -69,6 +69,11 @@ error_codes! {
         MethodNotAllowed = "method_not_allowed",
         /// The body is larger than the server takes (64 KiB by default).
         PayloadTooLarge = "payload_too_large",
+        /// The request's path and query are longer than the server reads (64 KiB).
+        UriTooLong = "uri_too_long",
+        /// The request's headers are larger than the server reads (about 400 KiB, or over 100
+        /// of them).
+        HeadersTooLarge = "headers_too_large",
         /// A body that is not `Content-Type: application/json`.
         UnsupportedMediaType = "unsupported_media_type",
         /// The request (its body, or its work) took longer than the server allows.

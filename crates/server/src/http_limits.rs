@@ -2,7 +2,8 @@
 //! (hyper's timer, set where connections are served in `lib.rs`), how long a request may take,
 //! how many run at once (the rest are shed with `503 overloaded` at once, not queued without
 //! end), and how large a body may be. Also the last word on errors: whatever answers an error
-//! without JSON (axum's 405, a rejected query, a layer) is given the API's `{code, message}`.
+//! without JSON (axum's 405, a rejected query, a layer) is given the API's `{code, message}`
+//! (what hyper refuses before the router, in `parse_errors`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -130,6 +131,8 @@ fn json_error(response: Response) -> Response {
         StatusCode::NOT_FOUND => ApiError::NotFound,
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::URI_TOO_LONG => ApiError::UriTooLong,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ApiError::HeadersTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
         StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout,
         StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => ApiError::Overloaded {

@@ -17,6 +17,7 @@ mod language;
 mod login;
 mod messages;
 pub mod otp;
+mod parse_errors;
 mod password_reset;
 pub mod passwords;
 mod phone_change;
@@ -60,6 +61,7 @@ use crate::bankid::BankId;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BankIdSetup, Config, Delivery, HttpLimits, RpIdentityFiles, Timeouts};
 use crate::delivery::{DemoOutbox, HttpSmsGateway, Mailer, SmsSender, SmtpMailer};
+use crate::parse_errors::JsonParseErrors;
 use crate::passwords::Hasher;
 use crate::ratelimit::Limiter;
 use crate::siths::{CertificatePolicy, CrlCache, SithsSetup, TrustAnchors};
@@ -542,7 +544,9 @@ pub async fn serve(
     match &config.tls {
         None => {
             announce("http", listening);
-            let mut server = axum_server::from_tcp(listener)?.handle(handle);
+            let mut server = axum_server::from_tcp(listener)?
+                .handle(handle)
+                .map(JsonParseErrors);
             limit_connections(server.http_builder(), &config.http);
             server.serve(service).await?;
         }
@@ -556,7 +560,9 @@ pub async fn serve(
                     announce("https", addr);
                 }
             });
-            let mut server = axum_server::from_tcp_rustls(listener, rustls_config)?.handle(handle);
+            let mut server = axum_server::from_tcp_rustls(listener, rustls_config)?
+                .handle(handle)
+                .map(JsonParseErrors);
             limit_connections(server.http_builder(), &config.http);
             server.serve(service).await?;
         }
@@ -623,7 +629,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     stop_on(&handle, async {
         let _ = stopped.await;
     });
-    let mut server = axum_server::from_tcp(listener.into_std()?)?.handle(handle);
+    let mut server = axum_server::from_tcp(listener.into_std()?)?
+        .handle(handle)
+        .map(JsonParseErrors);
     limit_connections(server.http_builder(), &config.http);
     let task = tokio::spawn(async move {
         let served = server

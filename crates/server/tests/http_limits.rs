@@ -259,3 +259,120 @@ async fn a_stopping_plain_http_server_keeps_its_shutdown_deadline() {
     );
     let _ = poll.await;
 }
+
+/// Sends `request` on a fresh connection and reads the whole answer (the server closes after
+/// these); its status line and JSON body.
+async fn raw_answer(server: &TestServer, request: &[u8]) -> (String, serde_json::Value) {
+    let mut stream = TcpStream::connect(server.running.addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let bytes = read_until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("the server did not close the connection");
+    let text = String::from_utf8(bytes).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("no head");
+    let status_line = head.lines().next().unwrap().to_owned();
+    assert!(
+        head.contains("\r\ncontent-type: application/json\r\n"),
+        "{head}"
+    );
+    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (status_line, body)
+}
+
+/// hyper answers a head it cannot read by itself, before the router: those answers are the
+/// API's JSON too, and the server goes on answering.
+#[tokio::test]
+async fn requests_hyper_refuses_unread_are_json_400_414_431() {
+    let server = TestServer::demo().await;
+    let long_uri = format!(
+        "GET /api/v1/health?{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let many_headers = format!(
+        "GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
+        (0..120)
+            .map(|i| format!("x-{i}: {i}\r\n"))
+            .collect::<String>()
+    );
+    for (request, status_line, code) in [
+        (
+            b"GARBAGE\r\n\r\n".to_vec(),
+            "HTTP/1.1 400 Bad Request",
+            ErrorCode::BadRequest,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nno colon here\r\n\r\n".to_vec(),
+            "HTTP/1.1 400 Bad Request",
+            ErrorCode::BadRequest,
+        ),
+        (
+            long_uri.into_bytes(),
+            "HTTP/1.1 414 URI Too Long",
+            ErrorCode::UriTooLong,
+        ),
+        (
+            many_headers.into_bytes(),
+            "HTTP/1.1 431 Request Header Fields Too Large",
+            ErrorCode::HeadersTooLarge,
+        ),
+    ] {
+        let (line, body) = raw_answer(&server, &request).await;
+        assert_eq!(line, status_line);
+        assert_eq!(body["code"], code.as_str(), "{body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let health = server
+        .send(
+            server
+                .client
+                .get(format!("{}/api/v1/health", server.running.url())),
+        )
+        .await;
+    assert_eq!(health.status, StatusCode::OK);
+}
+
+/// The same over HTTPS, where the answer is written under TLS: the real binary with a
+/// certificate, through reqwest trusting it.
+#[tokio::test]
+async fn over_https_the_server_answers_and_its_431_is_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.subject_alt_names.push(rcgen::SanType::IpAddress(
+        std::net::Ipv4Addr::LOCALHOST.into(),
+    ));
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let database = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let server = support::ServerProcess::start(
+        &database,
+        &[
+            "--tls-cert".to_owned(),
+            cert_file.display().to_string(),
+            "--tls-key".to_owned(),
+            key_file.display().to_string(),
+        ],
+    )
+    .await;
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let health = client.get(server.api("health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    // reqwest will not send a URI over 64 KiB itself; 120 headers are over hyper's 100.
+    let mut many = client.get(server.api("health"));
+    for i in 0..120 {
+        many = many.header(format!("x-{i}"), i.to_string());
+    }
+    let refused = many.send().await.unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], ErrorCode::HeadersTooLarge.as_str(), "{body}");
+}

@@ -15,54 +15,14 @@ use std::time::{Duration, Instant};
 use legitimera_bankid::simulator::{Scan, Simulator, TestPerson};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::DEMO_PASSWORD;
+use support::{ServerProcess, DEMO_PASSWORD};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-/// One server process; killed (SIGKILL) when dropped.
-struct Instance {
-    child: Child,
-    url: String,
-}
-
-impl Instance {
-    async fn start(database_url: &str, extra: &[String]) -> Instance {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_legitimera-server"))
-            .args([
-                "--demo",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
-            .args(extra)
-            .env("LEGITIMERA_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    return url.to_owned();
-                }
-            }
-            panic!("the server exited before listening");
-        })
-        .await
-        .expect("the server did not start within 60 s");
-        Instance { child, url }
-    }
-
-    fn api(&self, path: &str) -> String {
-        format!("{}/api/v1/{path}", self.url)
-    }
-}
+use tokio::process::Command;
 
 /// Two instances on one fresh database (and the temporary directory of a SQLite one).
-async fn two_instances(extra: &[String]) -> (Instance, Instance, Option<tempfile::TempDir>) {
+async fn two_instances(
+    extra: &[String],
+) -> (ServerProcess, ServerProcess, Option<tempfile::TempDir>) {
     let (url, dir) = match support::fresh_postgres_database().await {
         Some(url) => (url, None),
         None => {
@@ -73,7 +33,10 @@ async fn two_instances(extra: &[String]) -> (Instance, Instance, Option<tempfile
     };
     // Both at once: the migrations and the demo seed run under concurrency as they would when
     // a deployment starts several instances together.
-    let (a, b) = tokio::join!(Instance::start(&url, extra), Instance::start(&url, extra));
+    let (a, b) = tokio::join!(
+        ServerProcess::start(&url, extra),
+        ServerProcess::start(&url, extra)
+    );
     (a, b, dir)
 }
 
@@ -89,7 +52,7 @@ async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     (status, body)
 }
 
-async fn log_in(http: &reqwest::Client, on: &Instance, password: &str) -> (StatusCode, Value) {
+async fn log_in(http: &reqwest::Client, on: &ServerProcess, password: &str) -> (StatusCode, Value) {
     send(
         http.post(on.api("login/password"))
             .json(&json!({"email": "erik@example.se", "password": password})),

@@ -43,6 +43,50 @@ impl Answer {
     }
 }
 
+/// One `legitimera-server` process (the real binary); killed (SIGKILL) when dropped.
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    pub url: String,
+}
+
+impl ServerProcess {
+    /// The `legitimera-server` binary in demo mode on `database_url`, with `extra` arguments,
+    /// once it says where it listens.
+    pub async fn start(database_url: &str, extra: &[String]) -> ServerProcess {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_legitimera-server"))
+            .args([
+                "--demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .args(extra)
+            .env("LEGITIMERA_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    return url.to_owned();
+                }
+            }
+            panic!("the server exited before listening");
+        })
+        .await
+        .expect("the server did not start within 60 s");
+        ServerProcess { child, url }
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1/{path}", self.url)
+    }
+}
+
 /// The variable `cargo xtask test` sets to a throwaway PostgreSQL cluster's URL (any existing
 /// database on it, e.g. `postgres://legitimera@127.0.0.1:PORT/postgres`) to run this suite on
 /// PostgreSQL; unset, the suite runs on SQLite.
