@@ -119,6 +119,33 @@ async fn every_view_is_reached_and_left_by_keyboard(harness: &Harness) -> Result
             "Escape did not leave {view}"
         );
     }
+    // A form's button keeps the focus through its work (it is disabled meanwhile, which drops
+    // the focus to the page): Enter on Save in the settings, and the next Tab goes on from
+    // there, to Back, not from the top of the page.
+    app.tab_to("settings-button").await?;
+    app.press(keys::ENTER).await?;
+    app.wait_for_view("settings").await?;
+    app.tab_to("settings-save").await?;
+    app.press(keys::ENTER).await?;
+    app.wait_until("the saved notice", Duration::from_secs(10), || {
+        app.is_visible("#settings-saved")
+    })
+    .await?;
+    let focused = app.focused_id().await?;
+    ensure!(
+        focused == "settings-save",
+        "after saving, the focus is on #{focused}, not on Save"
+    );
+    app.press(keys::TAB).await?;
+    let on_back = app
+        .exec(
+            "return document.activeElement.hasAttribute('data-back')",
+            vec![],
+        )
+        .await?;
+    ensure!(on_back == json!(true), "Tab after Save did not reach Back");
+    app.press(keys::ENTER).await?;
+    app.wait_for_view("chooser").await?;
     // The language switch is reachable and usable by keyboard too.
     app.tab_to("language-switch").await?;
     app.press(keys::ENTER).await?;

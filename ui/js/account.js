@@ -62,7 +62,7 @@ function startCooldown(seconds) {
     }
   };
   tick();
-  if (left >= 0) resendTimer = setInterval(tick, 1000);
+  if (waited) resendTimer = setInterval(tick, 1000);
 }
 
 /** Shows the code view for `next` (a flow's new step); `error` when the code could not be sent. */
@@ -199,6 +199,8 @@ async function resendCode() {
       if (error && error.code === 'resend_too_soon') startCooldown(error.retry_after);
     }
   });
+  // `busy` enables the button when it is done; a countdown started meanwhile keeps it off.
+  if (resendTimer) $('code-resend').disabled = true;
 }
 
 // ---- the forms that start a flow -----------------------------------------------------------

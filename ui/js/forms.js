@@ -42,9 +42,11 @@ export function clearError(region, form) {
   }
 }
 
-/** Runs `task` with `button` disabled and marked busy, so a double click sends nothing twice. */
+/** Runs `task` with `button` disabled and marked busy, so a double click sends nothing twice;
+ * a button that had the focus has it again after. */
 export async function busy(button, task) {
   if (button.disabled) return undefined;
+  const focused = document.activeElement === button;
   button.disabled = true;
   button.setAttribute('aria-busy', 'true');
   try {
@@ -52,6 +54,11 @@ export async function busy(button, task) {
   } finally {
     button.disabled = false;
     button.removeAttribute('aria-busy');
+    // Disabling the focused button dropped the focus to the page, and the next Tab would
+    // start from the top: give it back, unless the task moved it (an error's field, a new
+    // view's heading) or the button is no longer shown.
+    const dropped = !document.activeElement || document.activeElement === document.body;
+    if (focused && dropped && button.isConnected && !button.closest('[hidden]')) button.focus();
   }
 }
 

@@ -23,6 +23,11 @@ pub fn init(log_dir: &Path) -> Option<WorkerGuard> {
     let stderr = fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
+        // When stderr is gone (whoever started the app stopped reading it), a line there is
+        // lost, and nothing else. Said outright: a layer's default, but `fmt()`'s is to report
+        // it with `eprintln!`, which panics on that same stderr in whatever thread logged
+        // (the server had that: tests/logging.rs holds the app to this).
+        .log_internal_errors(false)
         .with_filter(filter());
     let (file, guard) = match std::fs::create_dir_all(log_dir) {
         Ok(()) => {

@@ -644,8 +644,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     Ok(Running { addr, stop, task })
 }
 
+/// Whoever started the server may have stopped reading its output: that is no reason to fail.
 fn announce(scheme: &str, addr: SocketAddr) {
-    println!("listening on {scheme}://{addr}");
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout(), "listening on {scheme}://{addr}");
     tracing::info!(%addr, scheme, "listening");
 }
 

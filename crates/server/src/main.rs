@@ -221,6 +221,11 @@ async fn main() -> ExitCode {
         // Colours for a person at a terminal; a log file or journal gets plain text (and each
         // request's span is formatted in a fraction of the time: `cargo xtask bench load`).
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A log line that cannot be written (whoever read stderr has gone) is lost, and nothing
+        // else: by default tracing reports it with `eprintln!`, which panics on that same
+        // stderr, in whatever task logged — the SIGTERM handler's "shutting down" among them,
+        // so the server could no longer be stopped (tests/process.rs).
+        .log_internal_errors(false)
         .init();
     let cli = Cli::parse();
     match run(cli).await {
