@@ -77,6 +77,18 @@ async fn with_policy(h: &Harness) -> Result<()> {
         !app.is_visible("#settings-language-managed").await?,
         "the language is shown as locked though the policy does not lock it"
     );
+    // The preferred method is chosen among the allowed ones only: WebKitGTK's list shows a
+    // hidden <option> all the same, and choosing it was refused.
+    let offered = app
+        .exec(
+            "return [...document.getElementById('settings-method').options].map(o => o.value)",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        offered == json!(["", "siths"]),
+        "the preferred method offers {offered}"
+    );
 
     let answer = invoke(&app, "settings_set", json!({"mode": "personal"})).await?;
     ensure!(

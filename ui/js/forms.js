@@ -18,6 +18,9 @@ export function showError(region, error, form) {
   show(region, errorKey(error), errorValues(error));
   region.dataset.code = (error && error.code) || 'unknown';
   region.hidden = false;
+  // role="alert" tells a screen reader; a long form's error may be out of sight above the
+  // button that was pressed. A field it is about gets the focus below, and is scrolled to.
+  region.scrollIntoView({ block: 'nearest' });
   if (!form) return;
   for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
   const code = error && error.code;

@@ -7,7 +7,7 @@
 // anyway (`setting_locked`).
 
 import { invoke } from './tauri.js';
-import { show, setLanguage, language } from './i18n.js';
+import { show, setLanguage, language, apply } from './i18n.js';
 import * as router from './router.js';
 import { showError, clearError, busy } from './forms.js';
 
@@ -62,14 +62,25 @@ function lock(controls, noteId, locked) {
   }
 }
 
+// Every choice of preferred method the page has, in its order ("none" first).
+let methodOptions;
+
+/** The preferred method is chosen among the methods policy allows: the others are taken out
+ * of the list (WebKitGTK's list shows a hidden <option> all the same). */
+function offerMethods(allowed) {
+  const select = $('settings-method');
+  methodOptions ||= [...select.options];
+  select.replaceChildren(...methodOptions.filter((option) => !option.value || allowed.includes(option.value)));
+  // Out of the page, an option missed a change of language.
+  apply(select);
+}
+
 function fillForm() {
   const managed = current.managed;
   lock(document.querySelectorAll('#settings-form input[name="mode"]'), 'settings-mode-managed', managed.mode_locked);
   lock(document.querySelectorAll('#settings-form input[name="language"]'), 'settings-language-managed', managed.language_locked);
   lock([$('settings-method')], 'settings-method-managed', managed.preferred_method_locked);
-  for (const option of $('settings-method').options) {
-    option.hidden = option.value !== '' && !managed.login_methods.includes(option.value);
-  }
+  offerMethods(managed.login_methods);
   for (const input of document.querySelectorAll('#settings-form input[name="mode"]')) input.checked = input.value === current.mode;
   for (const input of document.querySelectorAll('#settings-form input[name="language"]')) input.checked = input.value === language();
   $('settings-method').value = current.preferred_method || '';
