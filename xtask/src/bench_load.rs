@@ -361,7 +361,8 @@ pub fn markdown(figures: &ServerFigures) -> String {
     out
 }
 
-/// A program that announces `listening on URL` as its first line on stdout; killed on drop.
+/// A program that announces `listening on URL` as its first line on stdout; stopped on drop
+/// (SIGTERM, so a demo server removes its temporary database; SIGKILL after 10 s).
 #[derive(Debug)]
 pub struct Served {
     child: Child,
@@ -413,6 +414,13 @@ impl Served {
 
 impl Drop for Served {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -19,7 +19,8 @@
 //! unknown afterwards. Measured: the server's RSS every 10 s (flat after warm-up: at most
 //! [`RSS_GROWTH_LIMIT`] above the first sample after the ramp), p99 latency per minute (the
 //! long poll's wait is not latency and is left out). Bounded: every request has a 30 s
-//! timeout and the whole run a deadline; loopback only; the server is killed on drop.
+//! timeout and the whole run a deadline; loopback only; the server is stopped on drop
+//! (SIGTERM, then SIGKILL).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
