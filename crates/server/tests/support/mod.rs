@@ -53,6 +53,17 @@ impl ServerProcess {
     /// The `legitimera-server` binary in demo mode on `database_url`, with `extra` arguments,
     /// once it says where it listens.
     pub async fn start(database_url: &str, extra: &[String]) -> ServerProcess {
+        Self::start_with(database_url, extra, "warn", std::process::Stdio::inherit()).await
+    }
+
+    /// [`ServerProcess::start`] logging at `log` (`LEGITIMERA_LOG`) to `stderr`. Its stdout
+    /// is not read after the address.
+    pub async fn start_with(
+        database_url: &str,
+        extra: &[String],
+        log: &str,
+        stderr: std::process::Stdio,
+    ) -> ServerProcess {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_legitimera-server"))
             .args([
                 "--demo",
@@ -62,9 +73,9 @@ impl ServerProcess {
                 database_url,
             ])
             .args(extra)
-            .env("LEGITIMERA_LOG", "warn")
+            .env("LEGITIMERA_LOG", log)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .unwrap();
