@@ -189,6 +189,9 @@ pub struct ServerFigures {
     /// bench/password_login.rs: password logins/s against raw argon2id hashes/s (goal ≥ 0.9);
     /// `None` when not gathered (LEGITIMERA_BENCH_PASSWORD_LOGIN=0).
     pub password_login_ratio: Option<f64>,
+    /// bench/card_read.rs, per card kind (no goal: what a card costs, beside the rest); empty
+    /// when not gathered (LEGITIMERA_BENCH_CARD=0).
+    pub card: Vec<CardFigure>,
     /// How long the release builds of the server and the hello-world took in this run.
     pub build_seconds: f64,
     /// /proc/loadavg before and after the runs (the machine is shared).
@@ -240,6 +243,7 @@ impl ServerFigures {
             bankid_status_p99_ms: bankid_status.p99_ms,
             errors: hello.errors + session_check.errors + bankid_status.errors,
             password_login_ratio: None,
+            card: Vec::new(),
             build_seconds: 0.0,
             load_before: String::new(),
             load_after: String::new(),
@@ -266,6 +270,11 @@ impl ServerFigures {
             "load_rounds": self.rounds,
             "errors": self.errors,
             "password_login_ratio": self.password_login_ratio.map(|r| round(r, 3)),
+            "card_ready_ms": self
+                .card
+                .iter()
+                .map(|c| (c.kind.clone(), Value::from(round(c.ready_median_ms, 1))))
+                .collect::<serde_json::Map<String, Value>>(),
         })
     }
 }
@@ -340,6 +349,23 @@ pub fn table_rows(figures: &ServerFigures) -> Vec<(String, String, String, bool)
             ratio >= 0.9,
         ));
     }
+    for card in &f.card {
+        rows.push((
+            format!(
+                "card, {}: inserted → certificate ready (pcscd, virtual card; bench/card_read.rs)",
+                card.kind
+            ),
+            card.ready.clone(),
+            "—".to_owned(),
+            true,
+        ));
+        rows.push((
+            format!("card, {}: reading it against its floor", card.kind),
+            card.against_floor.clone(),
+            "—".to_owned(),
+            true,
+        ));
+    }
     rows.push((
         "server: release builds (server + hello-world)".to_owned(),
         format!("{:.0} s", f.build_seconds),
@@ -353,10 +379,12 @@ pub fn table_rows(figures: &ServerFigures) -> Vec<(String, String, String, bool)
 pub fn markdown(figures: &ServerFigures) -> String {
     let mut out = String::from("| Measure | Figure | Goal | Met |\n| --- | --- | --- | --- |\n");
     for (measure, figure, goal, met) in table_rows(figures) {
-        out.push_str(&format!(
-            "| {measure} | {figure} | {goal} | {} |\n",
-            if met { "yes" } else { "**no**" }
-        ));
+        let met = match (goal.as_str(), met) {
+            ("—", _) => "—",
+            (_, true) => "yes",
+            (_, false) => "**no**",
+        };
+        out.push_str(&format!("| {measure} | {figure} | {goal} | {met} |\n"));
     }
     out
 }
@@ -670,7 +698,76 @@ pub fn server_figures(install: bool) -> Result<ServerFigures> {
     if std::env::var("LEGITIMERA_BENCH_PASSWORD_LOGIN").as_deref() != Ok("0") {
         figures.password_login_ratio = Some(password_login_ratio()?);
     }
+    if std::env::var("LEGITIMERA_BENCH_CARD").as_deref() != Ok("0") {
+        figures.card = card_figures()?;
+    }
     Ok(figures)
+}
+
+/// One card kind's figures from bench/card_read.rs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardFigure {
+    /// "PIV", "PKCS#15", …
+    pub kind: String,
+    /// Inserted → certificate ready: `median … ms, p95 … ms, max … ms (n = …)`.
+    pub ready: String,
+    pub ready_median_ms: f64,
+    /// The APDUs and the read time against the fewest a reader could send.
+    pub against_floor: String,
+}
+
+/// Runs bench/card_read.rs (pcscd and the virtual card; it starts pcscd when needed).
+fn card_figures() -> Result<Vec<CardFigure>> {
+    println!("\n==> card bench (bench/card_read.rs)");
+    let output = crate::cargo()
+        .args(["bench", "-p", "legitimera-bench", "--bench", "card_read"])
+        .env("CARGO_INCREMENTAL", "0")
+        .stderr(Stdio::inherit())
+        .output()
+        .context("could not run cargo bench")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    if !output.status.success() {
+        bail!("the card bench failed ({})", output.status);
+    }
+    let figures = parse_card_bench(&stdout);
+    if figures.is_empty() {
+        bail!("the card bench printed no card kind's figures");
+    }
+    Ok(figures)
+}
+
+/// bench/card_read.rs's output: a `KIND:` line, then its indented figures.
+fn parse_card_bench(output: &str) -> Vec<CardFigure> {
+    let mut figures: Vec<CardFigure> = Vec::new();
+    let mut apdus = String::new();
+    for line in output.lines() {
+        let text = line.trim();
+        if !line.starts_with(' ') && text.ends_with(':') {
+            figures.push(CardFigure {
+                kind: text.trim_end_matches(':').to_owned(),
+                ready: String::new(),
+                ready_median_ms: f64::NAN,
+                against_floor: String::new(),
+            });
+        } else if let Some(figure) = figures.last_mut() {
+            let ratio = |rest: &str| rest.rsplit("ratio ").next().unwrap_or_default().to_owned();
+            if let Some(ready) = text.strip_prefix("inserted → certificate ready:") {
+                figure.ready = ready.trim().to_owned();
+                figure.ready_median_ms = ready
+                    .trim()
+                    .strip_prefix("median ")
+                    .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+                    .unwrap_or(f64::NAN);
+            } else if text.starts_with("APDUs to read it:") {
+                apdus = ratio(text);
+            } else if text.starts_with("read median") {
+                figure.against_floor = format!("APDUs {apdus}×, time {}× the floor", ratio(text));
+            }
+        }
+    }
+    figures.retain(|figure| figure.ready_median_ms.is_finite());
+    figures
 }
 
 /// bench/password_login.rs's ratio (its last line: `ratio: 0.93 (median of 10 rounds; goal ≥ 0.9) ok`).
@@ -848,6 +945,43 @@ mod tests {
         assert_eq!(with_errors.errors, 3);
         assert!(!with_errors.goals_met());
         assert!(markdown(&with_errors).contains("| **no** |"));
+    }
+
+    #[test]
+    fn the_card_bench_figures_are_read_per_kind() {
+        let output = "card inserted → authentication certificate ready to show; RSA-2048 keys, \
+                      certificate 1290 bytes, 20 insertions per card
+
+PIV:
+  inserted → CardInserted event:      median 210.00 ms, p95 400.00 ms, max 401.00 ms (n = 20)
+  inserted → certificate ready:       median 230.50 ms, p95 420.10 ms, max 430.00 ms (n = 20)
+  event → certificate read (connect, transaction, APDUs): median 20.00 ms, p95 21.00 ms, max 22.00 ms (n = 20)
+  one round trip (SELECT, 200×):        median 0.40 ms, p95 0.50 ms, max 0.90 ms (n = 200)
+  APDUs to read it: 8 (the card's count; the session counted 8); floor 7; ratio 1.14
+  read median 20.00 ms vs floor 7 × 0.400 ms = 2.80 ms; ratio 7.14
+
+PKCS#15:
+  inserted → certificate ready:       median 240.00 ms, p95 430.00 ms, max 440.00 ms (n = 20)
+  APDUs to read it: 9 (the card's count; the session counted 9); floor 9; ratio 1.00
+  read median 10.00 ms vs floor 9 × 0.400 ms = 3.60 ms; ratio 2.78
+";
+        let figures = parse_card_bench(output);
+        assert_eq!(figures.len(), 2, "{figures:?}");
+        assert_eq!(figures[0].kind, "PIV");
+        assert_eq!(figures[0].ready_median_ms, 230.5);
+        assert!(figures[0]
+            .ready
+            .starts_with("median 230.50 ms, p95 420.10 ms"));
+        assert_eq!(
+            figures[0].against_floor,
+            "APDUs 1.14×, time 7.14× the floor"
+        );
+        assert_eq!(figures[1].kind, "PKCS#15");
+        assert_eq!(
+            figures[1].against_floor,
+            "APDUs 1.00×, time 2.78× the floor"
+        );
+        assert!(parse_card_bench("no figures here\n").is_empty());
     }
 
     #[test]

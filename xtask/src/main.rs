@@ -41,8 +41,9 @@ commands:
   fuzz --bounded  only the bounded fuzz step of `test`, with its time
   bench load    the release server under load (wrk, 100 connections, 20 s per route in 4
          alternating rounds of 5 s): session checks and BankID order status as ratios of an
-         axum hello-world measured beside them (median of the rounds), p50/p99, errors;
-         xtask/src/bench_load.rs (LEGITIMERA_BENCH_PASSWORD_LOGIN=0 skips the password bench)
+         axum hello-world measured beside them (median of the rounds), p50/p99, errors; with
+         the password and card benches' figures (bench/password_login.rs, bench/card_read.rs:
+         LEGITIMERA_BENCH_PASSWORD_LOGIN=0 or LEGITIMERA_BENCH_CARD=0 skips one)
   bench soak [--minutes N] [--sessions N] [--sqlite-only]  1,000 sessions at human pace for
          5 minutes on SQLite and PostgreSQL: errors, lost sessions, RSS, p99 per minute;
          writes bench/results/<date>-<host>-soak.md (xtask/src/bench_soak.rs)
