@@ -718,18 +718,7 @@ pub struct CardFigure {
 
 /// Runs bench/card_read.rs (pcscd and the virtual card; it starts pcscd when needed).
 fn card_figures() -> Result<Vec<CardFigure>> {
-    println!("\n==> card bench (bench/card_read.rs)");
-    let output = crate::cargo()
-        .args(["bench", "-p", "legitimera-bench", "--bench", "card_read"])
-        .env("CARGO_INCREMENTAL", "0")
-        .stderr(Stdio::inherit())
-        .output()
-        .context("could not run cargo bench")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    print!("{stdout}");
-    if !output.status.success() {
-        bail!("the card bench failed ({})", output.status);
-    }
+    let stdout = bench_output("card_read", "card bench")?;
     let figures = parse_card_bench(&stdout);
     if figures.is_empty() {
         bail!("the card bench printed no card kind's figures");
@@ -772,25 +761,25 @@ fn parse_card_bench(output: &str) -> Vec<CardFigure> {
 
 /// bench/password_login.rs's ratio (its last line: `ratio: 0.93 (median of 10 rounds; goal ≥ 0.9) ok`).
 fn password_login_ratio() -> Result<f64> {
-    println!("\n==> password login bench (bench/password_login.rs)");
+    let stdout = bench_output("password_login", "password login bench")?;
+    parse_ratio_line(&stdout).context("the password login bench printed no `ratio:` line")
+}
+
+/// Runs bench/`name`.rs (release, `cargo bench`), echoes its stdout and returns it.
+fn bench_output(name: &str, what: &str) -> Result<String> {
+    println!("\n==> {what} (bench/{name}.rs)");
     let output = crate::cargo()
-        .args([
-            "bench",
-            "-p",
-            "legitimera-bench",
-            "--bench",
-            "password_login",
-        ])
+        .args(["bench", "-p", "legitimera-bench", "--bench", name])
         .env("CARGO_INCREMENTAL", "0")
         .stderr(Stdio::inherit())
         .output()
         .context("could not run cargo bench")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     print!("{stdout}");
     if !output.status.success() {
-        bail!("the password login bench failed ({})", output.status);
+        bail!("the {what} failed ({})", output.status);
     }
-    parse_ratio_line(&stdout).context("the password login bench printed no `ratio:` line")
+    Ok(stdout)
 }
 
 /// The figure of a bench's `ratio: X …` line.
