@@ -22,27 +22,8 @@ pub struct DesktopSession {
 
 impl DesktopSession {
     pub fn start() -> Result<Self> {
-        let number = (90..200)
-            .find(|n| {
-                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            })
-            .context("no free X display number")?;
+        let (xvfb, number) = start_xvfb()?;
         let display = format!(":{number}");
-        let xvfb = Command::new("Xvfb")
-            .args([&display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("could not start Xvfb")?;
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            if Instant::now() > deadline {
-                bail!("Xvfb did not come up on {display}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
         let mut dbus = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
             .stdout(Stdio::piped())
@@ -155,8 +136,86 @@ impl Drop for DesktopSession {
         }
         let _ = self.dbus.kill();
         let _ = self.dbus.wait();
-        let _ = self.xvfb.kill();
-        let _ = self.xvfb.wait();
+        // SIGTERM: Xvfb then removes its socket, which it leaves when killed outright.
+        crate::terminate(&mut self.xvfb, Duration::from_secs(5));
+    }
+}
+
+/// The first display number Xvfb can take:
+/// - from :90 up;
+/// - skipping numbers whose lock file names a live process;
+/// - ready once Xvfb says so through `-displayfd`.
+///
+/// What a server that is gone left does not count: not its lock file, not its socket (Xvfb
+/// replaces it). Counting them once made a machine that had run the tests often run out of
+/// numbers. A number Xvfb refuses (another server got it first, or one in another namespace
+/// holds its socket) makes it exit; then the next number is tried.
+fn start_xvfb() -> Result<(Child, u32)> {
+    let mut refused = Vec::new();
+    for number in FIRST_DISPLAY..FIRST_DISPLAY + 1000 {
+        if lock_holder_alive(number) {
+            continue;
+        }
+        match try_xvfb(number)? {
+            Some(xvfb) => return Ok((xvfb, number)),
+            None => refused.push(format!(":{number}")),
+        }
+        if refused.len() == 10 {
+            break;
+        }
+    }
+    bail!(
+        "Xvfb could not take a display: it refused {} (run one by hand to see why)",
+        refused.join(", ")
+    )
+}
+
+const FIRST_DISPLAY: u32 = 90;
+
+/// Whether `/tmp/.X<number>-lock` exists and names a process that is still running (as Xvfb
+/// judges it). A lock that cannot be read counts as held.
+fn lock_holder_alive(number: u32) -> bool {
+    let path = format!("/tmp/.X{number}-lock");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => match text.trim().parse::<u32>() {
+            Ok(pid) => Path::new(&format!("/proc/{pid}")).exists(),
+            Err(_) => true,
+        },
+        Err(error) => error.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
+/// Xvfb on `:number`: `Some` once it has written the number to its stdout (`-displayfd 1`,
+/// which it does when it is ready), `None` when it exits first.
+fn try_xvfb(number: u32) -> Result<Option<Child>> {
+    let display = format!(":{number}");
+    let mut xvfb = Command::new("Xvfb")
+        .args([&display, "-displayfd", "1"])
+        .args(["-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("could not start Xvfb")?;
+    let stdout = xvfb.stdout.take().context("no stdout")?;
+    let (said, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let read = reader.read_line(&mut line);
+        let _ = said.send(read.map(|_| line));
+        // Drained until Xvfb exits: it must never meet a closed stdout.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    match heard.recv_timeout(Duration::from_secs(15)) {
+        Ok(Ok(line)) if line.trim() == number.to_string() => Ok(Some(xvfb)),
+        Ok(_) => {
+            crate::terminate(&mut xvfb, Duration::from_secs(5));
+            Ok(None)
+        }
+        Err(_) => {
+            crate::terminate(&mut xvfb, Duration::from_secs(5));
+            bail!("Xvfb did not come up on {display} in 15 s")
+        }
     }
 }
 
@@ -268,4 +327,53 @@ pub fn ensure_axe_core(install: bool) -> Result<PathBuf> {
         bail!("npm install {AXE_CORE} failed ({status})");
     }
     Ok(script)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// With `-displayfd` Xvfb writes no lock file: its socket is what it leaves.
+    fn socket_left(number: u32) -> bool {
+        Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
+    }
+
+    /// Run after run on one machine: what an Xvfb that was killed leaves must not take its
+    /// number away for good; one that is stopped leaves nothing.
+    #[test]
+    #[ignore = "needs Xvfb"]
+    fn a_display_left_by_a_killed_xvfb_is_taken_again_and_a_stopped_one_leaves_nothing() {
+        let (mut killed, number) = start_xvfb().unwrap();
+        killed.kill().unwrap();
+        killed.wait().unwrap();
+        assert!(socket_left(number), "a killed Xvfb leaves its socket");
+        assert!(!lock_holder_alive(number));
+
+        let (mut next, again) = start_xvfb().unwrap();
+        assert!(
+            again <= number,
+            "the display :{number} a killed Xvfb left was not taken again (took :{again})"
+        );
+        crate::terminate(&mut next, Duration::from_secs(5));
+        assert!(!socket_left(again), "a stopped Xvfb left its socket");
+    }
+
+    #[test]
+    fn a_lock_naming_a_live_process_is_held_and_a_gone_one_is_not() {
+        let number = 60_000 + std::process::id() % 5_000;
+        let path = format!("/tmp/.X{number}-lock");
+        assert!(!lock_holder_alive(number), "no lock file: free");
+        std::fs::write(&path, format!("{:>10}\n", std::process::id())).unwrap();
+        assert!(lock_holder_alive(number), "this process is alive");
+        let mut gone = Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        std::fs::write(&path, format!("{:>10}\n", gone.id())).unwrap();
+        let gone_alive = lock_holder_alive(number);
+        std::fs::write(&path, "not a pid\n").unwrap();
+        let garbled = lock_holder_alive(number);
+        std::fs::remove_file(&path).unwrap();
+        assert!(!gone_alive, "a process that has exited holds nothing");
+        assert!(garbled, "a lock that cannot be read counts as held");
+    }
 }

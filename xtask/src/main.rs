@@ -13,8 +13,8 @@ mod packages;
 mod postgres;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::process::{Child, Command, ExitCode};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use legitimera_testkit::pcscd::{self, Pcscd};
@@ -164,6 +164,22 @@ fn run(step: &str, command: &mut Command) -> Result<()> {
 }
 
 /// Where cargo puts binaries for this workspace (honours CARGO_TARGET_DIR).
+/// Asks `child` to end (SIGTERM), kills it if it has not after `grace`, and waits for it.
+fn terminate(child: &mut Child, grace: Duration) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + grace;
+    while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
