@@ -123,20 +123,18 @@ fn start_keyring(dbus_address: &str, home: &Path) -> Option<Child> {
         std::thread::sleep(Duration::from_millis(100));
     }
     println!("no keyring for the tests (gnome-keyring-daemon did not come up)");
-    let _ = child.kill();
-    let _ = child.wait();
+    crate::terminate(&mut child, Duration::from_secs(5));
     None
 }
 
 impl Drop for DesktopSession {
     fn drop(&mut self) {
+        // SIGTERM to each: dbus-daemon and Xvfb then remove their sockets in /tmp, which
+        // they leave when killed outright.
         if let Some(mut keyring) = self.keyring.take() {
-            let _ = keyring.kill();
-            let _ = keyring.wait();
+            crate::terminate(&mut keyring, Duration::from_secs(5));
         }
-        let _ = self.dbus.kill();
-        let _ = self.dbus.wait();
-        // SIGTERM: Xvfb then removes its socket, which it leaves when killed outright.
+        crate::terminate(&mut self.dbus, Duration::from_secs(5));
         crate::terminate(&mut self.xvfb, Duration::from_secs(5));
     }
 }
@@ -339,11 +337,21 @@ mod tests {
         Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
     }
 
+    /// Tests that start displays take turns: one's "next free number" is not another's.
+    static DISPLAYS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn displays() -> std::sync::MutexGuard<'static, ()> {
+        DISPLAYS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Run after run on one machine: what an Xvfb that was killed leaves must not take its
     /// number away for good; one that is stopped leaves nothing.
     #[test]
     #[ignore = "needs Xvfb"]
     fn a_display_left_by_a_killed_xvfb_is_taken_again_and_a_stopped_one_leaves_nothing() {
+        let _turn = displays();
         let (mut killed, number) = start_xvfb().unwrap();
         killed.kill().unwrap();
         killed.wait().unwrap();
@@ -357,6 +365,33 @@ mod tests {
         );
         crate::terminate(&mut next, Duration::from_secs(5));
         assert!(!socket_left(again), "a stopped Xvfb left its socket");
+    }
+
+    /// Everything a desktop session started is gone with it: its display's socket, its bus's
+    /// socket, its home directory.
+    #[test]
+    #[ignore = "needs Xvfb and dbus-daemon"]
+    fn a_desktop_session_leaves_nothing_behind() {
+        let _turn = displays();
+        let session = DesktopSession::start().unwrap();
+        let number: u32 = session.display()[1..].parse().unwrap();
+        // `unix:path=/tmp/dbus-…,guid=…`, or an abstract socket, which leaves no file.
+        let bus = session
+            .dbus_address
+            .split(',')
+            .next()
+            .and_then(|address| address.strip_prefix("unix:path="))
+            .map(PathBuf::from);
+        let home = session.home.path().to_owned();
+        assert!(socket_left(number));
+        assert!(bus.as_ref().is_none_or(|bus| bus.exists()), "{bus:?}");
+        assert!(home.is_dir());
+        drop(session);
+        assert!(!socket_left(number), "the display's socket is left");
+        if let Some(bus) = bus {
+            assert!(!bus.exists(), "the bus's socket {bus:?} is left");
+        }
+        assert!(!home.exists(), "the home directory is left");
     }
 
     #[test]
