@@ -60,8 +60,8 @@
 //! client certificate from that RP CA. Nothing is bundled, so no test certificate can expire
 //! silently. [`simulator::Simulator::client`] gives a ready [`RpClient`].
 //!
-//! Its rules, measured on an injectable [`simulator::Clock`] (tests move a
-//! [`simulator::ManualClock`] instead of sleeping):
+//! Its rules, measured on an injectable [`clock::Clock`] (tests move a
+//! [`clock::ManualClock`] instead of sleeping):
 //!
 //! - A new order is `pending`/`outstandingTransaction`. If no app opens it within 30 s it
 //!   fails with `startFailed`.
@@ -97,6 +97,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+pub mod clock;
 mod error;
 mod fields;
 mod launch;

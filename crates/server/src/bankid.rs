@@ -898,19 +898,6 @@ async fn log_in(state: &AppState, data: &CompletionData) -> Result<(i64, BankIdU
     ))
 }
 
-/// The demo simulator measures its timeouts on the server's clock, so a test moving the
-/// server's `ManualClock` moves BankID's time with it.
-#[cfg(feature = "demo")]
-#[derive(Debug)]
-pub(crate) struct SimulatorClock(pub Arc<dyn crate::clock::Clock>);
-
-#[cfg(feature = "demo")]
-impl legitimera_bankid::simulator::Clock for SimulatorClock {
-    fn now(&self) -> OffsetDateTime {
-        self.0.now()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -479,11 +479,9 @@ async fn bankid_client(
         BankIdSetup::Off => Ok((None, None)),
         BankIdSetup::Rp(rp) => Ok((Some(rp_client(rp)?), None)),
         BankIdSetup::Simulator => {
-            let simulator = Simulator::start_with_clock(
-                SocketAddr::from(([127, 0, 0, 1], 0)),
-                Arc::new(bankid::SimulatorClock(clock)),
-            )
-            .await?;
+            // The server's clock: a test moving it moves BankID's time too.
+            let simulator =
+                Simulator::start_with_clock(SocketAddr::from(([127, 0, 0, 1], 0)), clock).await?;
             let client = RpClient::new(simulator.client_config()?)?;
             tracing::info!(addr = %simulator.addr(), "demo mode: BankID simulator started");
             Ok((Some(client), Some(simulator)))

@@ -19,20 +19,9 @@ use legitimera_server::clock::ManualClock;
 use legitimera_server::config::{BankIdFile, Config, FileConfig};
 use serde_json::{json, Value};
 use support::{demo_overrides, Answer, TestServer};
-use time::OffsetDateTime;
 
 /// The simulator's demo person, seeded with cases in demo mode.
 const AMIRA: &str = "199001012385";
-
-/// The simulator reads the test's ManualClock: one time for BankID and the server.
-#[derive(Debug)]
-struct SharedClock(Arc<ManualClock>);
-
-impl legitimera_bankid::simulator::Clock for SharedClock {
-    fn now(&self) -> OffsetDateTime {
-        legitimera_server::clock::Clock::now(self.0.as_ref())
-    }
-}
 
 struct Setup {
     server: TestServer,
@@ -49,7 +38,8 @@ async fn start_with(trusted_proxy_header: Option<&str>) -> Setup {
     let clock = Arc::new(ManualClock::new());
     let sim = Simulator::start_with_clock(
         SocketAddr::from(([127, 0, 0, 1], 0)),
-        Arc::new(SharedClock(clock.clone())),
+        // The test's ManualClock: one time for BankID and the server.
+        clock.clone(),
     )
     .await
     .unwrap();

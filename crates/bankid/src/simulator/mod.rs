@@ -6,7 +6,6 @@
 mod api;
 mod app;
 mod certs;
-mod clock;
 mod orders;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -18,9 +17,9 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
 use url::Url;
 
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use app::{AppError, OpenedOrder, Scan, TestApp, TestPerson, DEMO_PEOPLE};
 pub use certs::{CERTIFICATE_VALIDITY, RP_PKCS12_PASSWORD};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use orders::{COMPLETE_RETENTION, FAILED_RETENTION, QR_MAX_AGE, START_TIMEOUT, USER_TIMEOUT};
 
 use crate::client::{ClientConfig, RpClient};

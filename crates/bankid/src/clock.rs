@@ -1,5 +1,6 @@
-//! The time every simulator rule is measured against, behind a trait so tests move time
-//! forward instead of sleeping through 30-second and 3-minute limits.
+//! The time rules are measured against, behind a trait so tests move time forward instead of
+//! sleeping: the simulator's 30-second and 3-minute limits, and the server's code expiry,
+//! session limits and rate windows (it uses this clock, so one `ManualClock` moves both).
 
 use std::fmt::Debug;
 use std::sync::Mutex;
@@ -9,6 +10,11 @@ use time::OffsetDateTime;
 
 pub trait Clock: Send + Sync + Debug {
     fn now(&self) -> OffsetDateTime;
+
+    /// Whole seconds since the Unix epoch: what a database stores.
+    fn unix(&self) -> i64 {
+        self.now().unix_timestamp()
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -27,7 +33,7 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
-    /// Starts at the current time, so dates in completion data look real.
+    /// Starts at the current time, so dates in completion data and messages look real.
     pub fn new() -> Self {
         ManualClock {
             now: Mutex::new(OffsetDateTime::now_utc()),
@@ -55,5 +61,19 @@ impl Clock for ManualClock {
             .now
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let clock = ManualClock::new();
+        let start = clock.unix();
+        assert_eq!(clock.unix(), start);
+        clock.advance(Duration::from_secs(601));
+        assert_eq!(clock.unix(), start + 601);
     }
 }
